@@ -1,0 +1,1 @@
+"""``discotool``: the command line over pydisco (argument parsing and printing only)."""
