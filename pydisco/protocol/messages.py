@@ -1,0 +1,684 @@
+"""Typed messages: one frozen class per message name and direction.
+
+Every class has ``NAME`` (its wire name), ``SENDER`` (``"worker"`` or
+``"master"``), :meth:`to_payload` and :meth:`from_payload`. Both check the
+payload's shape exactly as the Disco 0.5.4 master does (facts sheet §2): an
+integer is a JSON integer, never a float or a boolean; an object may carry
+extra keys where Disco allows them and no others. A bad shape raises
+:class:`~pydisco.protocol.errors.LocalProtocolError` of kind
+``invalid_payload``; receive boundaries convert it to the remote kind.
+
+Constructors check field types too, so a message that exists is a message
+that can be sent; :meth:`from_payload` builds instances through the same
+checks and nothing more.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
+
+import attrs
+
+from pydisco.protocol import jsoncodec
+from pydisco.protocol.errors import ErrorKind, LocalProtocolError
+from pydisco.protocol.framing import Frame, encode_frame
+
+__all__ = [
+    "ALL_LABELS",
+    "GROUPINGS",
+    "MASTER_MESSAGES",
+    "TASK_KEYS",
+    "WORKER_MESSAGES",
+    "Done",
+    "Error",
+    "Fail",
+    "Fatal",
+    "Input",
+    "InputErr",
+    "InputReply",
+    "InputRequest",
+    "InputStatus",
+    "MasterMessage",
+    "Message",
+    "Msg",
+    "Ok",
+    "Output",
+    "Ping",
+    "Replica",
+    "Retry",
+    "TaskInfo",
+    "TaskReply",
+    "TaskRequest",
+    "Wait",
+    "Worker",
+    "WorkerMessage",
+    "decode_frame",
+    "encode_message",
+    "message_from_payload",
+]
+
+#: The label a dir input carries under ``group_node`` and ``group_all``: read every line.
+ALL_LABELS: Final = "all"
+#: The five groupings, in the order the facts sheet lists them.
+GROUPINGS: Final = ("split", "group_label", "group_node", "group_node_label", "group_all")
+#: The keys of a TASK reply, in the order Disco's master writes them.
+TASK_KEYS: Final = (
+    "taskid",
+    "master",
+    "disco_port",
+    "put_port",
+    "ddfs_data",
+    "disco_data",
+    "stage",
+    "grouping",
+    "group",
+    "jobfile",
+    "jobname",
+    "host",
+)
+
+Label: TypeAlias = int | Literal["all"]
+
+
+def _invalid(name: str, detail: str) -> LocalProtocolError:
+    return LocalProtocolError(
+        f"Invalid {name} payload: {detail}.", ErrorKind.INVALID_PAYLOAD, name=name
+    )
+
+
+def _int(name: str, what: str, value: object) -> int:
+    if type(value) is not int:
+        raise _invalid(name, f"{what} must be a JSON integer, got {value!r}")
+    return value
+
+
+def _str(name: str, what: str, value: object) -> str:
+    if type(value) is not str:
+        raise _invalid(name, f"{what} must be a JSON string, got {value!r}")
+    return value
+
+
+def _list(name: str, what: str, value: object, length: int | None = None) -> list[Any]:
+    if type(value) is not list:
+        raise _invalid(name, f"{what} must be a JSON array, got {value!r}")
+    if length is not None and len(value) != length:
+        raise _invalid(name, f"{what} must have {length} elements, got {len(value)}")
+    return value
+
+
+def _int_list(name: str, what: str, value: object) -> tuple[int, ...]:
+    items = _list(name, what, value)
+    if not all(type(item) is int for item in items):
+        raise _invalid(name, f"every element of {what} must be a JSON integer, got {value!r}")
+    return tuple(items)
+
+
+def _label(name: str, value: object) -> Label:
+    if type(value) is int or value == ALL_LABELS:
+        return value
+    raise _invalid(name, f'label must be a JSON integer or "all", got {value!r}')
+
+
+def _require(ok: bool, name: str, detail: str) -> None:
+    if not ok:
+        raise _invalid(name, detail)
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+def _is_str(value: object) -> bool:
+    return type(value) is str
+
+
+def _all_instances(values: object, cls: type) -> bool:
+    return type(values) is tuple and all(type(item) is cls for item in values)
+
+
+# --- values carried by messages -------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Replica:
+    """One copy of an input: its id within the input, and where to read it."""
+
+    replica_id: int
+    url: str
+
+    def __attrs_post_init__(self) -> None:
+        _require(
+            _is_int(self.replica_id), "INPUT", f"replica id {self.replica_id!r} is not an integer"
+        )
+        _require(_is_str(self.url), "INPUT", f"replica url {self.url!r} is not a string")
+
+    def to_payload(self) -> list[Any]:
+        return [self.replica_id, self.url]
+
+    @classmethod
+    def from_payload(cls, value: object, name: str = "INPUT") -> Replica:
+        item = _list(name, "a replica", value, 2)
+        return cls(_int(name, "replica id", item[0]), _str(name, "replica url", item[1]))
+
+
+def _replicas(name: str, value: object) -> tuple[Replica, ...]:
+    return tuple(Replica.from_payload(item, name) for item in _list(name, "replicas", value))
+
+
+class InputStatus(str, enum.Enum):
+    """The status of an input in an INPUT reply (Disco 0.5.4 only ever sends ``ok``)."""
+
+    OK = "ok"
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+@attrs.frozen(slots=True)
+class Input:
+    """One input of a task, as an INPUT reply lists it."""
+
+    input_id: int
+    status: InputStatus
+    label: Label
+    replicas: tuple[Replica, ...]
+
+    def __attrs_post_init__(self) -> None:
+        _require(_is_int(self.input_id), "INPUT", f"input id {self.input_id!r} is not an integer")
+        _require(
+            isinstance(self.status, InputStatus), "INPUT", f"status {self.status!r} is unknown"
+        )
+        _require(
+            _is_int(self.label) or self.label == ALL_LABELS,
+            "INPUT",
+            f'label {self.label!r} is neither an integer nor "all"',
+        )
+        _require(
+            _all_instances(self.replicas, Replica),
+            "INPUT",
+            "replicas must be a tuple of Replica",
+        )
+
+    def to_payload(self) -> list[Any]:
+        return [
+            self.input_id,
+            self.status.value,
+            self.label,
+            [replica.to_payload() for replica in self.replicas],
+        ]
+
+    @classmethod
+    def from_payload(cls, value: object) -> Input:
+        item = _list("INPUT", "an input entry", value, 4)
+        status = _str("INPUT", "input status", item[1])
+        try:
+            parsed_status = InputStatus(status)
+        except ValueError:
+            raise _invalid(
+                "INPUT", f'input status must be "ok", "busy" or "failed", got {status!r}'
+            ) from None
+        return cls(
+            _int("INPUT", "input id", item[0]),
+            parsed_status,
+            _label("INPUT", item[2]),
+            _replicas("INPUT", item[3]),
+        )
+
+
+_TASK_INTS: Final = ("taskid", "disco_port", "put_port")
+_TASK_STRS: Final = (
+    "master",
+    "ddfs_data",
+    "disco_data",
+    "stage",
+    "grouping",
+    "jobfile",
+    "jobname",
+    "host",
+)
+
+
+@attrs.frozen(slots=True)
+class TaskInfo:
+    """What the master tells a worker about its task: exactly the 12 keys of a TASK reply."""
+
+    taskid: int
+    master: str
+    disco_port: int
+    put_port: int
+    ddfs_data: str
+    disco_data: str
+    stage: str
+    grouping: str
+    group: tuple[int, str]
+    jobfile: str
+    jobname: str
+    host: str
+
+    def __attrs_post_init__(self) -> None:
+        for key in _TASK_INTS:
+            value = getattr(self, key)
+            _require(_is_int(value), "TASK", f"{key} must be a JSON integer, got {value!r}")
+        for key in _TASK_STRS:
+            value = getattr(self, key)
+            _require(_is_str(value), "TASK", f"{key} must be a JSON string, got {value!r}")
+        _require(
+            self.grouping in GROUPINGS,
+            "TASK",
+            f"grouping must be one of {', '.join(GROUPINGS)}, got {self.grouping!r}",
+        )
+        group = self.group
+        _require(
+            type(group) is tuple and len(group) == 2 and _is_int(group[0]) and _is_str(group[1]),
+            "TASK",
+            f"group must be [integer label, string host], got {group!r}",
+        )
+
+    @property
+    def group_label(self) -> int:
+        """The label of the task's group."""
+        return self.group[0]
+
+    @property
+    def group_host(self) -> str:
+        """The host of the task's group (``""`` when the grouping assigns none)."""
+        return self.group[1]
+
+    def to_payload(self) -> dict[str, Any]:
+        payload = {key: getattr(self, key) for key in TASK_KEYS}
+        payload["group"] = list(self.group)
+        return payload
+
+    @classmethod
+    def from_payload(cls, value: object) -> TaskInfo:
+        if type(value) is not dict:
+            raise _invalid("TASK", f"the task must be a JSON object, got {value!r}")
+        missing = [key for key in TASK_KEYS if key not in value]
+        if missing:
+            raise _invalid("TASK", f"missing key(s) {', '.join(missing)}")
+        extra = sorted(set(value) - set(TASK_KEYS))
+        if extra:
+            raise _invalid(
+                "TASK", f"unexpected key(s) {', '.join(extra)}; Disco's Python worker fails on them"
+            )
+        group = _list("TASK", "group", value["group"], 2)
+        return cls(**{**value, "group": tuple(group)})
+
+
+# --- messages sent by the worker -------------------------------------------------------------
+
+
+_T = TypeVar("_T", bound="_TextMessage")
+
+
+@attrs.frozen(slots=True)
+class _TextMessage:
+    """Base of the messages whose payload is one JSON string."""
+
+    NAME: ClassVar[str]
+    SENDER: ClassVar[str]
+
+    text: str = attrs.field(default="")
+
+    def __attrs_post_init__(self) -> None:
+        if type(self.text) is not str:
+            raise _invalid(self.NAME, f"the payload must be a JSON string, got {self.text!r}")
+
+    def to_payload(self) -> str:
+        return self.text
+
+    @classmethod
+    def from_payload(cls: type[_T], value: object) -> _T:
+        return cls(_str(cls.NAME, "the payload", value))
+
+
+@attrs.frozen(slots=True)
+class Worker:
+    """WORKER: the first message, announcing the protocol version and the worker's pid.
+
+    Extra keys are allowed in the payload (Disco ignores them). The version is
+    not checked here: the master records the pid first, then checks it.
+    """
+
+    NAME: ClassVar[str] = "WORKER"
+    SENDER: ClassVar[str] = "worker"
+
+    version: str
+    pid: int
+
+    def __attrs_post_init__(self) -> None:
+        _require(_is_str(self.version), "WORKER", f"version {self.version!r} is not a string")
+        _require(_is_int(self.pid), "WORKER", f"pid {self.pid!r} is not an integer")
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"version": self.version, "pid": self.pid}
+
+    @classmethod
+    def from_payload(cls, value: object) -> Worker:
+        if type(value) is not dict:
+            raise _invalid("WORKER", f"the payload must be a JSON object, got {value!r}")
+        for key in ("version", "pid"):
+            if key not in value:
+                raise _invalid("WORKER", f"missing key {key!r}")
+        return cls(_str("WORKER", "version", value["version"]), _int("WORKER", "pid", value["pid"]))
+
+
+@attrs.frozen(slots=True)
+class TaskRequest(_TextMessage):
+    """TASK from the worker: ask for the task description (payload ``""``)."""
+
+    NAME: ClassVar[str] = "TASK"
+    SENDER: ClassVar[str] = "worker"
+
+
+_INPUT_MODES: Final = ("all", "include", "exclude")
+
+
+@attrs.frozen(slots=True)
+class InputRequest:
+    """INPUT from the worker: all inputs (``""``), or only ``include`` / all but ``exclude`` ids."""
+
+    NAME: ClassVar[str] = "INPUT"
+    SENDER: ClassVar[str] = "worker"
+
+    mode: Literal["all", "include", "exclude"] = "all"
+    ids: tuple[int, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        _require(self.mode in _INPUT_MODES, "INPUT", f"mode {self.mode!r} is unknown")
+        _require(_all_instances(self.ids, int), "INPUT", f"ids {self.ids!r} are not integers")
+        _require(
+            self.mode != "all" or not self.ids,
+            "INPUT",
+            'a request for all inputs carries no ids; use "include" or "exclude"',
+        )
+
+    def to_payload(self) -> str | list[Any]:
+        return "" if self.mode == "all" else [self.mode, list(self.ids)]
+
+    @classmethod
+    def from_payload(cls, value: object) -> InputRequest:
+        if value == "":
+            return cls()
+        if type(value) is str:
+            raise _invalid("INPUT", f'a string payload must be "", got {value!r}')
+        item = _list("INPUT", "the payload", value, 2)
+        mode = item[0]
+        if mode == "include":
+            return cls("include", _int_list("INPUT", "the ids", item[1]))
+        if mode == "exclude":
+            return cls("exclude", _int_list("INPUT", "the ids", item[1]))
+        raise _invalid("INPUT", f'the first element must be "include" or "exclude", got {mode!r}')
+
+
+@attrs.frozen(slots=True)
+class InputErr:
+    """INPUT_ERR: every listed replica of input ``input_id`` failed; ask for others."""
+
+    NAME: ClassVar[str] = "INPUT_ERR"
+    SENDER: ClassVar[str] = "worker"
+
+    input_id: int
+    replica_ids: tuple[int, ...]
+
+    def __attrs_post_init__(self) -> None:
+        _require(
+            _is_int(self.input_id), "INPUT_ERR", f"input id {self.input_id!r} is not an integer"
+        )
+        _require(
+            _all_instances(self.replica_ids, int),
+            "INPUT_ERR",
+            f"replica ids {self.replica_ids!r} are not integers",
+        )
+
+    def to_payload(self) -> list[Any]:
+        return [self.input_id, list(self.replica_ids)]
+
+    @classmethod
+    def from_payload(cls, value: object) -> InputErr:
+        item = _list("INPUT_ERR", "the payload", value, 2)
+        return cls(
+            _int("INPUT_ERR", "input id", item[0]), _int_list("INPUT_ERR", "replica ids", item[1])
+        )
+
+
+@attrs.frozen(slots=True)
+class Output:
+    """OUTPUT: a result of the task, a path relative to the job home or a URL, with its label."""
+
+    NAME: ClassVar[str] = "OUTPUT"
+    SENDER: ClassVar[str] = "worker"
+
+    label: int
+    location: str
+    size: int
+
+    def __attrs_post_init__(self) -> None:
+        _require(_is_int(self.label), "OUTPUT", f"label {self.label!r} is not an integer")
+        _require(_is_str(self.location), "OUTPUT", f"location {self.location!r} is not a string")
+        _require(_is_int(self.size), "OUTPUT", f"size {self.size!r} is not an integer")
+
+    def to_payload(self) -> list[Any]:
+        return [self.label, self.location, self.size]
+
+    @classmethod
+    def from_payload(cls, value: object) -> Output:
+        item = _list("OUTPUT", "the payload", value, 3)
+        return cls(
+            _int("OUTPUT", "label", item[0]),
+            _str("OUTPUT", "location", item[1]),
+            _int("OUTPUT", "size", item[2]),
+        )
+
+
+@attrs.frozen(slots=True)
+class Msg(_TextMessage):
+    """MSG: a line of text for the job's events; answered with OK."""
+
+    NAME: ClassVar[str] = "MSG"
+    SENDER: ClassVar[str] = "worker"
+
+
+@attrs.frozen(slots=True)
+class Done(_TextMessage):
+    """DONE: the task finished; Disco 0.5.4 sends no reply and kills the worker."""
+
+    NAME: ClassVar[str] = "DONE"
+    SENDER: ClassVar[str] = "worker"
+
+
+@attrs.frozen(slots=True)
+class Error(_TextMessage):
+    """ERROR: the task failed and may be retried; no reply follows."""
+
+    NAME: ClassVar[str] = "ERROR"
+    SENDER: ClassVar[str] = "worker"
+
+
+@attrs.frozen(slots=True)
+class Fatal(_TextMessage):
+    """FATAL: the task failed and the whole job must stop; no reply follows."""
+
+    NAME: ClassVar[str] = "FATAL"
+    SENDER: ClassVar[str] = "worker"
+
+
+@attrs.frozen(slots=True)
+class Ping(_TextMessage):
+    """PING: a no-op. Fatal on Disco 0.5.4 (unknown message); lenient masters reply OK."""
+
+    NAME: ClassVar[str] = "PING"
+    SENDER: ClassVar[str] = "worker"
+
+
+# --- messages sent by the master -------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Ok(_TextMessage):
+    """OK: acknowledges WORKER, MSG and OUTPUT (and PING, with ``"pong"``)."""
+
+    NAME: ClassVar[str] = "OK"
+    SENDER: ClassVar[str] = "master"
+
+    text: str = "ok"
+
+
+@attrs.frozen(slots=True)
+class Fail(_TextMessage):
+    """FAIL: no replica of the input is left to try."""
+
+    NAME: ClassVar[str] = "FAIL"
+    SENDER: ClassVar[str] = "master"
+
+
+@attrs.frozen(slots=True)
+class TaskReply:
+    """TASK from the master: the task description."""
+
+    NAME: ClassVar[str] = "TASK"
+    SENDER: ClassVar[str] = "master"
+
+    task: TaskInfo
+
+    def to_payload(self) -> dict[str, Any]:
+        return self.task.to_payload()
+
+    @classmethod
+    def from_payload(cls, value: object) -> TaskReply:
+        return cls(TaskInfo.from_payload(value))
+
+
+@attrs.frozen(slots=True)
+class InputReply:
+    """INPUT from the master: some of the task's inputs, and whether the set is complete."""
+
+    NAME: ClassVar[str] = "INPUT"
+    SENDER: ClassVar[str] = "master"
+
+    done: bool
+    inputs: tuple[Input, ...]
+
+    def __attrs_post_init__(self) -> None:
+        _require(type(self.done) is bool, "INPUT", f"done {self.done!r} is not a boolean")
+        _require(_all_instances(self.inputs, Input), "INPUT", "inputs must be a tuple of Input")
+
+    def to_payload(self) -> list[Any]:
+        return ["done" if self.done else "more", [entry.to_payload() for entry in self.inputs]]
+
+    @classmethod
+    def from_payload(cls, value: object) -> InputReply:
+        item = _list("INPUT", "the payload", value, 2)
+        if item[0] not in ("done", "more"):
+            raise _invalid("INPUT", f'the flag must be "done" or "more", got {item[0]!r}')
+        entries = _list("INPUT", "the inputs", item[1])
+        return cls(item[0] == "done", tuple(Input.from_payload(entry) for entry in entries))
+
+
+@attrs.frozen(slots=True)
+class Retry:
+    """RETRY: replicas of the input to try next, failed-recently ones last."""
+
+    NAME: ClassVar[str] = "RETRY"
+    SENDER: ClassVar[str] = "master"
+
+    replicas: tuple[Replica, ...]
+
+    def __attrs_post_init__(self) -> None:
+        _require(_all_instances(self.replicas, Replica), "RETRY", "replicas must be Replica values")
+
+    def to_payload(self) -> list[Any]:
+        return [replica.to_payload() for replica in self.replicas]
+
+    @classmethod
+    def from_payload(cls, value: object) -> Retry:
+        return cls(_replicas("RETRY", value))
+
+
+@attrs.frozen(slots=True)
+class Wait:
+    """WAIT: try the input again after ``seconds`` (documented; Disco 0.5.4 never sends it)."""
+
+    NAME: ClassVar[str] = "WAIT"
+    SENDER: ClassVar[str] = "master"
+
+    seconds: int
+
+    def __attrs_post_init__(self) -> None:
+        _require(
+            _is_int(self.seconds) and self.seconds >= 0,
+            "WAIT",
+            f"seconds must be a non-negative integer, got {self.seconds!r}",
+        )
+
+    def to_payload(self) -> int:
+        return self.seconds
+
+    @classmethod
+    def from_payload(cls, value: object) -> Wait:
+        return cls(_int("WAIT", "the payload", value))
+
+
+WorkerMessage: TypeAlias = (
+    Worker | TaskRequest | InputRequest | InputErr | Msg | Output | Done | Error | Fatal | Ping
+)
+MasterMessage: TypeAlias = Ok | TaskReply | InputReply | Retry | Fail | Wait
+Message: TypeAlias = WorkerMessage | MasterMessage
+
+#: The classes of the messages a worker sends, by name.
+WORKER_MESSAGES: Final[Mapping[str, Any]] = {
+    cls.NAME: cls
+    for cls in (Worker, TaskRequest, InputRequest, InputErr, Msg, Output, Done, Error, Fatal, Ping)
+}
+#: The classes of the messages a master sends, by name.
+MASTER_MESSAGES: Final[Mapping[str, Any]] = {
+    cls.NAME: cls for cls in (Ok, TaskReply, InputReply, Retry, Fail, Wait)
+}
+_BY_SENDER: Final[Mapping[str, Mapping[str, Any]]] = {
+    "worker": WORKER_MESSAGES,
+    "master": MASTER_MESSAGES,
+}
+
+
+def encode_message(message: Any) -> bytes:
+    """The wire bytes of ``message``: its name and compact ASCII JSON payload."""
+    return encode_frame(message.NAME, jsoncodec.dumps(message.to_payload()))
+
+
+def decode_frame(frame: Frame, sender: str) -> Any:
+    """The typed message in ``frame``, as sent by ``sender`` (``"worker"`` or ``"master"``).
+
+    Checks in Disco's order: the payload must be JSON, the name must be a
+    message that ``sender`` may send, and the payload must have its shape.
+    Raises :class:`LocalProtocolError` (kinds ``invalid_json``,
+    ``unknown_message``, ``invalid_payload``); sessions convert it.
+    """
+    try:
+        value = jsoncodec.loads(frame.payload)
+    except jsoncodec.JSONError as exc:
+        raise LocalProtocolError(
+            f"The payload of {frame.name!r} is not valid JSON ({exc}).",
+            ErrorKind.INVALID_JSON,
+            name=frame.name,
+            context=frame.payload,
+        ) from None
+    cls = _BY_SENDER[sender].get(frame.name)
+    if cls is None:
+        raise LocalProtocolError(
+            f"{frame.name!r} is not a message a {sender} sends.",
+            ErrorKind.UNKNOWN_MESSAGE,
+            name=frame.name,
+            context=frame.payload,
+        )
+    return cls.from_payload(value)
+
+
+def message_from_payload(name: str, sender: str, value: object) -> Any:
+    """The typed message ``name`` sent by ``sender`` with the decoded payload ``value``."""
+    cls = _BY_SENDER[sender].get(name)
+    if cls is None:
+        raise LocalProtocolError(
+            f"{name!r} is not a message a {sender} sends.", ErrorKind.UNKNOWN_MESSAGE, name=name
+        )
+    return cls.from_payload(value)
