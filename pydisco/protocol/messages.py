@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeVar
+from functools import partial
+from typing import Any, ClassVar, Final, Literal, NamedTuple, TypeAlias, TypeVar
 
 import attrs
 
@@ -121,11 +122,6 @@ def _label(name: str, value: object) -> Label:
     raise _invalid(name, f'label must be a JSON integer or "all", got {value!r}')
 
 
-def _require(ok: bool, name: str, detail: str) -> None:
-    if not ok:
-        raise _invalid(name, detail)
-
-
 def _is_int(value: object) -> bool:
     return type(value) is int
 
@@ -135,24 +131,32 @@ def _is_str(value: object) -> bool:
 
 
 def _all_instances(values: object, cls: type) -> bool:
-    return type(values) is tuple and all(type(item) is cls for item in values)
+    return type(values) is tuple and set(map(type, values)) <= {cls}
 
 
 # --- values carried by messages -------------------------------------------------------------
 
 
-@attrs.frozen(slots=True)
-class Replica:
-    """One copy of an input: its id within the input, and where to read it."""
-
+class _ReplicaFields(NamedTuple):
     replica_id: int
     url: str
 
-    def __attrs_post_init__(self) -> None:
-        _require(
-            _is_int(self.replica_id), "INPUT", f"replica id {self.replica_id!r} is not an integer"
-        )
-        _require(_is_str(self.url), "INPUT", f"replica url {self.url!r} is not a string")
+
+class Replica(_ReplicaFields):
+    """One copy of an input: its id within the input, and where to read it.
+
+    A tuple, so that a reply with thousands of inputs decodes quickly; the
+    constructor checks the types like every message class does.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, replica_id: int, url: str) -> Replica:
+        if type(replica_id) is not int:
+            raise _invalid("INPUT", f"replica id {replica_id!r} is not an integer")
+        if type(url) is not str:
+            raise _invalid("INPUT", f"replica url {url!r} is not a string")
+        return _new_tuple(cls, (replica_id, url))
 
     def to_payload(self) -> list[Any]:
         return [self.replica_id, self.url]
@@ -163,8 +167,23 @@ class Replica:
         return cls(_int(name, "replica id", item[0]), _str(name, "replica url", item[1]))
 
 
+_new_tuple: Final = tuple.__new__
+_new_replica: Final = partial(tuple.__new__, Replica)
+
+
 def _replicas(name: str, value: object) -> tuple[Replica, ...]:
-    return tuple(Replica.from_payload(item, name) for item in _list(name, "replicas", value))
+    if type(value) is list and _replica_shapes_ok(value):
+        return tuple(map(_new_replica, value))
+    return tuple([Replica.from_payload(item, name) for item in _list(name, "replicas", value)])
+
+
+def _replica_shapes_ok(items: list[Any]) -> bool:
+    for item in items:
+        if type(item) is not list or len(item) != 2:
+            return False
+        if type(item[0]) is not int or type(item[1]) is not str:
+            return False
+    return True
 
 
 class InputStatus(str, enum.Enum):
@@ -175,30 +194,33 @@ class InputStatus(str, enum.Enum):
     FAILED = "failed"
 
 
-@attrs.frozen(slots=True)
-class Input:
-    """One input of a task, as an INPUT reply lists it."""
+_STATUSES: Final[Mapping[str, InputStatus]] = {status.value: status for status in InputStatus}
 
+
+class _InputFields(NamedTuple):
     input_id: int
     status: InputStatus
     label: Label
     replicas: tuple[Replica, ...]
 
-    def __attrs_post_init__(self) -> None:
-        _require(_is_int(self.input_id), "INPUT", f"input id {self.input_id!r} is not an integer")
-        _require(
-            isinstance(self.status, InputStatus), "INPUT", f"status {self.status!r} is unknown"
-        )
-        _require(
-            _is_int(self.label) or self.label == ALL_LABELS,
-            "INPUT",
-            f'label {self.label!r} is neither an integer nor "all"',
-        )
-        _require(
-            _all_instances(self.replicas, Replica),
-            "INPUT",
-            "replicas must be a tuple of Replica",
-        )
+
+class Input(_InputFields):
+    """One input of a task, as an INPUT reply lists it (a tuple, like :class:`Replica`)."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls, input_id: int, status: InputStatus, label: Label, replicas: tuple[Replica, ...]
+    ) -> Input:
+        if type(input_id) is not int:
+            raise _invalid("INPUT", f"input id {input_id!r} is not an integer")
+        if not isinstance(status, InputStatus):
+            raise _invalid("INPUT", f"status {status!r} is not an InputStatus")
+        if type(label) is not int and label != ALL_LABELS:
+            raise _invalid("INPUT", f'label {label!r} is neither an integer nor "all"')
+        if not _all_instances(replicas, Replica):
+            raise _invalid("INPUT", f"replicas {replicas!r} must be a tuple of Replica")
+        return _new_tuple(cls, (input_id, status, label, replicas))
 
     def to_payload(self) -> list[Any]:
         return [
@@ -210,17 +232,33 @@ class Input:
 
     @classmethod
     def from_payload(cls, value: object) -> Input:
+        if type(value) is list and len(value) == 4:
+            input_id, status, label, replicas = value
+            parsed_status = _STATUSES.get(status) if type(status) is str else None
+            if (
+                type(input_id) is int
+                and parsed_status is not None
+                and (type(label) is int or label == ALL_LABELS)
+                and type(replicas) is list
+                and _replica_shapes_ok(replicas)
+            ):
+                return _new_tuple(
+                    cls, (input_id, parsed_status, label, tuple(map(_new_replica, replicas)))
+                )
+        return cls._from_payload_slowly(value)
+
+    @classmethod
+    def _from_payload_slowly(cls, value: object) -> Input:
+        """Like :meth:`from_payload`, one check at a time, to say exactly what is wrong."""
         item = _list("INPUT", "an input entry", value, 4)
         status = _str("INPUT", "input status", item[1])
-        try:
-            parsed_status = InputStatus(status)
-        except ValueError:
+        if status not in _STATUSES:
             raise _invalid(
                 "INPUT", f'input status must be "ok", "busy" or "failed", got {status!r}'
-            ) from None
+            )
         return cls(
             _int("INPUT", "input id", item[0]),
-            parsed_status,
+            _STATUSES[status],
             _label("INPUT", item[2]),
             _replicas("INPUT", item[3]),
         )
@@ -259,21 +297,21 @@ class TaskInfo:
     def __attrs_post_init__(self) -> None:
         for key in _TASK_INTS:
             value = getattr(self, key)
-            _require(_is_int(value), "TASK", f"{key} must be a JSON integer, got {value!r}")
+            if type(value) is not int:
+                raise _invalid("TASK", f"{key} must be a JSON integer, got {value!r}")
         for key in _TASK_STRS:
             value = getattr(self, key)
-            _require(_is_str(value), "TASK", f"{key} must be a JSON string, got {value!r}")
-        _require(
-            self.grouping in GROUPINGS,
-            "TASK",
-            f"grouping must be one of {', '.join(GROUPINGS)}, got {self.grouping!r}",
-        )
+            if type(value) is not str:
+                raise _invalid("TASK", f"{key} must be a JSON string, got {value!r}")
+        if self.grouping not in GROUPINGS:
+            raise _invalid(
+                "TASK", f"grouping must be one of {', '.join(GROUPINGS)}, got {self.grouping!r}"
+            )
         group = self.group
-        _require(
-            type(group) is tuple and len(group) == 2 and _is_int(group[0]) and _is_str(group[1]),
-            "TASK",
-            f"group must be [integer label, string host], got {group!r}",
-        )
+        if not (
+            type(group) is tuple and len(group) == 2 and _is_int(group[0]) and _is_str(group[1])
+        ):
+            raise _invalid("TASK", f"group must be [integer label, string host], got {group!r}")
 
     @property
     def group_label(self) -> int:
@@ -348,8 +386,10 @@ class Worker:
     pid: int
 
     def __attrs_post_init__(self) -> None:
-        _require(_is_str(self.version), "WORKER", f"version {self.version!r} is not a string")
-        _require(_is_int(self.pid), "WORKER", f"pid {self.pid!r} is not an integer")
+        if type(self.version) is not str:
+            raise _invalid("WORKER", f"version {self.version!r} is not a string")
+        if type(self.pid) is not int:
+            raise _invalid("WORKER", f"pid {self.pid!r} is not an integer")
 
     def to_payload(self) -> dict[str, Any]:
         return {"version": self.version, "pid": self.pid}
@@ -386,13 +426,14 @@ class InputRequest:
     ids: tuple[int, ...] = ()
 
     def __attrs_post_init__(self) -> None:
-        _require(self.mode in _INPUT_MODES, "INPUT", f"mode {self.mode!r} is unknown")
-        _require(_all_instances(self.ids, int), "INPUT", f"ids {self.ids!r} are not integers")
-        _require(
-            self.mode != "all" or not self.ids,
-            "INPUT",
-            'a request for all inputs carries no ids; use "include" or "exclude"',
-        )
+        if self.mode not in _INPUT_MODES:
+            raise _invalid("INPUT", f"mode {self.mode!r} is unknown")
+        if not _all_instances(self.ids, int):
+            raise _invalid("INPUT", f"ids {self.ids!r} are not integers")
+        if not (self.mode != "all" or not self.ids):
+            raise _invalid(
+                "INPUT", 'a request for all inputs carries no ids; use "include" or "exclude"'
+            )
 
     def to_payload(self) -> str | list[Any]:
         return "" if self.mode == "all" else [self.mode, list(self.ids)]
@@ -423,14 +464,10 @@ class InputErr:
     replica_ids: tuple[int, ...]
 
     def __attrs_post_init__(self) -> None:
-        _require(
-            _is_int(self.input_id), "INPUT_ERR", f"input id {self.input_id!r} is not an integer"
-        )
-        _require(
-            _all_instances(self.replica_ids, int),
-            "INPUT_ERR",
-            f"replica ids {self.replica_ids!r} are not integers",
-        )
+        if type(self.input_id) is not int:
+            raise _invalid("INPUT_ERR", f"input id {self.input_id!r} is not an integer")
+        if not _all_instances(self.replica_ids, int):
+            raise _invalid("INPUT_ERR", f"replica ids {self.replica_ids!r} are not integers")
 
     def to_payload(self) -> list[Any]:
         return [self.input_id, list(self.replica_ids)]
@@ -455,9 +492,12 @@ class Output:
     size: int
 
     def __attrs_post_init__(self) -> None:
-        _require(_is_int(self.label), "OUTPUT", f"label {self.label!r} is not an integer")
-        _require(_is_str(self.location), "OUTPUT", f"location {self.location!r} is not a string")
-        _require(_is_int(self.size), "OUTPUT", f"size {self.size!r} is not an integer")
+        if type(self.label) is not int:
+            raise _invalid("OUTPUT", f"label {self.label!r} is not an integer")
+        if type(self.location) is not str:
+            raise _invalid("OUTPUT", f"location {self.location!r} is not a string")
+        if type(self.size) is not int:
+            raise _invalid("OUTPUT", f"size {self.size!r} is not an integer")
 
     def to_payload(self) -> list[Any]:
         return [self.label, self.location, self.size]
@@ -561,8 +601,10 @@ class InputReply:
     inputs: tuple[Input, ...]
 
     def __attrs_post_init__(self) -> None:
-        _require(type(self.done) is bool, "INPUT", f"done {self.done!r} is not a boolean")
-        _require(_all_instances(self.inputs, Input), "INPUT", "inputs must be a tuple of Input")
+        if type(self.done) is not bool:
+            raise _invalid("INPUT", f"done {self.done!r} is not a boolean")
+        if not _all_instances(self.inputs, Input):
+            raise _invalid("INPUT", "inputs must be a tuple of Input")
 
     def to_payload(self) -> list[Any]:
         return ["done" if self.done else "more", [entry.to_payload() for entry in self.inputs]]
@@ -573,7 +615,7 @@ class InputReply:
         if item[0] not in ("done", "more"):
             raise _invalid("INPUT", f'the flag must be "done" or "more", got {item[0]!r}')
         entries = _list("INPUT", "the inputs", item[1])
-        return cls(item[0] == "done", tuple(Input.from_payload(entry) for entry in entries))
+        return cls(item[0] == "done", tuple(map(Input.from_payload, entries)))
 
 
 @attrs.frozen(slots=True)
@@ -586,7 +628,8 @@ class Retry:
     replicas: tuple[Replica, ...]
 
     def __attrs_post_init__(self) -> None:
-        _require(_all_instances(self.replicas, Replica), "RETRY", "replicas must be Replica values")
+        if not _all_instances(self.replicas, Replica):
+            raise _invalid("RETRY", "replicas must be Replica values")
 
     def to_payload(self) -> list[Any]:
         return [replica.to_payload() for replica in self.replicas]
@@ -606,11 +649,8 @@ class Wait:
     seconds: int
 
     def __attrs_post_init__(self) -> None:
-        _require(
-            _is_int(self.seconds) and self.seconds >= 0,
-            "WAIT",
-            f"seconds must be a non-negative integer, got {self.seconds!r}",
-        )
+        if not (_is_int(self.seconds) and self.seconds >= 0):
+            raise _invalid("WAIT", f"seconds must be a non-negative integer, got {self.seconds!r}")
 
     def to_payload(self) -> int:
         return self.seconds
