@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_PATHS := $(wildcard pydisco tests bench examples)
 
 .PHONY: test lint typecheck pytest demo bench clean
 
@@ -17,8 +18,8 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check pydisco tests bench examples
-	$(BIN)/ruff format --check pydisco tests bench examples
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
