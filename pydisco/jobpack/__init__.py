@@ -1,0 +1,110 @@
+"""Disco job packs: read, validate, lint, build, convert and safely extract them.
+
+A binary job pack is a 128-byte big-endian header (magic ``0xD5C0``, version
+1 or 2, four section offsets) followed by the job dict (JSON), the job envs
+(JSON), the job home (a zip archive) and the job data (opaque bytes). All
+reading and writing streams, so multi-gigabyte job homes never sit in memory.
+The format and every rule are described in ``protocol-spec/jobpack.md``.
+
+Typical use::
+
+    from pydisco import jobpack
+
+    with open("job.pack", "wb") as out:
+        jobpack.build_jobpack(out, "myjob/", worker="worker.py",
+                              inputs=["http://host/data"],
+                              pipeline=["map:split", "reduce:group_label"])
+    jobdict = jobpack.validate("job.pack")          # as the master checks it
+    warnings = jobpack.lint("job.pack")             # what will break later
+    jobpack.extract_jobhome("job.pack", "/tmp/home")
+"""
+
+from __future__ import annotations
+
+from pydisco.jobpack.errors import (
+    BuildError,
+    InvalidJobPack,
+    JobHomeError,
+    JobPackError,
+    JobPackTooLarge,
+    NotAJobPack,
+    UnsafeJobHome,
+)
+from pydisco.jobpack.jobhome import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ENTRIES,
+    JobHomeEntry,
+    zip_directory,
+)
+from pydisco.jobpack.linting import lint
+from pydisco.jobpack.model import (
+    DEFAULT_MAX_CORES,
+    HEADER_SIZE,
+    MAGIC,
+    MASTER_MAX_BODY,
+    Grouping,
+    Header,
+    JobDict,
+    JobInput,
+    LintWarning,
+    Stage,
+)
+from pydisco.jobpack.reader import JobPack, extract_jobhome, validate
+from pydisco.jobpack.validation import check_jobdict
+from pydisco.jobpack.writer import (
+    build_jobpack,
+    default_owner,
+    jobpack_bytes,
+    make_jobdict_v1,
+    make_jobdict_v2,
+    parse_pipeline,
+    parse_stage,
+    write_jobpack,
+)
+from pydisco.jobpack.zipform import (
+    detect_form,
+    infer_version,
+    open_binary,
+    zip_form_to_binary,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_CORES",
+    "DEFAULT_MAX_ENTRIES",
+    "HEADER_SIZE",
+    "MAGIC",
+    "MASTER_MAX_BODY",
+    "BuildError",
+    "Grouping",
+    "Header",
+    "InvalidJobPack",
+    "JobDict",
+    "JobHomeEntry",
+    "JobHomeError",
+    "JobInput",
+    "JobPack",
+    "JobPackError",
+    "JobPackTooLarge",
+    "LintWarning",
+    "NotAJobPack",
+    "Stage",
+    "UnsafeJobHome",
+    "build_jobpack",
+    "check_jobdict",
+    "default_owner",
+    "detect_form",
+    "extract_jobhome",
+    "infer_version",
+    "jobpack_bytes",
+    "lint",
+    "make_jobdict_v1",
+    "make_jobdict_v2",
+    "open_binary",
+    "parse_pipeline",
+    "parse_stage",
+    "validate",
+    "write_jobpack",
+    "zip_directory",
+    "zip_form_to_binary",
+]
