@@ -50,7 +50,11 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
     else:
         text = raw
         probe = raw.encode("utf-8", "surrogatepass")
-    if _ujson is None or any(token in probe for token in _NON_STANDARD):
+    # A one-byte search is memchr-fast; the substring searches cost as much as
+    # the parse itself on large payloads, so run them only when they can match.
+    if _ujson is None or (
+        (b"N" in probe or b"I" in probe) and any(token in probe for token in _NON_STANDARD)
+    ):
         return _strict_loads(text)
     try:
         return _ujson.loads(text)

@@ -1,0 +1,263 @@
+"""Protocol benchmark: typed frame decoding and encoding, and worker start-up.
+
+Run from the repository root::
+
+    .venv/bin/python bench/protocol.py            # full run
+    .venv/bin/python bench/protocol.py --quick    # fewer rounds
+
+1. Frames per second for a realistic mix (a TASK reply, an INPUT reply
+   listing 1000 inputs, an OUTPUT), decoded into validated typed messages
+   with :class:`~pydisco.protocol.FrameDecoder` and
+   :func:`~pydisco.protocol.decode_frame`, against a baseline in the same
+   process: naive framing (split on spaces) and the standard library's
+   ``json.loads``, with no validation. Encoding likewise:
+   :func:`~pydisco.protocol.encode_message` against ``json.dumps`` of a
+   ready-made payload. The ratio is typed / baseline (higher is better;
+   1.0 means typed is as fast as the untyped baseline).
+2. Worker start-up: time from spawn to the first INPUT request, over 20
+   runs (median and p90), for the example echo worker under the venv's
+   Python and under a bare ``python -I -S`` with the shipped runtime in the
+   job home, against ``python -c pass`` (and ``python -I -S -c pass``)
+   measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydisco.protocol import (
+    FrameDecoder,
+    Input,
+    InputReply,
+    InputStatus,
+    MasterSession,
+    Ok,
+    Output,
+    Replica,
+    TaskInfo,
+    TaskReply,
+    decode_frame,
+    encode_message,
+    jsoncodec,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ECHO_WORKER = os.path.join(REPO, "examples", "workers", "python", "echo_worker.py")
+
+TASK = TaskInfo(
+    taskid=17,
+    master="http://master.example:8989",
+    disco_port=8989,
+    put_port=8990,
+    ddfs_data="/srv/disco/ddfs",
+    disco_data="/srv/disco/data",
+    stage="map",
+    grouping="split",
+    group=(0, "node07"),
+    jobfile="/srv/disco/data/node07/c9/WordCount@55f:6a1c2:3b0e5/jobfile",
+    jobname="WordCount@55f:6a1c2:3b0e5",
+    host="node07",
+)
+
+
+def _blob(node: int, number: int) -> str:
+    return f"disco://node{node % 50:02d}/ddfs/vol0/blob/{number % 256:02x}/part-{number}$5f1-2a3"
+
+
+def mix() -> list[tuple[Any, str]]:
+    """The messages of the mix, each with the side that sends it."""
+    inputs = tuple(
+        Input(
+            number,
+            InputStatus.OK,
+            number % 8,
+            (Replica(0, _blob(number, number)), Replica(1, _blob(number + 7, number))),
+        )
+        for number in range(1000)
+    )
+    return [
+        (TaskReply(TASK), "master"),
+        (InputReply(True, inputs), "master"),
+        (Output(3, "5e/map:0-node07-17-5f1a2b3c4d5e6-4242/map-3", 123_456_789), "worker"),
+    ]
+
+
+def _best_rates(
+    typed: Callable[[], int], baseline: Callable[[], int], rounds: int
+) -> tuple[float, float]:
+    """Frames per second of the fastest of ``rounds`` runs of each, interleaved.
+
+    Interleaving (typed, baseline, typed, ...) exposes both to the same
+    background load, so their ratio holds even on a busy machine.
+    """
+    best = [float("inf"), float("inf")]
+    frames = [0, 0]
+    for _ in range(rounds):
+        for index, function in enumerate((typed, baseline)):
+            start = time.perf_counter()
+            frames[index] = function()
+            best[index] = min(best[index], time.perf_counter() - start)
+    return frames[0] / best[0], frames[1] / best[1]
+
+
+def bench_decode(rounds: int, repeat: int) -> tuple[float, float]:
+    messages = mix()
+    wire = b"".join(encode_message(message) for message, _ in messages) * repeat
+    senders = [sender for _, sender in messages] * repeat
+
+    def typed() -> int:
+        decoder = FrameDecoder()
+        decoder.receive_data(wire)
+        count = 0
+        for frame, sender in zip(decoder, senders, strict=True):
+            decode_frame(frame, sender)
+            count += 1
+        return count
+
+    def baseline() -> int:
+        data = wire
+        position = 0
+        count = 0
+        while position < len(data):
+            name_end = data.index(b" ", position)
+            length_end = data.index(b" ", name_end + 1)
+            length = int(data[name_end + 1 : length_end])
+            body = data[length_end + 1 : length_end + 1 + length]
+            _ = (data[position:name_end].decode("ascii"), json.loads(body))
+            position = length_end + 2 + length
+            count += 1
+        return count
+
+    assert typed() == baseline() == len(senders)
+    return _best_rates(typed, baseline, rounds)
+
+
+def bench_encode(rounds: int, repeat: int) -> tuple[float, float]:
+    messages = [message for message, _ in mix()] * repeat
+    payloads = [(message.NAME, message.to_payload()) for message in messages]
+
+    def typed() -> int:
+        for message in messages:
+            encode_message(message)
+        return len(messages)
+
+    def baseline() -> int:
+        for name, payload in payloads:
+            body = json.dumps(payload).encode("ascii")
+            _ = b"%s %d %s\n" % (name.encode("ascii"), len(body), body)
+        return len(payloads)
+
+    return _best_rates(typed, baseline, rounds)
+
+
+# --- start-up ------------------------------------------------------------------------------
+
+
+def _spawn_until_input(argv: list[str], home: str) -> float:
+    """Seconds from spawn until the worker's first INPUT request has arrived."""
+    session = MasterSession()
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        argv, cwd=home, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert process.stdin is not None and process.stdout is not None
+    fd = process.stdout.fileno()
+    task = TaskInfo(**{**TASK.to_payload(), "group": (0, "node07"), "jobfile": "jobfile"})
+    try:
+        while True:
+            select.select([fd], [], [], 10)
+            data = os.read(fd, 65536)
+            if not data:
+                raise RuntimeError(f"{argv} exited before INPUT")
+            session.receive_data(data)
+            for message in iter(session.next_event, None):
+                if not hasattr(message, "NAME"):
+                    break
+                if message.NAME == "INPUT":
+                    return time.perf_counter() - start
+                reply = Ok() if message.NAME == "WORKER" else TaskReply(task)
+                process.stdin.write(session.send(reply))
+                process.stdin.flush()
+    finally:
+        process.kill()
+        process.wait()
+        process.stdin.close()
+        process.stdout.close()
+
+
+def _spawn_pass(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True)
+    return time.perf_counter() - start
+
+
+def _summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    median = statistics.median(ordered) * 1000
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))] * 1000
+    return f"median {median:6.1f} ms   p90 {p90:6.1f} ms"
+
+
+def bench_startup(runs: int) -> list[tuple[str, list[float]]]:
+    from pydisco.worker.runtime import install_runtime
+
+    python = sys.executable
+    bare = [python, "-I", "-S"]
+    with tempfile.TemporaryDirectory() as home:
+        install_runtime(home)
+        shutil.copy(ECHO_WORKER, home)
+        worker = os.path.join(home, "echo_worker.py")
+        cases: list[tuple[str, Callable[[], float]]] = [
+            ("python -c pass", lambda: _spawn_pass([python, "-c", "pass"])),
+            ("echo worker, venv python", lambda: _spawn_until_input([python, worker], home)),
+            ("python -I -S -c pass", lambda: _spawn_pass([*bare, "-c", "pass"])),
+            (
+                "echo worker, python -I -S + shipped runtime",
+                lambda: _spawn_until_input([*bare, worker], home),
+            ),
+        ]
+        for _, case in cases:  # warm the page cache and write .pyc files
+            case()
+        results: list[tuple[str, list[float]]] = [(name, []) for name, _ in cases]
+        for _ in range(runs):  # interleaved, so load changes hit every case alike
+            for (_, samples), (_, case) in zip(results, cases, strict=True):
+                samples.append(case())
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    args = parser.parse_args()
+    rounds, repeat, runs = (5, 10, 10) if args.quick else (25, 20, 20)
+
+    print(f"Python {sys.version.split()[0]}, ujson: {jsoncodec.ujson_available()}")
+    print("Frames: TASK reply + INPUT reply (1000 inputs, 2 replicas each) + OUTPUT")
+    typed, baseline = bench_decode(rounds, repeat)
+    print(
+        f"  decode  typed {typed:10.0f} frames/s   baseline {baseline:10.0f} frames/s"
+        f"   ratio {typed / baseline:.2f}"
+    )
+    typed, baseline = bench_encode(rounds, repeat)
+    print(
+        f"  encode  typed {typed:10.0f} frames/s   baseline {baseline:10.0f} frames/s"
+        f"   ratio {typed / baseline:.2f}"
+    )
+    print(f"Worker start-up: spawn to first INPUT, {runs} runs")
+    for name, samples in bench_startup(runs):
+        print(f"  {name:45s} {_summary(samples)}")
+
+
+if __name__ == "__main__":
+    main()
