@@ -1,0 +1,303 @@
+"""Benchmarks of the reference master, each against a baseline measured in the same run.
+
+1. Per-task overhead: one job of N tiny map tasks through the master, versus
+   spawning the same worker N times directly (replies fed on stdin) with the
+   same number of parallel slots. Target: the master adds less than 15%.
+2. Many jobs: J one-task jobs submitted concurrently; all must end ``ready``
+   with their result; reports jobs/s.
+3. Data serving: reading a large file over HTTP from the master (with httpx in
+   this process, and with curl) versus reading it from disk (page cache), in MB/s.
+
+Usage: ``.venv/bin/python bench/master.py [--tasks 1000] [--jobs 200] [--size-mb 1024]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from pydisco.jobpack import jobpack_bytes
+from pydisco.master import ReferenceMaster
+from pydisco.protocol import FrameDecoder, TaskInfo, TaskReply, encode_message
+from pydisco.protocol.messages import Input, InputReply, InputStatus, Ok, Replica
+
+TINY_WORKER = r"""#!/bin/sh
+# The smallest useful worker: handshake, task, input, one local output, done.
+send() { printf '%s %d %s\n' "$1" "${#2}" "$2" >&2; }
+recv() { IFS=' ' read -r R_NAME R_LEN R_PAYLOAD || exit 3; }
+send WORKER "{\"version\":\"1.1\",\"pid\":$$}"; recv
+send TASK '""'; recv
+id=$(printf '%s' "$R_PAYLOAD" | sed -n 's/.*"taskid":\([0-9]*\).*/\1/p')
+send INPUT '""'; recv
+echo "$id" > "out-$id"
+send OUTPUT "[0,\"out-$id\",$(wc -c < "out-$id" | tr -d ' ')]"; recv
+send DONE '""'
+"""
+
+
+def write_worker(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "tiny.sh"
+    path.write_text(TINY_WORKER)
+    path.chmod(0o755)
+    return path
+
+
+def pack(home: Path, inputs: list[list[object]], prefix: str = "Bench") -> bytes:
+    jobdict = {
+        "prefix": prefix,
+        "worker": "tiny.sh",
+        "owner": "bench",
+        "scheduler": {},
+        "pipeline": [["map", "split", False]],
+        "inputs": inputs,
+    }
+    return jobpack_bytes(jobdict=jobdict, jobenvs={}, jobhome=home, version=2)
+
+
+def wait_ready(client: httpx.Client, url: str, names: list[str]) -> dict[str, list[object]]:
+    pending = set(names)
+    results: dict[str, list[object]] = {}
+    while pending:
+        body = json.dumps([10_000, sorted(pending)])
+        for name, (status, value) in client.post(
+            f"{url}/disco/ctrl/get_results", content=body, timeout=60
+        ).json():
+            if status == "active":
+                continue
+            if status != "ready":
+                raise SystemExit(f"job {name} ended {status}")
+            results[name] = value
+            pending.discard(name)
+    return results
+
+
+# -- 1. per-task overhead ------------------------------------------------------------------
+
+
+def _replies(taskid: int, workdir: Path) -> tuple[object, ...]:
+    info = TaskInfo(
+        taskid=taskid,
+        master="http://127.0.0.1:1",
+        disco_port=1,
+        put_port=2,
+        ddfs_data=str(workdir),
+        disco_data=str(workdir),
+        stage="map",
+        grouping="split",
+        group=(0, "x"),
+        jobfile=str(workdir / "jobfile"),
+        jobname="Bench@0:0:0",
+        host="localhost",
+    )
+    inputs = InputReply(True, (Input(0, InputStatus.OK, 0, (Replica(0, "raw://x"),)),))
+    return (Ok("ok"), TaskReply(info), inputs, Ok("ok"))
+
+
+def canned_replies(taskid: int, workdir: Path) -> bytes:
+    """Every reply the worker will need, to write on its stdin at once."""
+    return b"".join(encode_message(m) for m in _replies(taskid, workdir))
+
+
+async def direct(worker: Path, tasks: int, slots: int, workdir: Path) -> float:
+    semaphore = asyncio.Semaphore(slots)
+
+    async def one(taskid: int) -> None:
+        async with semaphore:
+            proc = await asyncio.create_subprocess_exec(
+                str(worker),
+                cwd=workdir,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+            out, _ = await proc.communicate(canned_replies(taskid, workdir))
+            if proc.returncode != 0 or b"DONE" not in out:
+                raise SystemExit(f"direct run {taskid} failed: {out!r}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(tasks)))
+    return time.perf_counter() - start
+
+
+async def interactive(worker: Path, tasks: int, slots: int, workdir: Path) -> float:
+    """Like :func:`direct`, but each reply is written only when its request arrives."""
+    semaphore = asyncio.Semaphore(slots)
+
+    async def one(taskid: int) -> None:
+        replies = {
+            name: encode_message(reply)
+            for name, reply in zip(
+                ("WORKER", "TASK", "INPUT", "OUTPUT"),
+                _replies(taskid, workdir),
+                strict=True,
+            )
+        }
+        async with semaphore:
+            proc = await asyncio.create_subprocess_exec(
+                str(worker),
+                cwd=workdir,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+            assert proc.stdout is not None and proc.stdin is not None
+            decoder = FrameDecoder()
+            while True:
+                chunk = await proc.stdout.read(65536)
+                decoder.receive_data(chunk)
+                frames = list(decoder)
+                for frame in frames:
+                    if frame.name in replies:
+                        proc.stdin.write(replies[frame.name])
+                if any(f.name == "DONE" for f in frames) or not chunk:
+                    break
+            proc.stdin.close()
+            await proc.wait()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(tasks)))
+    return time.perf_counter() - start
+
+
+def via_master(tmp: Path, home: Path, tasks: int, slots: int) -> float:
+    with ReferenceMaster.start_in_thread(tmp, nodes=f"localhost={slots}") as master:
+        client = httpx.Client()
+        body = pack(home, [[0, 0, [f"raw://{i}"]] for i in range(tasks)])
+        start = time.perf_counter()
+        reply = client.post(f"{master.url}/disco/job/new", content=body, timeout=60).json()
+        results = wait_ready(client, master.url, [reply[1]])
+        elapsed = time.perf_counter() - start
+        assert len(results[reply[1]]) == tasks
+    return elapsed
+
+
+def bench_tasks(tmp: Path, tasks: int, slots: int, repeat: int) -> None:
+    home = tmp / "home"
+    worker = write_worker(home)
+    direct_dir = tmp / "direct"
+    direct_dir.mkdir()
+    times: dict[str, list[float]] = {"direct": [], "chatty": [], "master": []}
+    for round_ in range(repeat):  # interleaved, so that load from elsewhere hits all three
+        times["direct"].append(asyncio.run(direct(worker, tasks, slots, direct_dir)))
+        times["chatty"].append(asyncio.run(interactive(worker, tasks, slots, direct_dir)))
+        times["master"].append(via_master(tmp / f"data-{round_}", home, tasks, slots))
+    baseline, chatty, through_master = (min(times[k]) for k in ("direct", "chatty", "master"))
+    overhead = through_master / baseline - 1
+    print(f"[tasks] {tasks} tiny map tasks, {slots} slots, best of {repeat} interleaved rounds")
+    for key, label in (("direct", "direct"), ("chatty", "reply/request"), ("master", "via master")):
+        runs = " ".join(f"{t:.2f}" for t in times[key])
+        best = min(times[key])
+        print(f"  {label:13s}: best {best:6.2f} s ({tasks / best:6.1f} tasks/s)  runs: {runs}")
+    print(f"  round trips  : {(chatty / baseline - 1) * 100:+6.1f} % (reply/request over direct)")
+    verdict = "OK" if overhead < 0.15 else "OVER TARGET"
+    print(f"  master adds  : {overhead * 100:+6.1f} % over direct (target < 15 %: {verdict})")
+    print(f"               : {(through_master / chatty - 1) * 100:+6.1f} % over reply/request")
+
+
+# -- 2. many jobs --------------------------------------------------------------------------
+
+
+def bench_jobs(tmp: Path, jobs: int, slots: int) -> None:
+    home = tmp / "home"
+    write_worker(home)
+    body = pack(home, [[0, 0, ["raw://x"]]], prefix="Many")
+    with ReferenceMaster.start_in_thread(tmp / "data2", nodes=f"localhost={slots}") as master:
+
+        async def submit_all() -> list[str]:
+            async with httpx.AsyncClient(timeout=120) as client:
+                replies = await asyncio.gather(
+                    *(client.post(f"{master.url}/disco/job/new", content=body) for _ in range(jobs))
+                )
+            return [r.json()[1] for r in replies]
+
+        start = time.perf_counter()
+        names = asyncio.run(submit_all())
+        results = wait_ready(httpx.Client(), master.url, names)
+        elapsed = time.perf_counter() - start
+        listed = httpx.get(f"{master.url}/disco/ctrl/joblist").json()
+    lost = [n for n in names if len(results.get(n, [])) != 1]
+    assert len(set(names)) == jobs, "job names repeat"
+    assert not lost and all(row[1] == "ready" for row in listed), lost
+    print(f"[jobs] {jobs} one-task jobs submitted concurrently, {slots} slots")
+    rate = jobs / elapsed
+    print(f"  all ready, {len(results)} results, none lost: {elapsed:.2f} s = {rate:.1f} jobs/s")
+
+
+# -- 3. data serving -----------------------------------------------------------------------
+
+
+def bench_data(tmp: Path, size_mb: int) -> None:
+    data = tmp / "data3"
+    target = data / "localhost" / "00" / "Big@0:0:0" / "big"
+    target.parent.mkdir(parents=True)
+    block = os.urandom(1 << 20)
+    with open(target, "wb") as fp:
+        for _ in range(size_mb):
+            fp.write(block)
+    size = target.stat().st_size
+    with ReferenceMaster.start_in_thread(data) as master:
+        url = f"{master.url}/disco/localhost/00/Big@0:0:0/big"
+        best_http = best_disk = best_curl = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            with open(target, "rb") as fp:
+                while fp.read(1 << 20):
+                    pass
+            best_disk = min(best_disk, time.perf_counter() - start)
+            start = time.perf_counter()
+            got = 0
+            with httpx.stream("GET", url, timeout=120) as reply:
+                for chunk in reply.iter_raw(1 << 20):
+                    got += len(chunk)
+            best_http = min(best_http, time.perf_counter() - start)
+            assert got == size
+            if shutil.which("curl"):
+                start = time.perf_counter()
+                subprocess.run(["curl", "-sf", "-o", "/dev/null", url], check=True)
+                best_curl = min(best_curl, time.perf_counter() - start)
+    mb = size / 1e6
+    print(f"[data] {size_mb} MiB file, best of 2")
+    print(f"  disk read : {mb / best_disk:8.1f} MB/s")
+    print(
+        f"  httpx GET : {mb / best_http:8.1f} MB/s  ({best_disk / best_http * 100:.0f} % of disk)"
+    )
+    if best_curl != float("inf"):
+        share = best_disk / best_curl * 100
+        print(f"  curl GET  : {mb / best_curl:8.1f} MB/s  ({share:.0f} % of disk; C client)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--slots", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the task benchmark")
+    parser.add_argument("--only", choices=["tasks", "jobs", "data"], default=None)
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="pydisco-bench-") as name:
+        tmp = Path(name)
+        if args.only in (None, "tasks"):
+            bench_tasks(tmp / "t", args.tasks, args.slots, args.repeat)
+        if args.only in (None, "jobs"):
+            bench_jobs(tmp / "j", args.jobs, args.slots)
+        if args.only in (None, "data"):
+            bench_data(tmp / "d", args.size_mb)
+
+
+if __name__ == "__main__":
+    main()

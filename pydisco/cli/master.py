@@ -1,0 +1,114 @@
+"""``discotool master``: run the reference master in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from pydisco.master import ConfigError, ReferenceMaster
+from pydisco.master.config import DEFAULT_DISCO_PORT
+
+
+def default_data_dir() -> Path:
+    """``$DISCO_DATA``, else ``$XDG_DATA_HOME/pydisco``, else ``~/.local/share/pydisco``."""
+    if os.environ.get("DISCO_DATA"):
+        return Path(os.environ["DISCO_DATA"])
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pydisco"
+
+
+@click.command()
+@click.option(
+    "--host",
+    default=lambda: os.environ.get("DISCO_MASTER_HOST") or "127.0.0.1",
+    show_default="$DISCO_MASTER_HOST or 127.0.0.1",
+    help="Address to listen on. Anything but loopback needs --allow-remote and --token.",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("DISCO_PORT") or DEFAULT_DISCO_PORT),
+    show_default="$DISCO_PORT or 8989",
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (Disco's DISCO_DATA). [default: $DISCO_DATA or the user data dir]",
+)
+@click.option(
+    "--nodes",
+    default=None,
+    help="Node table, e.g. '127.0.0.2=2,127.0.0.3=2' (host=slots). [default: the saved "
+    "table, or localhost with one slot per CPU]",
+)
+@click.option(
+    "--token",
+    default=lambda: os.environ.get("PYDISCO_MASTER_TOKEN"),
+    help="Token required on every mutating request ($PYDISCO_MASTER_TOKEN).",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow listening on a non-loopback address (jobs run arbitrary code as you).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def master(  # noqa: PLR0917 - one parameter per click option
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    nodes: str | None,
+    token: str | None,
+    allow_remote: bool,
+    verbose: bool,
+) -> None:
+    """Run the reference master until SIGINT or SIGTERM.
+
+    It speaks Disco 0.5.4's HTTP API and worker protocol, so Disco's own
+    clients and workers work against it. Stopping it kills all its workers.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        server = ReferenceMaster(
+            data_dir or default_data_dir(),
+            host=host,
+            port=port,
+            nodes=nodes,
+            token=token,
+            allow_remote=allow_remote,
+        )
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    asyncio.run(_serve(server))
+
+
+async def _serve(server: ReferenceMaster) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+    except (OSError, ConfigError) as exc:
+        raise click.ClickException(f"Cannot start the master: {exc}") from None
+    click.echo(server.url)
+    extra = [a for a in server.addresses[1:]]
+    if extra:
+        click.echo(f"also serving node data on {', '.join(extra)}", err=True)
+    try:
+        await stop.wait()
+    finally:
+        click.echo("stopping: killing workers", err=True)
+        await server.stop()

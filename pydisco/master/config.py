@@ -1,0 +1,243 @@
+"""Master settings and the node table (Disco's "config table").
+
+The node table is Disco's ``{"hosts": [[spec, slots], ...], "blacklist": [...],
+"gc_blacklist": [...]}``. A spec is a host name or a range ``node01:10``
+(``node01`` .. ``node10``, zero-padded to the width of the upper bound).
+Slot counts are strings in the table, as Disco writes them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from pydisco.master.errors import ConfigError
+from pydisco.protocol.limits import (
+    DRAIN_TIMEOUT_SECONDS,
+    PARTIAL_FRAME_TIMEOUT_SECONDS,
+    PID_TIMEOUT_SECONDS,
+)
+
+__all__ = [
+    "DEFAULT_MAX_FAILURE_RATE",
+    "DISCO_VERSION",
+    "MasterSettings",
+    "NodeTable",
+    "expand_spec",
+    "parse_nodes_option",
+]
+
+#: What ``GET /disco/version`` answers: the Disco release we speak.
+DISCO_VERSION = "0.5.4"
+#: ``max_failure_rate`` default: failures allowed per task (Disco's TASK_MAX_FAILURES).
+DEFAULT_MAX_FAILURE_RATE = 100
+#: The largest job pack ``POST /disco/job/new`` accepts (1 GiB).
+MAX_JOBPACK_BYTES = 1 << 30
+#: The largest control request body (Disco's limit for ``/disco/ctrl/*``).
+MAX_CTRL_BODY_BYTES = 32 << 20
+#: Disco's defaults for ports that go into TASK replies.
+DEFAULT_DISCO_PORT = 8989
+DEFAULT_PUT_PORT = 8990
+
+
+@attrs.define
+class MasterSettings:
+    """Everything a master run can be told; defaults follow Disco 0.5.4.
+
+    Timers are Disco's (``pydisco.protocol.limits``); tests shorten them.
+    ``retry_delay=None`` sleeps Disco's ``min(n, 60) s + 1..30 s`` before a
+    retry; a number sleeps exactly that many seconds.
+    """
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    #: Initial node table spec (``--nodes``): ``"host[=slots],..."``; None keeps the saved one.
+    nodes: str | None = None
+    #: Required on every mutating request when set (and to listen off loopback).
+    token: str | None = None
+    allow_remote: bool = False
+    #: The TASK ``master`` URL; default: this server's own URL.
+    master_url: str | None = None
+    #: Disco's DISCO_NAME; the master's job dirs live in ``<data>/_<name>``.
+    name: str | None = None
+    put_port: int = DEFAULT_PUT_PORT
+    ddfs_data: Path | None = None
+    retry_delay: float | None = None
+    max_failure_rate: int = DEFAULT_MAX_FAILURE_RATE
+    accept_new_jobs: int = 1
+    pid_timeout: float = PID_TIMEOUT_SECONDS
+    partial_timeout: float = PARTIAL_FRAME_TIMEOUT_SECONDS
+    drain_timeout: float = DRAIN_TIMEOUT_SECONDS
+    #: Run workers under ``nice -n <nice>`` (Disco uses 19); 0 runs them as they are.
+    nice: int = 0
+    #: Also listen on each loopback node address (127.x.y.z) at the same port.
+    listen_on_nodes: bool = True
+    max_jobpack_bytes: int = MAX_JOBPACK_BYTES
+
+    @property
+    def disco_name(self) -> str:
+        """Disco's DISCO_NAME: ``disco_<port>`` unless given."""
+        return self.name or f"disco_{self.port}"
+
+    @property
+    def master_root(self) -> Path:
+        """Disco's DISCO_MASTER_ROOT: ``<data>/_<name>``."""
+        return self.data_dir / f"_{self.disco_name}"
+
+
+_RANGE = re.compile(r"^(?P<base>.*?)(?P<low>\d+):(?P<high>\d+)$")
+
+
+def expand_spec(spec: str) -> list[str]:
+    """The host names a node spec stands for (``node01:10`` -> node01..node10)."""
+    if not isinstance(spec, str) or not spec or any(c.isspace() for c in spec):
+        raise ConfigError(f"Invalid node spec {spec!r}: expected a host name or 'name01:10'.")
+    match = _RANGE.match(spec)
+    if match is None:
+        if ":" in spec or "/" in spec:
+            raise ConfigError(f"Invalid node spec {spec!r}: expected a host name or 'name01:10'.")
+        return [spec]
+    base, low, high = match["base"], match["low"], match["high"]
+    if not base or int(high) < int(low):
+        raise ConfigError(f"Invalid node range {spec!r}: expected e.g. 'node01:10'.")
+    width = len(high)
+    return [f"{base}{n:0{width}d}" for n in range(int(low), int(high) + 1)]
+
+
+def _slots(value: Any) -> int:
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if text is None or not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"Invalid slot count {value!r}: expected a positive integer string.")
+    return int(text)
+
+
+@attrs.define
+class NodeTable:
+    """The node table: specs as given, and what they expand to."""
+
+    hosts: list[list[str]] = attrs.field(factory=list)
+    blacklist: list[str] = attrs.field(factory=list)
+    gc_blacklist: list[str] = attrs.field(factory=list)
+
+    @classmethod
+    def from_json(cls, value: Any) -> NodeTable:
+        """Read Disco's config file value (an object, or a legacy bare list of hosts)."""
+        if isinstance(value, list):
+            value = {"hosts": value}
+        if not isinstance(value, dict):
+            raise ConfigError("The node table must be a JSON object or a list of [host, slots].")
+        table = cls(
+            hosts=cls.check_hosts(value.get("hosts", [])),
+            blacklist=_str_list(value.get("blacklist", []), "blacklist"),
+            gc_blacklist=_str_list(value.get("gc_blacklist", []), "gc_blacklist"),
+        )
+        table.prune()
+        return table
+
+    @staticmethod
+    def check_hosts(value: Any) -> list[list[str]]:
+        """Validate ``[[spec, slots], ...]``; errors say "invalid config" or "duplicate nodes"."""
+        if not isinstance(value, list):
+            raise ConfigError("invalid config")
+        rows: list[list[str]] = []
+        seen: set[str] = set()
+        for row in value:
+            if (
+                not isinstance(row, list)
+                or len(row) != 2
+                or not all(isinstance(v, str) for v in row)
+            ):
+                raise ConfigError("invalid config")
+            spec, slots = row
+            try:
+                names = expand_spec(spec)
+                _slots(slots)
+            except ConfigError:
+                raise ConfigError("invalid config") from None
+            if seen.intersection(names):
+                raise ConfigError("duplicate nodes")
+            seen.update(names)
+            rows.append([spec, slots])
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        """Disco's config file object."""
+        return {"hosts": self.hosts, "blacklist": self.blacklist, "gc_blacklist": self.gc_blacklist}
+
+    def nodes(self) -> dict[str, int]:
+        """Host name -> slots, in table order."""
+        result: dict[str, int] = {}
+        for spec, slots in self.hosts:
+            for name in expand_spec(spec):
+                result[name] = _slots(slots)
+        return result
+
+    def prune(self) -> None:
+        """Keep only blacklisted hosts that are in the table, as Disco does."""
+        known = self.nodes()
+        self.blacklist = [h for h in dict.fromkeys(self.blacklist) if h in known]
+        self.gc_blacklist = [h for h in dict.fromkeys(self.gc_blacklist) if h in known]
+
+
+def _str_list(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"The node table's {what} must be a list of host names.")
+    return list(value)
+
+
+def default_table() -> NodeTable:
+    """Disco's default: this machine as ``localhost`` with one slot per CPU."""
+    return NodeTable(hosts=[["localhost", str(os.cpu_count() or 1)]])
+
+
+def parse_nodes_option(spec: str) -> NodeTable:
+    """A ``--nodes`` value: ``host[=slots],...`` (slots default to the CPU count).
+
+    A spec may be a range (``node01:10=2``). Hosts named by loopback addresses
+    (``127.0.0.2=2,127.0.0.3=2``) give several real nodes on one machine.
+    """
+    rows: list[list[str]] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, _, slots = part.partition("=")
+        rows.append([name.strip(), slots.strip() or str(os.cpu_count() or 1)])
+    if not rows:
+        raise ConfigError(
+            f"--nodes {spec!r} names no node; expected e.g. '127.0.0.2=2,127.0.0.3=2'."
+        )
+    try:
+        return NodeTable(hosts=NodeTable.check_hosts(rows))
+    except ConfigError as exc:
+        raise ConfigError(f"--nodes {spec!r}: {exc}") from None
+
+
+def loopback_addresses(names: Iterable[str]) -> list[str]:
+    """The node names that are IPv4 loopback addresses other than 127.0.0.1."""
+    result = []
+    for name in names:
+        parts = name.split(".")
+        if (
+            len(parts) == 4
+            and parts[0] == "127"
+            and all(p.isdigit() and 0 <= int(p) <= 255 for p in parts)
+            and name != "127.0.0.1"
+        ):
+            result.append(name)
+    return result
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is an address that only this machine can reach."""
+    return host in ("localhost", "::1", "127.0.0.1") or bool(loopback_addresses([host]))
+
+
+def unique(items: Sequence[str]) -> list[str]:
+    """Items in order, without repeats."""
+    return list(dict.fromkeys(items))

@@ -1,0 +1,309 @@
+"""The master's state: node table, scheduler, jobs, and what the HTTP API asks of them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
+from pydisco.master.config import MasterSettings, NodeTable, default_table, parse_nodes_option
+from pydisco.master.errors import ConfigError
+from pydisco.master.events import append_event
+from pydisco.master.job import STATE_FILE, Job, hh_dir, on_disk
+from pydisco.master.layout import JobNamer, atomic_write, hexhash, url_host
+from pydisco.master.runner import reap_all
+from pydisco.master.scheduler import Scheduler
+from pydisco.protocol import jsoncodec
+
+__all__ = ["MasterCore", "SubmitResult"]
+
+log = logging.getLogger("pydisco.master")
+
+CONFIG_FILE = "config.json"
+SETTINGS_KEY = "settings"
+
+
+class SubmitResult:
+    """A job name, or Disco's reason for refusing the pack."""
+
+    def __init__(self, name: str | None = None, reason: str | None = None) -> None:
+        self.name = name
+        self.reason = reason
+
+
+class MasterCore:
+    """Jobs and nodes, without HTTP."""
+
+    def __init__(self, settings: MasterSettings) -> None:
+        self.settings = settings
+        self.root = settings.master_root
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "tmp").mkdir(exist_ok=True)
+        self.table = self._load_table()
+        if settings.nodes is not None:
+            fresh = parse_nodes_option(settings.nodes)
+            fresh.blacklist = self.table.blacklist
+            fresh.gc_blacklist = self.table.gc_blacklist
+            fresh.prune()
+            self.table = fresh
+        self._save_table()
+        self.scheduler = Scheduler(self.table.nodes(), self.table.blacklist)
+        self.jobs: dict[str, Job] = {}
+        self.namer = JobNamer()
+        self.url = ""
+        self.port = 0
+        self._submit_lock = asyncio.Lock()
+        self._starts: set[asyncio.Task[None]] = set()
+        self._http: Any = None
+
+    # -- JobContext ---------------------------------------------------------------------------
+
+    @property
+    def master_url(self) -> str:
+        """The URL workers are told in TASK."""
+        return self.settings.master_url or self.url
+
+    @property
+    def disco_port(self) -> int:
+        """The port workers use to read ``disco://`` data of other nodes."""
+        return self.port
+
+    async def fetch_index(self, url: str) -> bytes:
+        """Read a ``dir://`` index (v1 dir job inputs), locally when it is ours."""
+        host = url_host(url)
+        path = url.split("://", 1)[1].split("/", 1)[1] if "/" in url.split("://", 1)[1] else ""
+        if path.startswith("disco/") and host in self.scheduler.nodes:
+            local = (self.settings.data_dir / path[len("disco/") :]).resolve()
+            if local.is_relative_to(self.settings.data_dir.resolve()):
+                return await asyncio.to_thread(local.read_bytes)
+        import aiohttp
+
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://{host}:{self.port}/{path}") as response,
+        ):
+            response.raise_for_status()
+            return await response.read()
+
+    def job_finished(self, job: Job) -> None:
+        """A job ended (ready or dead)."""
+        log.info("job %s is %s", job.name, job.status)
+
+    # -- node table ---------------------------------------------------------------------------
+
+    def _load_table(self) -> NodeTable:
+        path = self.root / CONFIG_FILE
+        if not path.exists():
+            return default_table()
+        raw = jsoncodec.loads(path.read_bytes())
+        if isinstance(raw, dict) and isinstance(raw.get(SETTINGS_KEY), dict):
+            for key in ("max_failure_rate", "accept_new_jobs"):
+                value = raw[SETTINGS_KEY].get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    setattr(self.settings, key, value)
+        return NodeTable.from_json(raw)
+
+    def _save_table(self) -> None:
+        data = self.table.to_json()
+        data[SETTINGS_KEY] = self.current_settings()
+        atomic_write(self.root / CONFIG_FILE, jsoncodec.dumps(data))
+
+    def apply_table(self) -> None:
+        """Save the table and make the scheduler follow it."""
+        self.table.prune()
+        self._save_table()
+        self.scheduler.apply(self.table.nodes(), self.table.blacklist)
+
+    def reload_table(self) -> list[list[str]]:
+        """``load_config_table``: re-read the config file and apply it."""
+        try:
+            self.table = self._load_table()
+        except (ConfigError, ValueError) as exc:
+            log.warning("config table unreadable, keeping the current one: %s", exc)
+        self.apply_table()
+        return self.table.hosts
+
+    def save_table(self, hosts: Any) -> None:
+        """``save_config_table``; raises ConfigError("duplicate nodes" / "invalid config")."""
+        self.table.hosts = NodeTable.check_hosts(hosts)
+        self.apply_table()
+
+    def set_listed(self, which: str, host: str, listed: bool) -> None:
+        """Add ``host`` to (or remove it from) the blacklist or the GC blacklist."""
+        current: list[str] = getattr(self.table, which)
+        if listed and host in self.table.nodes() and host not in current:
+            current.append(host)
+        elif not listed and host in current:
+            current.remove(host)
+        self.apply_table()
+
+    def current_settings(self) -> dict[str, int]:
+        """``get_settings``."""
+        return {
+            "max_failure_rate": self.settings.max_failure_rate,
+            "accept_new_jobs": self.settings.accept_new_jobs,
+        }
+
+    def save_settings(self, values: dict[str, int]) -> None:
+        """``save_settings`` (already validated)."""
+        for key, value in values.items():
+            setattr(self.settings, key, value)
+        self._save_table()
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Load every job on disk; jobs that were running are now dead."""
+        found = []
+        for job_dir in on_disk(self.root):
+            record: dict[str, Any] = {}
+            with contextlib.suppress(OSError, ValueError):
+                loaded = jsoncodec.loads((job_dir / STATE_FILE).read_bytes())
+                if isinstance(loaded, dict):
+                    record = loaded
+            created = record.get("created")
+            if not isinstance(created, (int, float)):
+                created = (job_dir / "jobfile").stat().st_mtime
+            if record.get("status") not in ("ready", "dead"):
+                append_event(
+                    job_dir / "events",
+                    "ERROR: Job killed because the master restarted while it was running",
+                )
+                record["status"] = "dead"
+                if "pipeline" not in record:
+                    record.update(self._describe_pack(job_dir / "jobfile"))
+                record["created"] = created
+                record["name"] = job_dir.name
+                atomic_write(job_dir / STATE_FILE, jsoncodec.dumps(record))
+            job = Job(job_dir.name, job_dir, created=float(created), record=record)
+            job.events.close()
+            found.append(job)
+        for job in sorted(found, key=lambda j: j.created):
+            self.jobs[job.name] = job
+
+    @staticmethod
+    def _describe_pack(path: Path) -> dict[str, Any]:
+        try:
+            with JobPack.open(path) as pack:
+                jd = pack.jobdict
+        except (OSError, JobPackError):
+            return {}
+        return {
+            "owner": jd.owner,
+            "worker": jd.worker,
+            "inputs": [u for i in jd.inputs for u in i.urls],
+            "pipeline": [[s.name, 0, 0, 0, 0, 0] for s in jd.pipeline],
+        }
+
+    async def submit(self, pack_path: Path) -> SubmitResult:
+        """Validate a received pack (a temp file), and start its job."""
+        try:
+            jobdict, envs = await asyncio.to_thread(_open_pack, pack_path)
+        except InvalidJobPack as exc:
+            pack_path.unlink(missing_ok=True)
+            return SubmitResult(reason=exc.reason)
+        except (JobPackError, OSError) as exc:
+            pack_path.unlink(missing_ok=True)
+            return SubmitResult(reason=jsoncodec.dumps_text(str(exc)))
+        async with self._submit_lock:
+            name = self.namer.make(jobdict.prefix)
+            while name in self.jobs:
+                name = self.namer.make(jobdict.prefix)
+            job_dir = hh_dir(self.root, name)
+            job_dir.mkdir(parents=True)
+            pack_path.replace(job_dir / "jobfile")
+            job = Job(name, job_dir, created=time.time(), jobdict=jobdict, envs=envs, ctx=self)
+            self.jobs[name] = job
+        job.emit("New job initialized!")
+        job.emit(f'Created job "{name}"')
+        job.save()
+        start = asyncio.get_running_loop().create_task(job.start())
+        self._starts.add(start)
+        start.add_done_callback(self._starts.discard)
+        return SubmitResult(name=name)
+
+    def status(self, name: str) -> str:
+        """``active``, ``ready``, ``dead`` or ``unknown job``."""
+        job = self.jobs.get(name)
+        return job.status if job else "unknown job"
+
+    async def get_results(self, timeout_ms: int, names: list[str]) -> list[Any]:
+        """``get_results``: wait up to ``timeout_ms`` for any active one to end."""
+        events = [
+            job.finished
+            for name in names
+            if (job := self.jobs.get(name)) and job.active and job.finished is not None
+        ]
+        if events and timeout_ms > 0:
+            tasks = [asyncio.ensure_future(event.wait()) for event in events]
+            try:
+                await asyncio.wait(tasks, timeout=timeout_ms / 1000, return_when="FIRST_COMPLETED")
+            finally:
+                for t in tasks:
+                    t.cancel()
+        reply = []
+        for name in names:
+            job = self.jobs.get(name)
+            status = job.status if job else "unknown job"
+            results = job.results if job and status == "ready" else []
+            reply.append([name, [status, results]])
+        return reply
+
+    async def kill(self, name: str) -> None:
+        """``kill_job``."""
+        job = self.jobs.get(name)
+        if job is not None and job.active:
+            job.kill()
+            await job.wait_runs()
+
+    async def clean(self, name: str) -> None:
+        """``clean_job``: kill, delete the master job dir, forget the job."""
+        await self.kill(name)
+        job = self.jobs.pop(name, None)
+        if job is not None:
+            job.events.close()
+        if _safe_name(name):
+            await asyncio.to_thread(shutil.rmtree, hh_dir(self.root, name), True)
+
+    async def purge(self, name: str) -> None:
+        """``purge_job``: clean, then delete the job's data on every node."""
+        await self.clean(name)
+        if not _safe_name(name):
+            return
+        data = self.settings.data_dir
+        hosts = set(self.table.nodes())
+        with contextlib.suppress(OSError):
+            hosts.update(p.name for p in data.iterdir() if p.is_dir() and p.name[:1] != "_")
+        for host in sorted(hosts):
+            target = data / host / hexhash(name) / name
+            if target.is_dir():
+                await asyncio.to_thread(shutil.rmtree, target, True)
+
+    async def shutdown(self) -> None:
+        """Kill every running job (their workers die) and mark it dead on disk."""
+        for start in list(self._starts):
+            start.cancel()
+        for job in list(self.jobs.values()):
+            if job.active and job.ctx is not None:
+                job.emit("ERROR: Job killed because the master is stopping")
+                job.fail()
+        for job in list(self.jobs.values()):
+            await job.wait_runs()
+            job.events.close()
+        await self.scheduler.drain()
+        await reap_all()
+
+
+def _open_pack(path: Path) -> tuple[Any, dict[str, str]]:
+    with JobPack.open(path) as pack:
+        return pack.jobdict, dict(pack.jobenvs)
+
+
+def _safe_name(name: str) -> bool:
+    """Disco refuses to delete dirs of names with ``/`` or ``.``; so do we (and empty ones)."""
+    return bool(name) and "/" not in name and "." not in name and "\x00" not in name

@@ -1,0 +1,20 @@
+"""Errors raised by the reference master.
+
+::
+
+    PydiscoError
+    └── MasterError                 anything the reference master refuses
+        └── ConfigError             a node table or setting is unusable
+"""
+
+from __future__ import annotations
+
+from pydisco.errors import PydiscoError
+
+
+class MasterError(PydiscoError):
+    """The reference master could not do what was asked."""
+
+
+class ConfigError(MasterError):
+    """A node table, a node spec or a setting cannot be used."""

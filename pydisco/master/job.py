@@ -1,0 +1,656 @@
+"""A job: its stages and tasks, and the coordinator that moves it along.
+
+Everything runs on the master's event loop; there are no locks. The rules are
+those of facts §10: non-concurrent stages start when the previous one has
+finished; concurrent stages get tasks as upstream tasks finish (and learn
+that their input is complete when the upstream stage finishes); ``max_cores``
+holds tasks pending; errors retry with host avoidance up to
+``max_failure_rate``; FATAL kills the job. Real Disco's concurrent-stage bugs
+(§16) are not copied: a concurrent first stage runs as a normal one, a
+concurrent ``split`` keys its tasks by output so repeats cannot collide, and
+a task sleeping before a retry reads its input state when it re-runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import os
+import random
+import shutil
+import time
+from collections import Counter, deque
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from pydisco.jobpack import JobDict, JobPackError, extract_jobhome
+from pydisco.master.config import MasterSettings
+from pydisco.master.events import EventLog
+from pydisco.master.grouping import (
+    DataOutput,
+    DirOutput,
+    GroupKey,
+    Output,
+    OutputRef,
+    TaskInput,
+    group_outputs,
+    output_urls,
+)
+from pydisco.master.layout import atomic_write, format_duration, hexhash, job_home, url_host
+from pydisco.master.runner import Outcome, RunDone, RunError, RunFatal, Timers, WorkerRun
+from pydisco.master.scheduler import Scheduler
+from pydisco.protocol import TaskInfo, jsoncodec
+
+__all__ = ["Job", "JobContext", "Stage", "Task", "TaskState"]
+
+STATE_FILE = "state.json"
+
+
+class JobContext(Protocol):
+    """What a job needs from the master that runs it."""
+
+    settings: MasterSettings
+    scheduler: Scheduler
+
+    @property
+    def master_url(self) -> str: ...
+
+    @property
+    def disco_port(self) -> int: ...
+
+    async def fetch_index(self, url: str) -> bytes: ...
+
+    def job_finished(self, job: Job) -> None: ...
+
+
+class TaskState(enum.Enum):
+    """Where a task stands."""
+
+    NEW = "new"  # created, held back (max_cores or concurrent limits)
+    QUEUED = "queued"  # handed to the scheduler, waiting for a slot
+    RUNNING = "running"
+    SLEEPING = "sleeping"  # failed, waiting to be retried
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATES = (TaskState.QUEUED, TaskState.RUNNING, TaskState.SLEEPING)
+
+
+@attrs.define(eq=False)
+class Task:
+    """One task: a group of inputs for one stage, run (and re-run) until it is done."""
+
+    taskid: int
+    stage: Stage
+    group: tuple[int, str]
+    jobname: str
+    inputs: list[TaskInput] = attrs.field(factory=list)
+    inputs_done: bool = True
+    _state: TaskState = TaskState.NEW
+    failures: int = 0
+    runs: int = 0
+    failed_hosts: set[str] = attrs.field(factory=set)
+    host: str = ""
+    outputs: tuple[Output, ...] = ()
+    run: WorkerRun | None = None
+    _keys: set[tuple[Any, ...]] = attrs.field(factory=set)
+
+    @property
+    def state(self) -> TaskState:
+        """Where the task stands (the stage keeps count of its tasks per state)."""
+        return self._state
+
+    @state.setter
+    def state(self, new: TaskState) -> None:
+        counts = self.stage.counts
+        counts[self._state] -= 1
+        counts[new] += 1
+        self._state = new
+
+    @property
+    def tag(self) -> str:
+        """``<stage>:<taskid>`` as events name it."""
+        return f"{self.stage.name}:{self.taskid}"
+
+    def add_inputs(self, inputs: list[TaskInput]) -> bool:
+        """Add inputs not already held; True if any was new."""
+        added = False
+        for item in inputs:
+            key = (item.source, item.label)
+            if key not in self._keys:
+                self._keys.add(key)
+                self.inputs.append(item)
+                added = True
+        return added
+
+    def preferred_hosts(self) -> list[str]:
+        """The group host, then input hosts in input order (first run only)."""
+        if self.runs:
+            return []
+        hosts = [self.group[1]] if self.group[1] else []
+        for item in self.inputs:
+            hosts.extend(url_host(url) for url in item.urls)
+        return [h for h in hosts if h]
+
+    def avoided_hosts(self) -> set[str]:
+        """Hosts where this task failed."""
+        return self.failed_hosts
+
+
+@attrs.define(eq=False)
+class Stage:
+    """One pipeline stage and its tasks."""
+
+    index: int
+    name: str
+    grouping: str
+    concurrent: bool
+    tasks: list[Task] = attrs.field(factory=list)
+    groups: dict[GroupKey, Task] = attrs.field(factory=dict)
+    started: bool = False
+    finished: bool = False
+    start_time: float = 0.0
+    failed: int = 0
+    counts: Counter[TaskState] = attrs.field(factory=Counter)
+    #: Tasks not yet handed to the scheduler, in task order.
+    new_tasks: deque[Task] = attrs.field(factory=deque)
+
+    def count(self, *states: TaskState) -> int:
+        """Tasks of this stage in any of ``states``."""
+        return sum(self.counts[s] for s in states)
+
+    def add(self, task: Task) -> None:
+        """Add a new task."""
+        self.tasks.append(task)
+        self.counts[task.state] += 1
+        self.new_tasks.append(task)
+
+    def results(self) -> list[list[str]]:
+        """One replica list per output of every task, in task order."""
+        return [output_urls(out) for task in self.tasks for out in task.outputs]
+
+
+class Job:
+    """A submitted job: live (run by this master) or restored from disk."""
+
+    def __init__(
+        self,
+        name: str,
+        job_dir: Path,
+        *,
+        created: float,
+        jobdict: JobDict | None = None,
+        envs: dict[str, str] | None = None,
+        ctx: JobContext | None = None,
+        record: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.dir = job_dir
+        self.pack_path = job_dir / "jobfile"
+        self.events = EventLog(job_dir / "events")
+        self.created = created
+        self.jobdict = jobdict
+        self.envs = envs or {}
+        self.ctx = ctx
+        self.record = record or {}
+        self.status: str = self.record.get("status", "active")
+        self.stages: list[Stage] = []
+        if jobdict is not None:
+            self.stages = [
+                Stage(i, s.name, s.grouping.value, s.concurrent and i > 0)
+                for i, s in enumerate(jobdict.pipeline)
+            ]
+            for stage in self.stages:
+                stage.started = stage.concurrent
+        self.tasks: list[Task] = []
+        self.input_outputs: list[OutputRef] = []
+        self.results: list[list[str]] = list(self.record.get("results", []))
+        self.stage_results: dict[str, list[list[str]]] = dict(self.record.get("stage_results", {}))
+        self.finished = asyncio.Event() if ctx is not None else None
+        self._runs: set[asyncio.Task[None]] = set()
+        self._syncs: set[asyncio.Task[None]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._homes: dict[str, asyncio.Lock] = {}
+        self._rng = random.Random()
+        self._start = time.monotonic()
+
+    # -- views ---------------------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        """Whether the job is still running."""
+        return self.status == "active"
+
+    def pipeline_rows(self) -> list[list[Any]]:
+        """``[stage, pending, waiting, running, done, failed]`` per stage."""
+        if not self.stages:
+            return [list(row) for row in self.record.get("pipeline", [])]
+        rows = []
+        for stage in self.stages:
+            running = stage.count(*ACTIVE_STATES)
+            done = stage.count(TaskState.DONE)
+            pending = stage.count(TaskState.NEW)
+            waiting = len(stage.tasks) - (running + done)
+            rows.append([stage.name, pending, waiting, running, done, stage.failed])
+        return rows
+
+    def input_urls(self) -> list[str]:
+        """Job inputs as one flat list of URLs."""
+        if self.jobdict is None:
+            return list(self.record.get("inputs", []))
+        return [url for item in self.jobdict.inputs for url in item.urls]
+
+    def info(self) -> dict[str, Any]:
+        """``jobinfo``'s object, keys in Disco's order."""
+        jd = self.jobdict
+        return {
+            "timestamp": time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(self.created)),
+            "active": self.status,
+            "pipeline": self.pipeline_rows(),
+            "results": [url for replicas in self.results for url in replicas],
+            "inputs": self.input_urls(),
+            "worker": jd.worker if jd else self.record.get("worker", ""),
+            "hosts": [t.host for t in self.tasks if t.state is TaskState.RUNNING],
+            "owner": jd.owner if jd else self.record.get("owner", ""),
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """What is saved in ``state.json``."""
+        info = self.info()
+        return {
+            "name": self.name,
+            "status": self.status,
+            "created": self.created,
+            "owner": info["owner"],
+            "worker": info["worker"],
+            "inputs": info["inputs"],
+            "pipeline": info["pipeline"],
+            "results": self.results,
+            "stage_results": self.stage_results,
+        }
+
+    def save(self) -> None:
+        """Write ``state.json`` atomically."""
+        with contextlib.suppress(OSError):
+            atomic_write(self.dir / STATE_FILE, jsoncodec.dumps(self.to_record()))
+
+    def emit(self, message: str, host: str = "master") -> None:
+        """Add an event."""
+        self.events.add(message, host)
+
+    # -- starting ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Turn the job inputs into the input pseudo-stage's outputs and start stage 0."""
+        assert self.jobdict is not None and self.ctx is not None
+        refs: list[OutputRef] = []
+        try:
+            for n, item in enumerate(self.jobdict.inputs):
+                if item.is_dir and item.urls:
+                    refs.append(OutputRef((-1, n), await self._dir_input(item.urls[0])))
+                else:
+                    refs.append(
+                        OutputRef((-1, n), DataOutput(item.label, item.size_hint, item.urls))
+                    )
+        except Exception as exc:
+            self.emit(f"ERROR: Job killed due to an internal exception: {exc}")
+            self.fail()
+            return
+        self.input_outputs = refs
+        if not self.stages:
+            self.results = [output_urls(r.output) for r in refs]
+            self._ready()
+            return
+        self._start_stage(0)
+        self.pump()
+
+    async def _dir_input(self, url: str) -> DirOutput:
+        assert self.ctx is not None
+        data = await self.ctx.fetch_index(url)
+        labels: dict[int, int] = {}
+        for line in data.decode("utf-8", "replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 3:
+                labels[int(parts[0])] = labels.get(int(parts[0]), 0) + int(parts[2])
+        if not labels:
+            raise ValueError(f"the index {url} lists nothing")
+        return DirOutput(url_host(url), url, tuple(sorted(labels.items())))
+
+    def _new_task(self, stage: Stage, group: tuple[int, str], inputs: list[TaskInput]) -> Task:
+        task = Task(len(self.tasks), stage, group, self.name)
+        task.add_inputs(inputs)
+        self.tasks.append(task)
+        stage.add(task)
+        return task
+
+    def _upstream(self, index: int) -> tuple[list[OutputRef], bool]:
+        """The outputs feeding stage ``index``, and whether the upstream had any task."""
+        if index == 0:
+            return self.input_outputs, True
+        prev = self.stages[index - 1]
+        refs = [
+            OutputRef((task.taskid, n), out)
+            for task in prev.tasks
+            for n, out in enumerate(task.outputs)
+        ]
+        return refs, bool(prev.tasks)
+
+    def _start_stage(self, index: int) -> None:
+        stage = self.stages[index]
+        stage.started = True
+        stage.start_time = time.monotonic()
+        refs, had_tasks = self._upstream(index)
+        groups = group_outputs(stage.grouping, refs, self._rng) if had_tasks else []
+        for key, group, inputs in groups:
+            stage.groups[key] = self._new_task(stage, group, inputs)
+        self.emit(f"Stage {stage.name} scheduled with {len(stage.tasks)} tasks")
+        self.save()
+        self._check_finished(index)
+
+    def _feed_concurrent(self, index: int, refs: list[OutputRef]) -> None:
+        stage = self.stages[index]
+        if not stage.start_time:
+            stage.start_time = time.monotonic()
+        for key, group, inputs in group_outputs(stage.grouping, refs, self._rng):
+            task = stage.groups.get(key)
+            if task is None:
+                task = self._new_task(stage, group, inputs)
+                task.inputs_done = stage.grouping == "split"
+                stage.groups[key] = task
+            elif task.add_inputs(inputs) and task.run is not None:
+                task.run.wake()
+
+    def _complete_concurrent(self, index: int) -> None:
+        stage = self.stages[index]
+        refs, had_tasks = self._upstream(index)
+        if stage.grouping == "group_all" and had_tasks and not stage.tasks:
+            self._feed_concurrent(index, refs)
+            if not stage.tasks:
+                stage.groups[(0, "")] = self._new_task(stage, (0, ""), [])
+        for task in stage.tasks:
+            task.inputs_done = True
+            if task.run is not None:
+                task.run.wake()
+        self._check_finished(index)
+
+    # -- progress ------------------------------------------------------------------------------
+
+    def _check_finished(self, index: int) -> None:
+        stage = self.stages[index]
+        if stage.finished or not stage.started or not self.active:
+            return
+        if index > 0 and not self.stages[index - 1].finished:
+            return
+        if stage.counts[TaskState.DONE] != len(stage.tasks):
+            return
+        stage.finished = True
+        elapsed = format_duration(time.monotonic() - (stage.start_time or time.monotonic()))
+        self.emit(f"Stage {stage.name} finished in {elapsed}")
+        self.stage_results[stage.name] = stage.results()
+        if index + 1 == len(self.stages):
+            self.results = stage.results()
+            self._ready()
+            return
+        self.save()
+        nxt = self.stages[index + 1]
+        if nxt.concurrent:
+            self._complete_concurrent(index + 1)
+        else:
+            self._start_stage(index + 1)
+
+    def _running(self, stage: Stage) -> int:
+        return stage.count(*ACTIVE_STATES)
+
+    def pump(self) -> None:
+        """Hand every task that may run now to the scheduler."""
+        if not self.active or self.jobdict is None or self.ctx is None:
+            return
+        max_cores = self.jobdict.max_cores
+        for stage in self.stages:
+            if stage.finished:
+                continue
+            earlier = [s for s in self.stages[: stage.index] if not s.finished]
+            running_earlier = sum(self._running(s) for s in earlier)
+            queue = stage.new_tasks
+            while queue:
+                if queue[0].state is not TaskState.NEW:
+                    queue.popleft()
+                    continue
+                mine = self._running(stage)
+                if mine + running_earlier >= max_cores:
+                    break
+                if earlier and stage.concurrent and not 2 * mine < running_earlier:
+                    break
+                self._queue(queue.popleft())
+
+    def _queue(self, task: Task) -> None:
+        assert self.ctx is not None
+        task.state = TaskState.QUEUED
+        self.ctx.scheduler.submit(task, self._run_task)
+
+    async def _run_task(self, task: Task, host: str) -> None:
+        if not self.active or task.state is not TaskState.QUEUED:
+            return
+        task.state = TaskState.RUNNING
+        task.host = host
+        task.runs += 1
+        self.emit(f"{task.tag} assigned to {host}")
+        current = asyncio.current_task()
+        assert current is not None
+        self._runs.add(current)
+        try:
+            outcome = await self._execute(task, host)
+        except asyncio.CancelledError:
+            return
+        finally:
+            self._runs.discard(current)
+            task.run = None
+        if isinstance(outcome, RunDone) and outcome.index is not None:
+            # The slot is free once the worker is gone; the index is written and fsynced
+            # off the event loop before the task counts as done.
+            sync = asyncio.get_running_loop().create_task(self._synced(task, host, outcome))
+            self._syncs.add(sync)
+            sync.add_done_callback(self._syncs.discard)
+        elif self.active:
+            self._on_outcome(task, host, outcome)
+
+    async def _synced(self, task: Task, host: str, outcome: RunDone) -> None:
+        assert outcome.index is not None
+        try:
+            await asyncio.to_thread(outcome.index.write)
+        except OSError as exc:
+            if self.active:
+                self._on_outcome(task, host, RunError(f"Could not save the results index: {exc}"))
+            return
+        if self.active:
+            self._on_outcome(task, host, outcome)
+
+    async def _execute(self, task: Task, host: str) -> Outcome:
+        assert self.ctx is not None and self.jobdict is not None
+        settings = self.ctx.settings
+        home = job_home(settings.data_dir, host, self.name)
+        worker = os.path.normpath(os.path.join(home, self.jobdict.worker))
+        if not worker.startswith(str(home) + os.sep):
+            return RunFatal(
+                f"The job's worker {self.jobdict.worker!r} is not a path inside the job home."
+            )
+        try:
+            await self._ensure_home(host)
+        except (OSError, JobPackError) as exc:
+            return RunError(f"Jobpack extraction failed: {exc}")
+        argv = [worker] if settings.nice == 0 else ["nice", "-n", str(settings.nice), worker]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "DDFS_"))}
+        env.update(self.envs)
+        info = TaskInfo(
+            taskid=task.taskid,
+            master=self.ctx.master_url,
+            disco_port=self.ctx.disco_port,
+            put_port=settings.put_port,
+            ddfs_data=str(settings.ddfs_data or settings.data_dir / "_ddfs"),
+            disco_data=str(settings.data_dir),
+            stage=task.stage.name,
+            grouping=task.stage.grouping,
+            group=task.group,
+            jobfile=str(home / "jobfile"),
+            jobname=self.name,
+            host=host,
+        )
+        run = WorkerRun(
+            argv=argv,
+            home=home,
+            env=env,
+            info=info,
+            task=task,
+            emit=self.emit,
+            timers=Timers(settings.pid_timeout, settings.partial_timeout, settings.drain_timeout),
+        )
+        task.run = run
+        return await run.run()
+
+    async def _ensure_home(self, host: str) -> Path:
+        """Extract the job home on ``host`` once (facts §7.7)."""
+        assert self.ctx is not None and self.jobdict is not None
+        home = job_home(self.ctx.settings.data_dir, host, self.name)
+        lock = self._homes.setdefault(host, asyncio.Lock())
+        async with lock:
+            if not (home / ".jobhome").exists():
+                await asyncio.to_thread(self._extract, home)
+        return home
+
+    def _extract(self, home: Path) -> None:
+        assert self.jobdict is not None
+        home.mkdir(parents=True, exist_ok=True)
+        target = home / "jobfile"
+        if not target.exists():
+            tmp = home / f"jobfile@{time.time_ns():x}"
+            try:
+                os.link(self.pack_path, tmp)
+            except OSError:
+                shutil.copyfile(self.pack_path, tmp)
+            os.replace(tmp, target)
+        extract_jobhome(target, home, worker=self.jobdict.worker)
+        (home / ".jobhome").touch()
+
+    def _on_outcome(self, task: Task, host: str, outcome: Outcome) -> None:
+        assert self.ctx is not None
+        node = self.ctx.scheduler.nodes.get(host)
+        if isinstance(outcome, RunDone):
+            if node:
+                node.job_ok += 1
+            self.emit(f"SYS: [{task.tag}] Received results from {host}")
+            task.outputs = outcome.outputs
+            task.state = TaskState.DONE
+            nxt = task.stage.index + 1
+            if nxt < len(self.stages) and self.stages[nxt].concurrent and task.outputs:
+                refs = [OutputRef((task.taskid, n), o) for n, o in enumerate(task.outputs)]
+                self._feed_concurrent(nxt, refs)
+            self._check_finished(task.stage.index)
+        elif isinstance(outcome, RunError):
+            if node:
+                node.data_error += 1
+            self._retry(task, host, outcome.reason)
+        else:
+            if node:
+                node.error += 1
+            self.emit(f"FATAL: [{task.tag}] {outcome.reason}", host)
+            self.fail()
+        self.pump()
+
+    def _retry(self, task: Task, host: str, reason: str) -> None:
+        assert self.ctx is not None
+        self.emit(f"WARNING: [{task.tag}] {reason}", host)
+        task.failures += 1
+        task.stage.failed += 1
+        limit = self.ctx.settings.max_failure_rate
+        if task.failures > limit:
+            self.emit(
+                f"ERROR: [{task.tag}] Task {task.tag} failed {task.failures} times. "
+                f"At most {limit} failures are allowed."
+            )
+            self.fail()
+            return
+        delay = self.ctx.settings.retry_delay
+        if delay is None:
+            delay = min(task.failures, 60) + random.uniform(0.001, 30.0)
+        self.emit(
+            f'Task {task.tag} failed on "{host}", {task.failures}th failures so far. '
+            f"Sleeping {delay:g} seconds before retrying."
+        )
+        task.failed_hosts.add(host)
+        task.state = TaskState.SLEEPING
+
+        def wake() -> None:
+            if self.active and task.state is TaskState.SLEEPING:
+                self._queue(task)
+
+        if delay <= 0:
+            wake()
+        else:
+            self._timers.append(asyncio.get_running_loop().call_later(delay, wake))
+
+    # -- ending --------------------------------------------------------------------------------
+
+    def _ready(self) -> None:
+        self.status = "ready"
+        self.emit(f"READY: Job done in {format_duration(time.monotonic() - self._start)}")
+        self._end()
+
+    def fail(self) -> None:
+        """End the job as dead: cancel queued, sleeping and running tasks."""
+        if not self.active:
+            return
+        self.status = "dead"
+        self._end()
+
+    def kill(self) -> None:
+        """``kill_job``: log ``WARN: Job killed`` and end the job as dead."""
+        if self.active:
+            self.emit("WARN: Job killed")
+            self.fail()
+
+    def _end(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        for task in self.tasks:
+            if task.state is not TaskState.DONE:
+                task.state = TaskState.CANCELLED
+            if task.run is not None:
+                task.run.kill()
+        if self.ctx is not None:
+            self.ctx.scheduler.withdraw(lambda t: getattr(t, "jobname", None) == self.name)
+        for run in list(self._runs):
+            if run is not asyncio.current_task():
+                run.cancel()
+        self.save()
+        self.events.close()  # reopened if anything is logged later
+        if self.finished is not None:
+            self.finished.set()
+        if self.ctx is not None:
+            self.ctx.job_finished(self)
+
+    async def wait_runs(self) -> None:
+        """Wait until every cancelled run has killed its worker."""
+        runs = [r for r in (*self._runs, *self._syncs) if r is not asyncio.current_task()]
+        if runs:
+            await asyncio.gather(*runs, return_exceptions=True)
+
+
+def hh_dir(root: Path, name: str) -> Path:
+    """``<root>/<hh>/<name>``."""
+    return root / hexhash(name) / name
+
+
+def on_disk(root: Path) -> list[Path]:
+    """Every master job dir under ``root``."""
+    if not root.is_dir():
+        return []
+    found: list[Path] = []
+    for hh in root.iterdir():
+        if hh.is_dir() and len(hh.name) == 2:
+            found.extend(d for d in hh.iterdir() if d.is_dir() and (d / "jobfile").exists())
+    return found

@@ -1,0 +1,578 @@
+"""One run of one task: a worker subprocess and the master side of its protocol.
+
+The worker is started in its own session (so its whole process group can be
+killed), with stdout and stderr merged into one protocol stream and stdin
+carrying the replies. :class:`MasterSession` parses the stream; this module
+owns the pipe, the clock and the timers (facts §1.3, §2.8, §2.9), and turns
+every way a worker can end into one :class:`Outcome`:
+
+* :class:`RunDone` - DONE, with the task's outputs (facts §5.4);
+* :class:`RunError` - the task failed and may be retried;
+* :class:`RunFatal` - the whole job must stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol, TypeAlias
+
+import attrs
+
+from pydisco.master.grouping import DataOutput, DirOutput, Output, TaskInput
+from pydisco.master.layout import format_duration, job_url_prefix, join_local
+from pydisco.protocol import (
+    END_OF_STREAM,
+    NEED_DATA,
+    Done,
+    Error,
+    ErrorKind,
+    Fail,
+    Fatal,
+    Input,
+    InputErr,
+    InputReply,
+    InputRequest,
+    InputStatus,
+    MasterSession,
+    Msg,
+    MsgThrottle,
+    Ok,
+    Ping,
+    Profile,
+    RemoteProtocolError,
+    Replica,
+    Retry,
+    TaskInfo,
+    TaskReply,
+    TaskRequest,
+    ThrottleAction,
+    Worker,
+)
+from pydisco.protocol import (
+    Output as OutputMessage,
+)
+from pydisco.protocol.limits import LAST_WORDS_BYTES
+
+__all__ = ["Outcome", "RunDone", "RunError", "RunFatal", "Timers", "WorkerRun", "classify_output"]
+
+
+@attrs.frozen
+class IndexFile:
+    """A results index to write: its path and its lines."""
+
+    path: Path
+    data: bytes
+
+    def write(self) -> None:
+        """Write the index and fsync it (Disco fsyncs it at DONE); blocking."""
+        self.path.parent.mkdir(exist_ok=True)
+        with open(self.path, "wb") as fp:
+            fp.write(self.data)
+            fp.flush()
+            os.fsync(fp.fileno())
+
+
+@attrs.frozen
+class RunDone:
+    """The worker sent DONE; ``outputs`` are numbered 0.. as Disco numbers them.
+
+    ``index`` is the results index of the local outputs, still to be written
+    (the caller writes it off the event loop before reporting the task done).
+    """
+
+    outputs: tuple[Output, ...]
+    index: IndexFile | None = None
+
+
+@attrs.frozen
+class RunError:
+    """The task failed; it may be retried."""
+
+    reason: str
+
+
+@attrs.frozen
+class RunFatal:
+    """The task failed so that the whole job must stop."""
+
+    reason: str
+
+
+Outcome: TypeAlias = RunDone | RunError | RunFatal
+
+
+@attrs.frozen
+class Timers:
+    """Worker timers, in seconds (Disco's values by default)."""
+
+    pid: float
+    partial: float
+    drain: float
+
+
+class TaskInputs(Protocol):
+    """What a run reads from its task: the inputs so far, and whether they are complete."""
+
+    inputs: list[TaskInput]
+    inputs_done: bool
+
+
+_SCHEME = re.compile(r"^[A-Za-z0-9+.\-]+:")
+
+
+def classify_output(location: str) -> str:
+    """``"local"``, ``"remote"`` or ``"invalid"``, by mochiweb's URL split (facts §5.1)."""
+    match = _SCHEME.match(location)
+    if match is not None:
+        return "remote"
+    if location.startswith("//"):
+        return "remote"
+    if location.startswith("/"):
+        return "invalid"
+    return "local"
+
+
+def _words(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    if len(text) > LAST_WORDS_BYTES:
+        text = text[: LAST_WORDS_BYTES - 3] + "..."
+    return text
+
+
+def died(cause: str, last_words: bytes) -> str:
+    """The reason of a worker that stopped speaking: Disco's prefix, plus the cause."""
+    if not last_words:
+        return f"Worker died without output: {cause}"
+    return f"Worker died: {cause}. Last words:\n{_words(last_words)}"
+
+
+_WAKE = object()
+#: Killed workers whose exit is still being collected.
+_REAPING: set[asyncio.Task[None]] = set()
+
+
+async def reap_all() -> None:
+    """Wait until every killed worker has been reaped (call before closing the loop)."""
+    while _REAPING:
+        await asyncio.gather(*list(_REAPING), return_exceptions=True)
+
+
+class _Stream(asyncio.Protocol):
+    """Puts what the worker writes into the run's queue; ``b""`` marks the end."""
+
+    def __init__(self, queue: asyncio.Queue[object]) -> None:
+        self._queue = queue
+        self._ended = False
+
+    def data_received(self, data: bytes) -> None:
+        self._queue.put_nowait(data)
+
+    def eof_received(self) -> bool | None:
+        self._end()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._queue.put_nowait(b"")
+
+
+class WorkerRun:
+    """Start one worker for one task and converse with it until it ends."""
+
+    def __init__(
+        self,
+        *,
+        argv: Sequence[str],
+        home: Path,
+        env: Mapping[str, str],
+        info: TaskInfo,
+        task: TaskInputs,
+        emit: Callable[[str, str], None],
+        timers: Timers,
+    ) -> None:
+        self.argv = list(argv)
+        self.home = home
+        self.env = dict(env)
+        self.info = info
+        self.task = task
+        self._emit_event = emit
+        self.timers = timers
+        self.tag = f"{info.stage}:{info.taskid}"
+        self.session = MasterSession(Profile.DISCO_054)
+        self.throttle = MsgThrottle()
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._exited: asyncio.Future[int] | None = None
+        self._pidfd: int | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._read_pipe: asyncio.ReadTransport | None = None
+        self._write_pipe: asyncio.WriteTransport | None = None
+        self._withheld: InputRequest | None = None
+        self._eof = False
+        self._failed_replicas: dict[int, dict[int, float]] = {}
+        self._remote: list[DataOutput] = []
+        self._index_lines: list[str] = []
+        self._index_name = ""
+        self._label_sizes: dict[int, int] = {}
+        self._started = 0.0
+        self.pid: int | None = None
+
+    # -- public -------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """The task's inputs changed: re-check a withheld INPUT."""
+        self._queue.put_nowait(_WAKE)
+
+    async def run(self) -> Outcome:
+        """Start the worker, converse, and always kill its process group at the end."""
+        self._started = time.monotonic()
+        try:
+            await self._spawn()
+        except OSError as exc:
+            return RunError(f"Worker could not be started: {exc}")
+        try:
+            return await self._converse()
+        finally:
+            self.kill()
+            # The slot is free as soon as SIGKILL is sent; reaping happens meanwhile.
+            reap = asyncio.get_running_loop().create_task(self._reap())
+            _REAPING.add(reap)
+            reap.add_done_callback(_REAPING.discard)
+
+    async def _spawn(self) -> None:
+        # Popen runs in a thread: fork/exec releases the GIL, so the event loop keeps
+        # serving other workers meanwhile (asyncio's own spawn blocks the loop).
+        proc = await asyncio.to_thread(
+            subprocess.Popen,
+            self.argv,
+            cwd=self.home,
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._proc = proc
+        self.pid = proc.pid
+        loop = asyncio.get_running_loop()
+        self._exited = loop.create_future()
+        assert proc.stdout is not None and proc.stdin is not None
+        try:
+            self._pidfd = os.pidfd_open(proc.pid)
+            loop.add_reader(self._pidfd, self._check_exit)
+        except (AttributeError, OSError):
+            self._pidfd = None
+            self._poller = loop.create_task(self._poll_exit())
+        read, _ = await loop.connect_read_pipe(lambda: _Stream(self._queue), proc.stdout)
+        write, _ = await loop.connect_write_pipe(asyncio.Protocol, proc.stdin)
+        self._read_pipe = read
+        self._write_pipe = write
+
+    def _check_exit(self) -> None:
+        proc = self._proc
+        if proc is None or self._exited is None or self._exited.done():
+            return
+        code = proc.poll()
+        if code is not None:
+            self._exited.set_result(code)
+            if self._pidfd is not None:
+                asyncio.get_running_loop().remove_reader(self._pidfd)
+                os.close(self._pidfd)
+                self._pidfd = None
+
+    async def _poll_exit(self) -> None:
+        while self._exited is not None and not self._exited.done():
+            self._check_exit()
+            await asyncio.sleep(0.02)
+
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group (it leads its own session)."""
+        proc = self._proc
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    # -- the stream ---------------------------------------------------------------------------
+
+    async def _reap(self) -> None:
+        if self._write_pipe is not None:
+            self._write_pipe.close()
+        if self._exited is not None:
+            await self._exited
+        if self._read_pipe is not None:
+            self._read_pipe.close()
+        if self._poller is not None:
+            self._poller.cancel()
+
+    async def _exit_code(self) -> int | None:
+        if self._exited is None:
+            return None
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(self._exited), timeout=max(self.timers.drain, 1.0)
+            )
+        except TimeoutError:
+            return None
+
+    def _emit(self, text: str) -> None:
+        self._emit_event(text, self.info.host)
+
+    def _warn(self, text: str) -> None:
+        self._emit(f"WARNING: [{self.tag}] {text}")
+
+    async def _send(self, data: bytes) -> None:
+        pipe = self._write_pipe
+        if pipe is not None and not pipe.is_closing():
+            pipe.write(data)  # buffered by the transport; a dead worker shows as end of stream
+
+    # -- the conversation ---------------------------------------------------------------------
+
+    async def _converse(self) -> Outcome:
+        loop = asyncio.get_running_loop()
+        got_bytes = False
+        last_chunk = loop.time()
+        while True:
+            outcome = await self._process()
+            if outcome is not None:
+                return outcome
+            now = loop.time()
+            timeout: float | None = None
+            if not got_bytes:
+                timeout = self.timers.pid - (now - last_chunk)
+            elif self._withheld is None and self.session.unparsed:
+                timeout = self.timers.partial - (now - last_chunk)
+            try:
+                if timeout is not None and timeout <= 0:
+                    raise TimeoutError
+                item = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                return self._timed_out()
+            if item is _WAKE:
+                continue
+            assert isinstance(item, bytes)
+            if item:
+                got_bytes = True
+                last_chunk = loop.time()
+            else:
+                self._eof = True
+            self.session.receive_data(item)
+
+    def _timed_out(self) -> Outcome:
+        if self.session.worker_pid is None:
+            text = f"Worker did not send its PID in {self.timers.pid:g} seconds"
+        else:
+            text = "Worker stuck in the middle of a message"
+        self._warn(text)
+        return RunError(died(text, self.session.unparsed))
+
+    async def _process(self) -> Outcome | None:
+        """Handle every message that can be handled now."""
+        while True:
+            if self._withheld is not None:
+                if not await self._answer_input(self._withheld):
+                    if self._eof:
+                        return await self._crashed(self.session.unparsed)
+                    return None
+                self._withheld = None
+            try:
+                event = self.session.next_event()
+            except RemoteProtocolError as exc:
+                return await self._protocol_error(exc)
+            if event is NEED_DATA:
+                return None
+            if event is END_OF_STREAM:
+                return await self._crashed(b"")
+            outcome = await self._handle(event)
+            if outcome is not None:
+                return outcome
+
+    async def _crashed(self, last_words: bytes) -> Outcome:
+        code = await self._exit_code()
+        text = f"Worker crashed! (exit code: {code})"
+        self._warn(text)
+        return RunError(died(f"it exited (exit code: {code}) without sending DONE", last_words))
+
+    async def _protocol_error(self, exc: RemoteProtocolError) -> Outcome:
+        if exc.kind is ErrorKind.TRUNCATED:
+            return await self._crashed(self.session.unparsed)
+        if exc.kind.is_framing:
+            return await self._drain(exc)
+        name = exc.name or "?"
+        body = exc.context.decode("utf-8", "replace")
+        if exc.kind is ErrorKind.INVALID_JSON:
+            text = f"Payload is not valid JSON: type '{name}', body:\n{body}"
+        elif exc.kind is ErrorKind.UNKNOWN_MESSAGE:
+            text = f"Unknown message type '{name}', body:\n{body}"
+        elif exc.kind is ErrorKind.INVALID_VERSION:
+            text = f"Invalid worker version: {exc.message}"
+        else:
+            text = f"Invalid message body (type '{name}'): {exc.message}"
+        self._warn(text)
+        return RunFatal(died(text, exc.context + self.session.unparsed))
+
+    async def _drain(self, exc: RemoteProtocolError) -> Outcome:
+        """After a framing error: collect the worker's last words, then fail the task."""
+        self._warn(f"Could not parse worker event: {exc.kind.value}")
+        buffer = bytearray(self.session.unparsed)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timers.drain
+        while not self._eof:
+            if len(buffer) >= LAST_WORDS_BYTES:
+                break
+            try:
+                item = await asyncio.wait_for(self._queue.get(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                self._warn("Worker did not exit properly after error")
+                break
+            if item is _WAKE:
+                continue
+            assert isinstance(item, bytes)
+            if not item:
+                self._eof = True
+                code = await self._exit_code()
+                self._warn(f"Worker crashed! (exit code: {code})")
+                break
+            buffer += item
+        cause = f"could not parse worker event: {exc.kind.value} ({exc.message})"
+        return RunError(died(cause, bytes(buffer)))
+
+    async def _handle(self, message: object) -> Outcome | None:
+        if isinstance(message, Worker):
+            await self._send(self.session.send(Ok("ok")))
+        elif isinstance(message, TaskRequest):
+            await self._send(self.session.send(TaskReply(self.info)))
+        elif isinstance(message, InputRequest):
+            if not await self._answer_input(message):
+                self._withheld = message
+        elif isinstance(message, InputErr):
+            await self._send(self.session.send(self._input_err(message)))
+        elif isinstance(message, Msg):
+            return await self._msg(message)
+        elif isinstance(message, OutputMessage):
+            return await self._output(message)
+        elif isinstance(message, Done):
+            return self._done()
+        elif isinstance(message, Error):
+            return RunError(message.text)
+        elif isinstance(message, Fatal):
+            return RunFatal(message.text)
+        elif isinstance(message, Ping):
+            # Disco 0.5.4 kills the job on PING (unknown message); we answer as documented.
+            await self._send(self.session.send(Ok("pong")))
+        return None
+
+    # -- INPUT and INPUT_ERR ------------------------------------------------------------------
+
+    def _replicas(self, input_id: int, urls: Sequence[str]) -> tuple[Replica, ...]:
+        failed = self._failed_replicas.get(input_id, {})
+        order = sorted(range(len(urls)), key=lambda r: (r in failed, failed.get(r, 0.0), r))
+        return tuple(Replica(r, urls[r]) for r in order)
+
+    def _entry(self, input_id: int) -> Input:
+        inputs = self.task.inputs
+        if not 0 <= input_id < len(inputs):
+            return Input(input_id, InputStatus.OK, 0, ())
+        item = inputs[input_id]
+        return Input(input_id, InputStatus.OK, item.label, self._replicas(input_id, item.urls))
+
+    async def _answer_input(self, request: InputRequest) -> bool:
+        """Answer INPUT now if Disco would; False means the reply is withheld (facts §4.3)."""
+        known = range(len(self.task.inputs))
+        if request.mode == "include":
+            ids = list(request.ids)
+        elif request.mode == "exclude":
+            excluded = set(request.ids)
+            ids = [i for i in known if i not in excluded]
+        else:
+            ids = list(known)
+        done = self.task.inputs_done
+        if not ids and not done:
+            return False
+        reply = InputReply(done, tuple(self._entry(i) for i in ids))
+        await self._send(self.session.send(reply))
+        return True
+
+    def _input_err(self, message: InputErr) -> Retry | Fail:
+        """The fixed INPUT_ERR logic (facts §4.5), without Disco 0.5.4's crash."""
+        inputs = self.task.inputs
+        if not 0 <= message.input_id < len(inputs):
+            return Fail("")
+        urls = inputs[message.input_id].urls
+        failed = self._failed_replicas.setdefault(message.input_id, {})
+        now = time.monotonic()
+        for rep in message.replica_ids:
+            if 0 <= rep < len(urls):
+                failed[rep] = now
+        listed = set(message.replica_ids)
+        valid = [r for r in self._replicas(message.input_id, urls) if r.replica_id not in listed]
+        if not valid:
+            return Fail("")
+        return Retry(tuple(valid))
+
+    # -- MSG, OUTPUT, DONE --------------------------------------------------------------------
+
+    async def _msg(self, message: Msg) -> Outcome | None:
+        self._emit(f"MSG: [{self.tag}] {message.text}")
+        verdict = self.throttle.on_msg(time.monotonic())
+        if verdict.action is ThrottleAction.FATAL:
+            self._warn(verdict.warning)
+            return RunFatal(died(verdict.warning, self.session.unparsed))
+        if verdict.action is ThrottleAction.DELAY:
+            await asyncio.sleep(verdict.delay)
+        await self._send(self.session.send(Ok("ok")))
+        return None
+
+    async def _output(self, message: OutputMessage) -> Outcome | None:
+        kind = classify_output(message.location)
+        if kind == "invalid":
+            return RunError(
+                f"invalid_output: {message.location!r} is an absolute path; an output must be "
+                "a path relative to the job home or a URL"
+            )
+        if kind == "remote":
+            self._remote.append(DataOutput(message.label, message.size, (message.location,)))
+        else:
+            self._record_local(message)
+        await self._send(self.session.send(Ok("ok")))
+        return None
+
+    def _record_local(self, message: OutputMessage) -> None:
+        # Lines are kept in memory and written (and fsynced) off the event loop at DONE:
+        # the index means nothing before DONE, and a failed run's index is never used.
+        if not self._index_name:
+            stamp = time.time_ns() // 1000
+            self._index_name = f"{self.info.stage}-{self.info.taskid}-{stamp}.results"
+        host = self.info.host
+        prefix = job_url_prefix(host, self.info.jobname)
+        line = f"{message.label} disco://{host}/{prefix}/{join_local(message.location)} "
+        self._index_lines.append(f"{line}{message.size}\n")
+        self._label_sizes[message.label] = self._label_sizes.get(message.label, 0) + message.size
+
+    def _done(self) -> Outcome:
+        elapsed = format_duration(time.monotonic() - self._started)
+        self._emit(f"DONE: [{self.tag}] Task finished in {elapsed}")
+        outputs: list[Output] = []
+        index = None
+        if self._index_name:
+            index = IndexFile(
+                self.home / ".disco" / self._index_name, "".join(self._index_lines).encode()
+            )
+            host = self.info.host
+            url = f"dir://{host}/{job_url_prefix(host, self.info.jobname)}/.disco/"
+            labels = tuple(sorted(self._label_sizes.items()))
+            outputs.append(DirOutput(host, url + self._index_name, labels))
+        outputs.extend(reversed(self._remote))
+        return RunDone(tuple(outputs), index)

@@ -1,0 +1,159 @@
+"""Nodes, slots, and which queued task runs where.
+
+Placement (facts §10.1, §10.5): a task's first run prefers its group host when
+that host is a node, else the first node holding one of its inputs; a task with
+no such preference, or a re-run, takes the alphabetically first free node not
+in its own failed-host list (reset once it would cover every node). A node with
+a free slot and no queued work that prefers it may take a task waiting for a
+busy node. Blacklisted nodes get no new tasks; running tasks continue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Protocol
+
+import attrs
+
+__all__ = ["NodeState", "Placeable", "Scheduler"]
+
+
+@attrs.define
+class NodeState:
+    """One node: its slots, what runs there, and Disco's per-node counters."""
+
+    name: str
+    slots: int
+    running: int = 0
+    blacklisted: bool = False
+    job_ok: int = 0
+    data_error: int = 0
+    error: int = 0
+    tasks: list[str] = attrs.field(factory=list)
+
+    @property
+    def free(self) -> bool:
+        """Whether a new task may start here now."""
+        return not self.blacklisted and self.running < self.slots
+
+
+class Placeable(Protocol):
+    """What the scheduler needs to know about a queued task."""
+
+    jobname: str
+
+    def preferred_hosts(self) -> list[str]:
+        """Hosts this run would like, best first (empty: any)."""
+
+    def avoided_hosts(self) -> set[str]:
+        """Hosts this run must not use (its failed hosts)."""
+
+
+Starter = Callable[[Any, str], Coroutine[Any, Any, None]]
+
+
+class Scheduler:
+    """Hands queued tasks to free slots, in queue order."""
+
+    def __init__(self, nodes: dict[str, int], blacklist: Iterable[str] = ()) -> None:
+        self.nodes: dict[str, NodeState] = {}
+        self.queue: list[Any] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self.apply(nodes, blacklist)
+
+    def apply(self, nodes: dict[str, int], blacklist: Iterable[str]) -> None:
+        """Make the node table current; running tasks keep their slots."""
+        black = set(blacklist)
+        kept = {}
+        for name, slots in nodes.items():
+            state = self.nodes.get(name) or NodeState(name, slots)
+            state.slots = slots
+            state.blacklisted = name in black
+            kept[name] = state
+        for name, state in self.nodes.items():
+            if name not in kept and state.running:
+                state.slots = 0  # leaving the table: finish what runs, start nothing
+                kept[name] = state
+        self.nodes = kept
+        self.schedule()
+
+    def submit(self, task: Any, start: Starter) -> None:
+        """Queue ``task``; ``start(task, host)`` runs it once a slot is found."""
+        self.queue.append((task, start))
+        self.schedule()
+
+    def withdraw(self, predicate: Callable[[Any], bool]) -> None:
+        """Remove queued tasks for which ``predicate`` is true."""
+        self.queue = [(t, s) for t, s in self.queue if not predicate(t)]
+
+    def _candidates(self) -> list[str]:
+        return sorted(n for n, s in self.nodes.items() if not s.blacklisted and s.slots > 0)
+
+    def schedule(self) -> None:
+        """Start as many queued tasks as there are free slots, in queue order."""
+        if not self.queue:
+            return
+        free = [n for n in sorted(self.nodes) if self.nodes[n].free]
+        if not free:
+            return
+        candidates = self._candidates()
+        known = set(candidates)
+        waiting: list[tuple[Any, Starter]] = []
+        remaining = iter(self.queue)
+        for task, start in remaining:
+            avoided = task.avoided_hosts()
+            preferred = next(
+                (h for h in task.preferred_hosts() if h in known and h not in avoided), None
+            )
+            if preferred is not None:
+                host = preferred if preferred in free else None
+            else:
+                host = self._first_free(free, candidates, avoided)
+            if host is None:
+                waiting.append((task, start))
+                continue
+            self._start(task, start, host)
+            if not self.nodes[host].free:
+                free.remove(host)
+                if not free:
+                    break
+        leftover = list(remaining)
+        still = []
+        for task, start in waiting:  # idle nodes take work waiting for busy ones
+            host = self._first_free(free, candidates, task.avoided_hosts()) if free else None
+            if host is None:
+                still.append((task, start))
+                continue
+            self._start(task, start, host)
+            if not self.nodes[host].free:
+                free.remove(host)
+        self.queue = still + leftover
+
+    @staticmethod
+    def _first_free(free: list[str], candidates: list[str], avoided: set[str]) -> str | None:
+        """The first free node not avoided; avoidance is reset once it covers every node."""
+        if avoided and all(n in avoided for n in candidates):
+            avoided = set()
+        return next((n for n in free if n not in avoided), None)
+
+    def _start(self, task: Placeable, start: Starter, host: str) -> None:
+        node = self.nodes[host]
+        node.running += 1
+        node.tasks.append(task.jobname)
+        run = asyncio.get_running_loop().create_task(start(task, host))
+        self._running.add(run)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._running.discard(done)
+            node.running -= 1
+            if task.jobname in node.tasks:
+                node.tasks.remove(task.jobname)
+            self.schedule()
+
+        run.add_done_callback(finished)
+
+    async def drain(self) -> None:
+        """Wait for every started run to end (after they were cancelled)."""
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)

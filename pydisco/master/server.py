@@ -1,0 +1,216 @@
+"""``ReferenceMaster``: the HTTP server and scheduler, in an event loop or a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from pydisco.master.config import MasterSettings, is_loopback_host, loopback_addresses
+from pydisco.master.core import MasterCore
+from pydisco.master.errors import ConfigError
+from pydisco.master.web import make_app
+
+__all__ = ["MasterHandle", "ReferenceMaster"]
+
+log = logging.getLogger("pydisco.master")
+
+
+class ReferenceMaster:
+    """A Disco 0.5.4 compatible master for one machine.
+
+    ``await start()`` listens and restores jobs from ``data_dir``; ``await
+    stop()`` kills every worker and closes the server. Keyword ``overrides``
+    set any :class:`~pydisco.master.config.MasterSettings` field (for example
+    ``retry_delay=0.0`` or ``pid_timeout=1.0``).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        nodes: str | None = None,
+        token: str | None = None,
+        allow_remote: bool = False,
+        **overrides: Any,
+    ) -> None:
+        self.settings = MasterSettings(
+            data_dir=Path(data_dir).absolute(),
+            host=host,
+            port=port,
+            nodes=nodes,
+            token=token,
+            allow_remote=allow_remote,
+            **overrides,
+        )
+        if not is_loopback_host(host):
+            if not allow_remote:
+                raise ConfigError(
+                    f"Refusing to listen on {host}: a job runs arbitrary code as this user. "
+                    "Pass allow_remote (--allow-remote) and a token (--token) to do it anyway."
+                )
+            if not token:
+                raise ConfigError(f"Listening on {host} requires a token (--token).")
+        self.core: MasterCore | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.url = ""
+        self.addresses: list[str] = []
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory (Disco's DISCO_DATA)."""
+        return self.settings.data_dir
+
+    async def start(self) -> None:
+        """Restore jobs, then listen; returns once the server accepts connections."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        core = MasterCore(self.settings)
+        core.restore()
+        self.core = core
+        runner = web.AppRunner(make_app(core), access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runner = runner
+        first = web.TCPSite(runner, self.settings.host, self.settings.port, reuse_address=True)
+        await first.start()
+        server = first._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        self.addresses = [self.settings.host]
+        if self.settings.listen_on_nodes and self.settings.host not in ("0.0.0.0", "::"):
+            for address in loopback_addresses(core.table.nodes()):
+                if address == self.settings.host:
+                    continue
+                site = web.TCPSite(runner, address, self.port, reuse_address=True)
+                try:
+                    await site.start()
+                    self.addresses.append(address)
+                except OSError as exc:
+                    log.warning("cannot listen on node address %s: %s", address, exc)
+        shown = self.settings.host
+        if shown in ("0.0.0.0", "::"):
+            shown = socket.gethostname()
+        self.url = f"http://{shown}:{self.port}"
+        core.url = self.url
+        core.port = self.port
+        log.info("listening on %s (data in %s)", self.url, self.settings.data_dir)
+
+    async def stop(self) -> None:
+        """Kill every worker, mark running jobs dead, and close the server."""
+        if self.core is not None:
+            await self.core.shutdown()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> ReferenceMaster:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @classmethod
+    def start_in_thread(
+        cls,
+        data_dir: Path | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        nodes: str | None = None,
+        **overrides: Any,
+    ) -> MasterHandle:
+        """Run a master on its own event loop in a background thread; returns once listening."""
+        master = cls(data_dir, host=host, port=port, nodes=nodes, **overrides)
+        handle = MasterHandle(master)
+        handle._launch()
+        return handle
+
+
+class MasterHandle:
+    """A master running in a background thread. ``stop()`` (or leaving ``with``) ends it."""
+
+    def __init__(self, master: ReferenceMaster) -> None:
+        self.master = master
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="pydisco-master", daemon=True)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return self.master.url
+
+    @property
+    def port(self) -> int:
+        """The port the master listens on."""
+        return self.master.port
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory."""
+        return self.master.data_dir
+
+    @property
+    def core(self) -> MasterCore:
+        """The master's state (for tests that look inside)."""
+        assert self.master.core is not None
+        return self.master.core
+
+    def _launch(self) -> None:
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise self._error
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.master.start())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            self._loop.close()
+            return
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.run_until_complete(self.master.stop())
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    def call(self, coro: Any, timeout: float | None = 30.0) -> Any:
+        """Run a coroutine on the master's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def stop(self) -> None:
+        """Kill all workers, stop the server, and join the thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+    def __enter__(self) -> MasterHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,451 @@
+"""The HTTP API (facts §9) and data serving (facts §6.3), as an aiohttp application.
+
+Reply kinds follow Disco: JSON values are 200 ``application/json``; raw text is
+200 ``text/plain``; unknown things are 404 ``Not found.``; refused requests are
+400 with a JSON string saying why. Where Disco crashes (500) on a bad request,
+this answers 400 with a JSON error instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import tempfile
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from pydisco.master.config import DISCO_VERSION, MAX_CTRL_BODY_BYTES
+from pydisco.master.core import MasterCore
+from pydisco.master.errors import ConfigError
+from pydisco.master.events import filter_events
+from pydisco.protocol import jsoncodec
+
+__all__ = ["MUTATING", "make_app"]
+
+#: Requests that change state; they need the token when one is set.
+MUTATING = frozenset(
+    {
+        "kill_job",
+        "purge_job",
+        "clean_job",
+        "blacklist",
+        "whitelist",
+        "gc_blacklist",
+        "gc_whitelist",
+        "save_config_table",
+        "save_settings",
+        "load_config_table",
+    }
+)
+#: How many events ``jobevents`` returns at most.
+MAX_EVENTS = 1000
+COPY_CHUNK = 1 << 20
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Refused(Exception):
+    """A request Disco would refuse (or crash on): 400 with a JSON string."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+def ok(value: Any) -> web.Response:
+    """Disco's ``{ok, T}``: 200 JSON."""
+    return web.Response(body=jsoncodec.dumps(value), content_type="application/json")
+
+
+def raw(text: str) -> web.Response:
+    """Disco's ``{raw, D}``: 200 text/plain."""
+    return web.Response(text=text, content_type="text/plain")
+
+
+def not_found() -> web.Response:
+    """Disco's ``not_found``."""
+    return web.Response(status=404, text="Not found.", content_type="text/plain")
+
+
+def refused(reason: str, status: int = 400) -> web.Response:
+    """A JSON error string."""
+    return web.Response(
+        status=status, body=jsoncodec.dumps(reason), content_type="application/json"
+    )
+
+
+def make_app(core: MasterCore) -> web.Application:
+    """The aiohttp application serving ``core``."""
+    api = Api(core)
+    app = web.Application(client_max_size=MAX_CTRL_BODY_BYTES)
+    app.router.add_route("*", "/{tail:.*}", api.dispatch)
+    return app
+
+
+class Api:
+    """Request handlers; one instance per master."""
+
+    def __init__(self, core: MasterCore) -> None:
+        self.core = core
+        self.data = core.settings.data_dir.resolve()
+        self.get_ops: dict[str, Handler] = {
+            "joblist": self.joblist,
+            "jobinfo": self.jobinfo,
+            "parameters": self.parameters,
+            "rawevents": self.rawevents,
+            "jobevents": self.jobevents,
+            "nodeinfo": self.nodeinfo,
+            "get_blacklist": self.get_blacklist,
+            "get_gc_blacklist": self.get_gc_blacklist,
+            "get_settings": self.get_settings,
+            "get_stageresults": self.get_stageresults,
+            "load_config_table": self.load_config_table,
+        }
+        self.post_ops: dict[str, Callable[[Any], Awaitable[web.StreamResponse]]] = {
+            "kill_job": self.kill_job,
+            "purge_job": self.purge_job,
+            "clean_job": self.clean_job,
+            "get_results": self.get_results,
+            "blacklist": self.blacklist,
+            "whitelist": self.whitelist,
+            "gc_blacklist": self.gc_blacklist,
+            "gc_whitelist": self.gc_whitelist,
+            "save_config_table": self.save_config_table,
+            "save_settings": self.save_settings,
+        }
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        """Route by path and method, as Disco's ``disco_web`` does."""
+        try:
+            return await self._dispatch(request)
+        except Refused as exc:
+            return refused(exc.reason, exc.status)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        raw_path = request.raw_path.split("?", 1)[0]
+        segments = raw_path.split("/")
+        if len(segments) < 3 or segments[1] != "disco":
+            return not_found()
+        section = segments[2]
+        method = request.method
+        if section == "version" and len(segments) == 3 and method == "GET":
+            return ok(DISCO_VERSION)
+        if section == "job" and len(segments) == 4:
+            if method != "POST":
+                return not_found()
+            self._authorise(request)
+            return await self.new_job(request)
+        if section == "ctrl" and len(segments) == 4:
+            op = segments[3]
+            if op in MUTATING:
+                self._authorise(request)
+            if method == "GET" and op in self.get_ops:
+                return await self.get_ops[op](request)
+            if method == "POST" and op in self.post_ops:
+                return await self.post_ops[op](await self._body(request))
+            return not_found()
+        if method in ("GET", "HEAD"):
+            return await self.data_file(request, raw_path[len("/disco/") :])
+        return not_found()
+
+    def _authorise(self, request: web.Request) -> None:
+        token = self.core.settings.token
+        if token is None:
+            return
+        given = request.headers.get("X-Disco-Token", "")
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            given = auth[len("Bearer ") :]
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise Refused(
+                "This master requires a token on requests that change state: send "
+                "'Authorization: Bearer <token>' or 'X-Disco-Token: <token>'.",
+                401,
+            )
+
+    async def _body(self, request: web.Request) -> Any:
+        if request.content_length is not None and request.content_length > MAX_CTRL_BODY_BYTES:
+            raise Refused("Request body too large", 413)
+        data = await request.read()
+        try:
+            return jsoncodec.loads(data)
+        except jsoncodec.JSONError as exc:
+            raise Refused(f"The request body is not valid JSON: {exc}") from None
+
+    def _job(self, request: web.Request) -> Any:
+        name = request.query.get("name")
+        if name is None:
+            raise Refused("The 'name' parameter is missing.")
+        return self.core.jobs.get(name)
+
+    # -- job submission ------------------------------------------------------------------------
+
+    async def new_job(self, request: web.Request) -> web.StreamResponse:
+        """``POST /disco/job/<anything>``: stream the pack to disk, validate, start."""
+        settings = self.core.settings
+        if settings.accept_new_jobs == 0:
+            return web.Response(
+                status=403,
+                text="No new jobs should be submitted to this cluster.",
+                content_type="text/plain",
+            )
+        limit = settings.max_jobpack_bytes
+        too_large = web.Response(status=413, text="Job packet too large", content_type="text/plain")
+        too_large.force_close()  # the rest of the body is never read
+        if request.content_length is not None and request.content_length > limit:
+            return too_large
+        fd, tmp_name = tempfile.mkstemp(prefix="jobpack-", dir=self.core.root / "tmp")
+        tmp = Path(tmp_name)
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in request.content.iter_chunked(COPY_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        tmp.unlink(missing_ok=True)
+                        return too_large
+                    out.write(chunk)
+            result = await self.core.submit(tmp)
+        finally:
+            if tmp.exists():
+                tmp.unlink(missing_ok=True)
+        if result.name is not None:
+            return ok(["ok", result.name])
+        return ok(["error", f"Job failed to start: {result.reason}"])
+
+    # -- GET ops -------------------------------------------------------------------------------
+
+    async def joblist(self, request: web.Request) -> web.StreamResponse:
+        jobs = sorted(self.core.jobs.values(), key=lambda j: j.created, reverse=True)
+        return ok([[int(j.created), j.status, j.name] for j in jobs])
+
+    async def jobinfo(self, request: web.Request) -> web.StreamResponse:
+        job = self._job(request)
+        return ok(job.info()) if job else not_found()
+
+    async def parameters(self, request: web.Request) -> web.StreamResponse:
+        job = self._job(request)
+        if job is None or not job.pack_path.is_file():
+            return not_found()
+        return await serve_file(request, job.pack_path, "text/plain")
+
+    async def rawevents(self, request: web.Request) -> web.StreamResponse:
+        job = self._job(request)
+        if job is None or not job.events.path.is_file():
+            return not_found()
+        return await serve_file(request, job.events.path, "text/plain")
+
+    async def jobevents(self, request: web.Request) -> web.StreamResponse:
+        job = self._job(request)
+        if job is None:
+            return not_found()
+        try:
+            num = min(int(request.query.get("num", "10")), MAX_EVENTS)
+        except ValueError:
+            raise Refused("The 'num' parameter must be an integer.") from None
+        query = request.query.get("filter", "")
+        try:
+            lines = job.events.path.read_text("ascii", "replace").splitlines(keepends=True)
+        except OSError:
+            lines = []
+        if query:
+            chosen = filter_events(lines, query, max(num, 0))
+        else:
+            chosen = list(reversed(lines[-num:])) if num > 0 else []
+        if not chosen:
+            return raw("")
+        return raw(jsoncodec.dumps_text(chosen))
+
+    async def nodeinfo(self, request: web.Request) -> web.StreamResponse:
+        reply = {}
+        for name, node in self.core.scheduler.nodes.items():
+            entry: dict[str, Any] = {
+                "job_ok": node.job_ok,
+                "data_error": node.data_error,
+                "error": node.error,
+                "max_workers": node.slots,
+                "connected": True,
+                "blacklisted": node.blacklisted,
+            }
+            if node.tasks:
+                entry["tasks"] = list(node.tasks)
+            reply[name] = entry
+        return ok(reply)
+
+    async def get_blacklist(self, request: web.Request) -> web.StreamResponse:
+        return ok(self.core.table.blacklist)
+
+    async def get_gc_blacklist(self, request: web.Request) -> web.StreamResponse:
+        return ok(self.core.table.gc_blacklist)
+
+    async def get_settings(self, request: web.Request) -> web.StreamResponse:
+        return ok(self.core.current_settings())
+
+    async def get_stageresults(self, request: web.Request) -> web.StreamResponse:
+        job = self._job(request)
+        stage = request.query.get("stage")
+        if stage is None:
+            raise Refused("The 'stage' parameter is missing.")
+        if job is None or stage not in job.stage_results:
+            return not_found()
+        return ok(job.stage_results[stage])
+
+    async def load_config_table(self, request: web.Request) -> web.StreamResponse:
+        return ok(self.core.reload_table())
+
+    # -- POST ops ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _string(body: Any) -> str:
+        if not isinstance(body, str):
+            raise Refused(f"string expected, '{jsoncodec.dumps_text(body)}' received")
+        return body
+
+    async def kill_job(self, body: Any) -> web.StreamResponse:
+        await self.core.kill(self._string(body))
+        return ok("")
+
+    async def purge_job(self, body: Any) -> web.StreamResponse:
+        await self.core.purge(self._string(body))
+        return ok("")
+
+    async def clean_job(self, body: Any) -> web.StreamResponse:
+        await self.core.clean(self._string(body))
+        return ok("")
+
+    async def get_results(self, body: Any) -> web.StreamResponse:
+        if (
+            not isinstance(body, list)
+            or len(body) != 2
+            or not isinstance(body[0], int)
+            or isinstance(body[0], bool)
+            or not isinstance(body[1], list)
+            or not all(isinstance(n, str) for n in body[1])
+        ):
+            raise Refused(
+                f"[timeout_ms, [job names]] expected, '{jsoncodec.dumps_text(body)}' received"
+            )
+        return ok(await self.core.get_results(max(body[0], 0), body[1]))
+
+    async def blacklist(self, body: Any) -> web.StreamResponse:
+        self.core.set_listed("blacklist", self._string(body), True)
+        return ok("")
+
+    async def whitelist(self, body: Any) -> web.StreamResponse:
+        self.core.set_listed("blacklist", self._string(body), False)
+        return ok("")
+
+    async def gc_blacklist(self, body: Any) -> web.StreamResponse:
+        self.core.set_listed("gc_blacklist", self._string(body), True)
+        return ok("")
+
+    async def gc_whitelist(self, body: Any) -> web.StreamResponse:
+        self.core.set_listed("gc_blacklist", self._string(body), False)
+        return ok("")
+
+    async def save_config_table(self, body: Any) -> web.StreamResponse:
+        try:
+            self.core.save_table(body)
+        except ConfigError as exc:
+            raise Refused(str(exc)) from None
+        return ok("table saved!")
+
+    async def save_settings(self, body: Any) -> web.StreamResponse:
+        if not isinstance(body, dict):
+            raise Refused(f"object expected, '{jsoncodec.dumps_text(body)}' received")
+        values = {}
+        for key in ("max_failure_rate", "accept_new_jobs"):
+            if key not in body:
+                continue
+            value = body[key]
+            if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]+", value):
+                raise Refused(f"{key}: a string holding an integer expected, got {value!r}")
+            values[key] = int(value)
+        self.core.save_settings(values)
+        return ok("Settings saved")
+
+    # -- data ----------------------------------------------------------------------------------
+
+    async def data_file(self, request: web.Request, raw_rel: str) -> web.StreamResponse:
+        """``GET /disco/<path>``: a file under the data directory, never outside it."""
+        rel = urllib.parse.unquote(raw_rel)
+        parts = rel.split("/")
+        if (
+            not rel
+            or rel.startswith("/")
+            or "\x00" in rel
+            or any(p in ("", ".", "..") for p in parts[:-1])
+            or parts[-1] in (".", "..")
+        ):
+            return not_found()
+        target = self.data / rel
+        try:
+            real = target.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return not_found()
+        if not real.is_relative_to(self.data):
+            return not_found()
+        if real.is_dir():
+            return web.Response(status=403, text="Forbidden", content_type="text/plain")
+        if not real.is_file():
+            return not_found()
+        return await serve_file(request, real, "application/octet-stream")
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _range_ok(header: str, size: int) -> bool:
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return False
+    first, last = match.groups()
+    if not first and not last:
+        return False
+    if not first:
+        return int(last) > 0 and size > 0
+    start = int(first)
+    return start < size and (not last or int(last) >= start)
+
+
+async def serve_file(request: web.Request, path: Path, content_type: str) -> web.StreamResponse:
+    """Serve ``path`` with single byte ranges; anything else (or an unsatisfiable
+    range) gets 200 and the whole file, as mochiweb answers."""
+    headers = dict(request.headers)
+    changed = False
+    rng = headers.get("Range")
+    if rng is not None:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return not_found()
+        if not _range_ok(rng, size):
+            del headers["Range"]
+            changed = True
+    if "Accept-Encoding" in headers:  # never swap in a sibling ``.gz`` file
+        del headers["Accept-Encoding"]
+        changed = True
+    return _FileResponse(
+        path,
+        request.clone(headers=headers) if changed else None,
+        headers={"Content-Type": content_type},
+    )
+
+
+class _FileResponse(web.FileResponse):
+    """A file response prepared against an edited copy of the request's headers."""
+
+    def __init__(self, path: Path, edited: web.Request | None, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self._edited = edited
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        return await super().prepare(self._edited or request)
