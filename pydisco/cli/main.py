@@ -13,9 +13,35 @@ import sys
 import click
 
 from pydisco import __version__
+from pydisco.cli._output import client_options
 
 #: Subcommand name -> "module:attribute" of its click command.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "master": "pydisco.cli.master:master",
+    "inspect": "pydisco.cli.pack:inspect",
+    "pack": "pydisco.cli.pack:pack",
+    "conform": "pydisco.cli.conform:conform",
+    # HTTP client commands (pydisco.cli.jobs, .cluster, .run)
+    "submit": "pydisco.cli.jobs:submit",
+    "jobs": "pydisco.cli.jobs:jobs",
+    "info": "pydisco.cli.jobs:info",
+    "wait": "pydisco.cli.jobs:wait",
+    "events": "pydisco.cli.jobs:events",
+    "results": "pydisco.cli.jobs:results",
+    "stageresults": "pydisco.cli.jobs:stageresults",
+    "kill": "pydisco.cli.jobs:kill",
+    "clean": "pydisco.cli.jobs:clean",
+    "purge": "pydisco.cli.jobs:purge",
+    "jobdict": "pydisco.cli.jobs:jobdict",
+    "jobpack": "pydisco.cli.jobs:jobpack",
+    "nodeinfo": "pydisco.cli.cluster:nodeinfo",
+    "config": "pydisco.cli.cluster:config",
+    "blacklist": "pydisco.cli.cluster:blacklist",
+    "whitelist": "pydisco.cli.cluster:whitelist",
+    "settings": "pydisco.cli.cluster:settings",
+    "version": "pydisco.cli.cluster:version",
+    "run": "pydisco.cli.run:run",
+}
 
 
 class LazyGroup(click.Group):
@@ -37,6 +63,7 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="discotool")
+@client_options  # global --master/--token/--json, also accepted after a subcommand
 def cli() -> None:
     """Build, run, submit and check Disco jobs and workers."""
 

@@ -1,0 +1,404 @@
+"""``discotool`` commands about jobs: submit, jobs, info, wait, events, results, ...
+
+Each command talks to one master (``--master``, else the environment) through
+:class:`pydisco.client.Master`. Exit codes are listed in
+:mod:`pydisco.cli._output`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+import attrs
+import click
+
+from pydisco.cli._output import (
+    EXIT_FAILED,
+    CommandError,
+    client_options,
+    connect,
+    emit_json,
+    emit_json_line,
+    handle_errors,
+    interrupt_message,
+    note,
+    options,
+    stdout_is_tty,
+    table,
+)
+from pydisco.cli._progress import Progress
+from pydisco.client import Event, JobResults, JobStatus, Master
+
+_JOB = click.argument("job", metavar="JOB")
+
+
+def _json_value(value: Any) -> Any:
+    return attrs.asdict(value, value_serializer=lambda _i, _a, v: str(v) if _enum(v) else v)
+
+
+def _enum(value: object) -> bool:
+    return isinstance(value, JobStatus)
+
+
+def _shown(url: str) -> str:
+    """A URL on one line: ``raw://`` data may hold newlines and other control characters."""
+    return url if url.isprintable() else repr(url)[1:-1]
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return {
+        "time": event.timestamp,
+        "host": event.host,
+        "message": event.message,
+        "kind": event.kind,
+        "stage": event.stage,
+        "task": event.task,
+        "offset": event.offset,
+    }
+
+
+# -- waiting and printing results, shared with ``run`` ----------------------------------
+
+
+def watch(
+    master: Master,
+    name: str,
+    *,
+    timeout: float | None = None,
+    poll: float = 0.5,
+    interrupted: str | None = None,
+) -> JobResults:
+    """Wait for ``name`` with progress on stderr; Ctrl-C leaves it running and says so."""
+    message = interrupted or (
+        f"\nStopped waiting. Job {name} is still running on the master at {master.url}; "
+        f"check it with 'discotool info {name}' or stop it with 'discotool kill {name}'."
+    )
+    with interrupt_message(message), Progress(name) as progress:
+        return master.wait(name, timeout=timeout, poll_interval=poll, on_progress=progress)
+
+
+def print_results(
+    master: Master,
+    result: JobResults,
+    *,
+    mode: str = "entries",
+    labels: Sequence[int] | None = None,
+) -> None:
+    """Print a ready job's results: entries (as the master lists them), data URLs, or data."""
+    if mode == "cat":
+        out: IO[bytes] = sys.stdout.buffer
+        for chunk in master.iter_results(result, labels):
+            out.write(chunk)
+        out.flush()
+        return
+    if mode == "urls":
+        urls = master.result_urls(result, labels)
+        if options().json:
+            emit_json(urls)
+        else:
+            for replicas in urls:
+                click.echo(" ".join(_shown(url) for url in replicas))
+        return
+    if options().json:
+        emit_json({"name": result.name, "status": str(result.status), "results": result.results})
+        return
+    for entry in result.results:
+        click.echo(" ".join(_shown(url) for url in entry))
+
+
+def _ready_results(master: Master, name: str) -> JobResults:
+    result = master.results(name)
+    if result.status is JobStatus.UNKNOWN:
+        from pydisco.client import JobUnknown
+
+        raise JobUnknown(name, master.url)
+    if result.status is not JobStatus.READY:
+        raise CommandError(
+            f"Job {name} has no results: its status is {result.status}. "
+            + (
+                f"Wait for it with 'discotool wait {name}'."
+                if result.status is JobStatus.ACTIVE
+                else f"See why with 'discotool events {name}'."
+            )
+        )
+    return result
+
+
+_RESULT_MODES = [
+    click.option("--cat", "mode", flag_value="cat", help="Print the result data itself."),
+    click.option(
+        "--urls", "mode", flag_value="urls", help="Print plain data URLs (dir:// indexes read)."
+    ),
+    click.option(
+        "--label",
+        "labels",
+        type=int,
+        multiple=True,
+        help="Only results with this label (repeatable; with --cat or --urls).",
+    ),
+]
+
+
+def _result_modes(func: Any) -> Any:
+    for decorator in reversed(_RESULT_MODES):
+        func = decorator(func)
+    return func
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=False))
+@click.option("--wait", "wait_", is_flag=True, help="Watch the job until it ends.")
+@click.option(
+    "--results", "show_results", is_flag=True, help="Wait, then print the results (see --cat)."
+)
+@click.option("--timeout", type=float, default=None, help="With --wait: give up after SECONDS.")
+@_result_modes
+@client_options
+@handle_errors
+def submit(
+    *,
+    file: str,
+    wait_: bool,
+    show_results: bool,
+    timeout: float | None,
+    mode: str | None,
+    labels: tuple[int, ...],
+) -> None:
+    """Submit a job pack FILE (binary or zip form) and print the job's name."""
+    with connect() as master:
+        name = master.submit(file)
+        if not (wait_ or show_results):
+            if options().json:
+                emit_json({"name": name})
+            else:
+                click.echo(name)
+            return
+        note(f"Submitted {name}")
+        result = watch(master, name, timeout=timeout)
+        if options().json and not show_results:
+            emit_json({"name": name, "status": str(result.status)})
+        elif not options().json:
+            click.echo(name)
+        if show_results:
+            print_results(master, result, mode=mode or "entries", labels=labels or None)
+
+
+@click.command()
+@client_options
+@handle_errors
+def jobs() -> None:
+    """List the master's jobs, newest first."""
+    with connect() as master:
+        rows = master.joblist()
+    if options().json:
+        emit_json(
+            [{"name": j.name, "status": str(j.status), "start_time": j.start_time} for j in rows]
+        )
+        return
+    table(
+        None,
+        ["name", "status", "start time"],
+        [(j.name, j.status, j.started.strftime("%Y-%m-%d %H:%M:%S")) for j in rows],
+    )
+
+
+@click.command()
+@_JOB
+@client_options
+@handle_errors
+def info(job: str) -> None:
+    """Show a job's status, stages, inputs, results, worker and owner."""
+    with connect() as master:
+        data = master.jobinfo(job)
+    if options().json:
+        emit_json(_json_value(data))
+        return
+    click.echo(f"job:     {data.name}")
+    click.echo(f"status:  {data.status}")
+    click.echo(f"started: {data.timestamp}")
+    click.echo(f"worker:  {data.worker}")
+    click.echo(f"owner:   {data.owner}")
+    table(
+        "stages",
+        ["stage", "pending", "waiting", "running", "done", "failed"],
+        [(s.stage, s.pending, s.waiting, s.running, s.done, s.failed) for s in data.stages],
+    )
+    click.echo(f"inputs ({len(data.inputs)}):")
+    for url in data.inputs:
+        click.echo(f"  {_shown(url)}")
+    click.echo(f"results ({len(data.results)}):")
+    for url in data.results:
+        click.echo(f"  {_shown(url)}")
+    if data.hosts:
+        click.echo(f"running on: {' '.join(data.hosts)}")
+
+
+@click.command()
+@_JOB
+@click.option("--timeout", type=float, default=None, help="Give up after SECONDS (exit 1).")
+@click.option("--poll", type=float, default=0.5, show_default=True, help="Seconds between polls.")
+@client_options
+@handle_errors
+def wait(job: str, timeout: float | None, poll: float) -> None:
+    """Watch a job until it ends: exit 0 if it is ready, 1 if it failed.
+
+    Ctrl-C stops watching; the job keeps running on the master.
+    """
+    with connect() as master:
+        result = watch(master, job, timeout=timeout, poll=poll)
+    if options().json:
+        emit_json({"name": job, "status": str(result.status)})
+    else:
+        click.echo(f"{job}: {result.status}")
+
+
+@click.command()
+@_JOB
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the job ends.")
+@click.option("--offset", type=int, default=0, help="Start at this byte of the events file.")
+@click.option("--poll", type=float, default=0.5, show_default=True, help="With --follow.")
+@client_options
+@handle_errors
+def events(job: str, follow: bool, offset: int, poll: float) -> None:
+    """Print a job's events, oldest first."""
+
+    def show(event: Event) -> None:
+        if options().json:
+            emit_json_line(_event_json(event))
+        else:
+            click.echo(event.line())
+
+    with connect() as master:
+        if not follow:
+            found, _ = master.events(job, offset)
+            for event in found:
+                show(event)
+            return
+        message = f"\nStopped following. Job {job} keeps running."
+        with interrupt_message(message):
+            for event in master.follow_events(job, poll_interval=poll, offset=offset):
+                show(event)
+
+
+@click.command()
+@_JOB
+@_result_modes
+@client_options
+@handle_errors
+def results(job: str, mode: str | None, labels: tuple[int, ...]) -> None:
+    """Print a ready job's results (as listed, as data URLs with --urls, or the data with --cat)."""
+    with connect() as master:
+        result = _ready_results(master, job)
+        print_results(master, result, mode=mode or "entries", labels=labels or None)
+
+
+@click.command()
+@_JOB
+@click.argument("stage")
+@client_options
+@handle_errors
+def stageresults(job: str, stage: str) -> None:
+    """Print the outputs of a finished STAGE of JOB, one replica list per line."""
+    with connect() as master:
+        entries = master.stageresults(job, stage)
+    if options().json:
+        emit_json([list(e) for e in entries])
+        return
+    for entry in entries:
+        click.echo(" ".join(entry))
+
+
+def _each_job(verb: str, method: str, names: Sequence[str]) -> None:
+    with connect() as master:
+        for name in names:
+            getattr(master, method)(name)
+            if not options().json:
+                click.echo(f"{verb} {name}")
+    if options().json:
+        emit_json({verb.lower(): list(names)})
+
+
+@click.command()
+@click.argument("jobs_", metavar="JOB...", nargs=-1, required=True)
+@client_options
+@handle_errors
+def kill(jobs_: tuple[str, ...]) -> None:
+    """Kill jobs: their tasks stop, their files stay."""
+    _each_job("Killed", "kill", jobs_)
+
+
+@click.command()
+@click.argument("jobs_", metavar="JOB...", nargs=-1, required=True)
+@client_options
+@handle_errors
+def clean(jobs_: tuple[str, ...]) -> None:
+    """Kill jobs and delete their master-side files (events, job pack)."""
+    _each_job("Cleaned", "clean", jobs_)
+
+
+@click.command()
+@click.argument("jobs_", metavar="JOB...", nargs=-1, required=True)
+@client_options
+@handle_errors
+def purge(jobs_: tuple[str, ...]) -> None:
+    """Clean jobs and delete their data on every node."""
+    _each_job("Purged", "purge", jobs_)
+
+
+@click.command()
+@_JOB
+@client_options
+@handle_errors
+def jobdict(job: str) -> None:
+    """Print the job dict of a submitted job, as JSON."""
+    with connect() as master:
+        emit_json(master.jobdict(job))
+
+
+@click.command()
+@_JOB
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Where to write the job pack ('-' for stdout).",
+)
+@client_options
+@handle_errors
+def jobpack(job: str, output: str) -> None:
+    """Download the job pack of a submitted job, as it was submitted."""
+    with connect() as master:
+        if output == "-":
+            if stdout_is_tty():
+                raise CommandError("Refusing to write a binary job pack to a terminal.", 2)
+            master.download_jobpack(job, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            master.download_jobpack(job, output)
+            note(f"Wrote the job pack of {job} to {output}")
+
+
+__all__ = [
+    "EXIT_FAILED",
+    "clean",
+    "events",
+    "info",
+    "jobdict",
+    "jobpack",
+    "jobs",
+    "kill",
+    "print_results",
+    "purge",
+    "results",
+    "stageresults",
+    "submit",
+    "wait",
+    "watch",
+]

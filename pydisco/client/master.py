@@ -1,0 +1,684 @@
+"""Blocking and asynchronous clients for a Disco master's HTTP API.
+
+:class:`Master` and :class:`AsyncMaster` hold the policy (URL, token, timeouts,
+retries) and run the endpoint calls that :mod:`pydisco.client._api` describes
+over an ``httpx`` transport. Pass ``transport=httpx.MockTransport(handler)``
+(for either client) to test without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from pydisco.client import _api, models
+from pydisco.client.config import ClientConfig
+from pydisco.client.errors import (
+    BadReply,
+    ClientError,
+    JobFailed,
+    JobUnknown,
+    MasterUnreachable,
+    WaitTimeout,
+)
+from pydisco.client.models import Event, JobInfo, JobResults, JobStatus
+from pydisco.client.results import AsyncResultReader, ResultReader
+
+if TYPE_CHECKING:
+    from pydisco.jobpack import JobPack
+
+__all__ = ["AsyncMaster", "JobPackSource", "Master"]
+
+T = TypeVar("T")
+
+#: A job pack to submit: a path, or a seekable binary file object.
+JobPackSource = str | os.PathLike[str] | IO[bytes]
+
+#: Transport-level failures worth retrying: nothing (or nothing whole) came back.
+_RETRYABLE = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ConnectTimeout)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0]
+
+
+@contextlib.contextmanager
+def _binary_jobpack(source: JobPackSource) -> Iterator[_api.Upload]:
+    """The job pack as a binary-form upload; a zip-form one is converted to a temp file."""
+    from pydisco.jobpack import open_binary
+
+    with open_binary(source) as fileobj:
+        yield _api.Upload.of(fileobj)
+
+
+class _Base:
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+
+    @property
+    def url(self) -> str:
+        return self.config.url
+
+    def _timeout(self, call: _api.Call[Any]) -> httpx.Timeout:
+        return httpx.Timeout(
+            self.config.timeout,
+            connect=self.config.connect_timeout,
+            read=self.config.timeout + call.extra_timeout,
+        )
+
+    def _request_args(self, call: _api.Call[Any]) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "method": call.method,
+            "url": self.config.url + call.path,
+            "params": list(call.params),
+            "headers": call.request_headers(),
+            "timeout": self._timeout(call),
+        }
+        if call.body is not None:
+            args["content"] = call.body
+        return args
+
+    def _full_url(self, call: _api.Call[Any]) -> str:
+        return str(httpx.URL(self.config.url + call.path, params=list(call.params)))
+
+    def _unreachable(self, call: _api.Call[Any], exc: Exception) -> MasterUnreachable:
+        if isinstance(exc, httpx.ConnectTimeout):
+            return MasterUnreachable(
+                self._full_url(call), f"no connection within {self.config.connect_timeout:g} s"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return MasterUnreachable(
+                self._full_url(call), f"no answer within {self._timeout(call).read:g} s"
+            )
+        return MasterUnreachable(self._full_url(call), _reason(exc))
+
+    def _should_retry(self, attempt: int) -> bool:
+        return attempt < self.config.retries
+
+
+def _wait_outcome(result: JobResults) -> bool:
+    """Whether waiting is over: ``True`` when ready; raises for unknown jobs."""
+    if result.status is JobStatus.READY:
+        return True
+    if result.status is JobStatus.UNKNOWN:
+        raise JobUnknown(result.name)
+    return False
+
+
+class _WaitClock:
+    """The timing of :meth:`Master.wait` (shared by both clients; no I/O, no sleeping).
+
+    Each poll is a ``get_results`` long poll of up to ``poll_interval``, cut
+    short by the deadline. A master that answers at once is not polled in a
+    busy loop: :meth:`end_poll` returns how long to sleep before the next poll.
+    """
+
+    def __init__(self, name: str, timeout: float | None, poll_interval: float, url: str) -> None:
+        self.name = name
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.url = url
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.started = 0.0
+        self.poll = poll_interval
+
+    def start_poll(self) -> int:
+        """Milliseconds the next ``get_results`` may wait."""
+        self.started = time.monotonic()
+        self.poll = self.poll_interval
+        if self.deadline is not None:
+            self.poll = max(min(self.poll, self.deadline - self.started), 0.0)
+        return int(self.poll * 1000)
+
+    def end_poll(self) -> float:
+        """Seconds to sleep before the next poll; raises :class:`WaitTimeout` when time is up."""
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            raise WaitTimeout(self.name, self.timeout or 0.0, self.url)
+        return max(self.poll - (now - self.started), 0.0)
+
+
+def _open_pack(temp: IO[bytes]) -> JobPack:
+    from pydisco.jobpack import JobPack
+
+    temp.seek(0)
+    return JobPack(temp, strict=False, close=True)
+
+
+def _jobdict_of(pack: JobPack, url: str) -> dict[str, Any]:
+    jobdict = pack.raw_jobdict
+    if not isinstance(jobdict, dict):
+        raise BadReply(url, "a job pack whose job dict is a JSON object", jobdict)
+    return jobdict
+
+
+def _ready_entries(result: JobResults, url: str) -> Sequence[Any]:
+    """A ready job's result entries; a clear error for any other status."""
+    if result.status is not JobStatus.READY:
+        _wait_outcome(result)
+        raise ClientError(
+            f"Job {result.name} has no results (status {result.status}). Wait for it "
+            f"with 'discotool wait {result.name}'; if it is dead, see why with "
+            f"'discotool events {result.name}'.",
+            url=url,
+        )
+    return result.results
+
+
+class Master(_Base):
+    """A blocking client for one Disco master.
+
+    ``Master()`` talks to ``DISCO_MASTER`` (or ``http://127.0.0.1:8989``);
+    ``Master("http://disco:8989", token=...)`` to another one. Use it as a
+    context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        config: ClientConfig | None = None,
+        transport: httpx.BaseTransport | None = None,
+        **policy: float,
+    ) -> None:
+        super().__init__(config or ClientConfig.from_env(url, token, None, **policy))
+        self._http = httpx.Client(
+            headers=self.config.headers(), transport=transport, follow_redirects=True
+        )
+        self._sleep: Callable[[float], None] = time.sleep
+
+    def __enter__(self) -> Master:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def http(self) -> httpx.Client:
+        """The underlying ``httpx`` client (result readers share it)."""
+        return self._http
+
+    def execute(self, call: _api.Call[T]) -> T:
+        """Send ``call`` (retrying connection failures and 503) and parse its reply."""
+        attempt = 0
+        while True:
+            args = self._request_args(call)
+            if call.upload is not None:
+                args["content"] = call.upload.chunks()
+            try:
+                with self._http.stream(**args) as response:
+                    if response.status_code == 503 and self._should_retry(attempt):
+                        response.read()
+                    else:
+                        reply = self._finish(call, response)
+                        return call.parse(_api.check(call, reply))
+            except _RETRYABLE as exc:
+                if not self._should_retry(attempt):
+                    raise self._unreachable(call, exc) from None
+            except httpx.HTTPError as exc:
+                raise self._unreachable(call, exc) from None
+            self._sleep(self.config.delay(attempt))
+            attempt += 1
+
+    def _finish(self, call: _api.Call[Any], response: httpx.Response) -> _api.Reply:
+        if call.sink is not None and response.is_success:
+            try:
+                for chunk in response.iter_bytes():
+                    call.sink.write(chunk)
+            except httpx.HTTPError as exc:  # part is written already: no retry
+                raise self._unreachable(call, exc) from None
+            body = b""
+        else:
+            body = response.read()
+        return _api.Reply(response.status_code, body, str(response.url), dict(response.headers))
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def version(self) -> str:
+        """The master's version string, e.g. ``"0.5.4"``."""
+        return self.execute(_api.version())
+
+    def submit(self, jobpack: JobPackSource) -> str:
+        """Submit a job pack (binary or zip form, streamed); returns the job's name."""
+        with _binary_jobpack(jobpack) as upload:
+            return self.execute(_api.submit(upload))
+
+    def joblist(self) -> tuple[models.JobSummary, ...]:
+        """The jobs the master holds, newest first."""
+        return self.execute(_api.joblist())
+
+    def jobinfo(self, name: str) -> JobInfo:
+        return self.execute(_api.jobinfo(name))
+
+    def jobpack_bytes(self, name: str) -> bytes:
+        """The job pack as submitted, in memory."""
+        return self.execute(_api.jobpack(name))
+
+    def download_jobpack(self, name: str, dest: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Stream the job pack as submitted to a path or a binary file object."""
+        if isinstance(dest, (str, os.PathLike)):
+            path = Path(dest)
+            partial = path.with_name(path.name + ".part")
+            try:
+                with open(partial, "wb") as out:
+                    self.execute(_api.jobpack(name, sink=out))
+                partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
+        else:
+            self.execute(_api.jobpack(name, sink=dest))
+
+    def jobpack(self, name: str) -> JobPack:
+        """The submitted job pack, parsed; a temporary file backs it until it is closed."""
+        temp = tempfile.TemporaryFile(prefix="pydisco-jobpack-")  # noqa: SIM115 - the pack owns it
+        try:
+            self.download_jobpack(name, temp)
+            return _open_pack(temp)
+        except BaseException:
+            temp.close()
+            raise
+
+    def jobdict(self, name: str) -> dict[str, Any]:
+        """The job's job dict, as the submitted job pack holds it."""
+        with self.jobpack(name) as pack:
+            return _jobdict_of(pack, self.url)
+
+    def rawevents(self, name: str, offset: int = 0) -> bytes:
+        """The events file from byte ``offset`` (unsatisfiable ranges handled)."""
+        reply = self.execute(_api.rawevents(name, offset))
+        if reply.status == 200 and offset > 0:
+            return reply.body[offset:]
+        return b"" if reply.status == 416 else reply.body
+
+    def events(self, name: str, offset: int = 0) -> tuple[list[Event], int]:
+        """The complete event lines from byte ``offset``, and the offset after them."""
+        cursor = _api.EventCursor(name, offset)
+        events = cursor.feed(self.execute(cursor.call()))
+        return events, cursor.offset
+
+    def follow_events(
+        self, name: str, *, poll_interval: float = 1.0, offset: int = 0
+    ) -> Iterator[Event]:
+        """Every event of the job as it is written, until the job ends."""
+        cursor = _api.EventCursor(name, offset)
+        while True:
+            yield from cursor.feed(self.execute(cursor.call()))
+            (result,) = self.get_results([name], timeout_ms=int(poll_interval * 1000))
+            if result.status is not JobStatus.ACTIVE:
+                yield from cursor.feed(self.execute(cursor.call()))
+                return
+
+    def jobevents(self, name: str, num: int = 10, filter: str = "") -> tuple[Event, ...]:
+        """Up to ``num`` recent events, newest first, optionally matching ``filter``."""
+        return self.execute(_api.jobevents(name, num, filter))
+
+    def nodeinfo(self) -> tuple[models.NodeInfo, ...]:
+        return self.execute(_api.nodeinfo())
+
+    def blacklisted(self) -> tuple[str, ...]:
+        """Nodes taken out of scheduling by hand."""
+        return self.execute(_api.get_blacklist())
+
+    def gc_blacklisted(self) -> tuple[str, ...]:
+        return self.execute(_api.get_gc_blacklist())
+
+    def blacklist(self, host: str) -> None:
+        self.execute(_api.blacklist(host))
+
+    def whitelist(self, host: str) -> None:
+        self.execute(_api.whitelist(host))
+
+    def gc_blacklist(self, host: str) -> None:
+        self.execute(_api.gc_blacklist(host))
+
+    def gc_whitelist(self, host: str) -> None:
+        self.execute(_api.gc_whitelist(host))
+
+    def settings(self) -> models.Settings:
+        return self.execute(_api.get_settings())
+
+    def save_settings(self, **values: int) -> None:
+        """Set ``max_failure_rate`` and/or ``accept_new_jobs``."""
+        self.execute(_api.save_settings(**values))
+
+    def stageresults(self, name: str, stage: str) -> tuple[tuple[str, ...], ...]:
+        return self.execute(_api.stageresults(name, stage))
+
+    def config_table(self) -> tuple[models.ConfigEntry, ...]:
+        """The node table (the master re-reads and re-applies its config file)."""
+        return self.execute(_api.load_config_table())
+
+    def save_config_table(self, entries: Sequence[models.ConfigEntry]) -> None:
+        self.execute(_api.save_config_table(entries))
+
+    def kill(self, name: str) -> None:
+        self.execute(_api.kill_job(name))
+
+    def clean(self, name: str) -> None:
+        self.execute(_api.clean_job(name))
+
+    def purge(self, name: str) -> None:
+        self.execute(_api.purge_job(name))
+
+    def get_results(self, names: Sequence[str], timeout_ms: int = 0) -> tuple[JobResults, ...]:
+        return self.execute(_api.get_results(names, timeout_ms))
+
+    def results(self, name: str, timeout_ms: int = 0) -> JobResults:
+        """One job's status and results."""
+        (result,) = self.get_results([name], timeout_ms)
+        return result
+
+    def error_events(self, name: str, limit: int = _api.ERROR_EVENT_LIMIT) -> tuple[Event, ...]:
+        """The last ``limit`` error events of the job, oldest first."""
+        try:
+            events, _ = self.events(name)
+        except ClientError:
+            return ()
+        return _api.last_error_events(events, limit)
+
+    def wait(
+        self,
+        name: str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_progress: Callable[[JobInfo], None] | None = None,
+    ) -> JobResults:
+        """Wait for the job to end; its results if ready.
+
+        Raises :class:`JobFailed` (with its last error events) if it ends dead,
+        :class:`JobUnknown`, or :class:`WaitTimeout` after ``timeout`` seconds.
+        ``on_progress`` gets the job's :class:`JobInfo` after every poll.
+        """
+        clock = _WaitClock(name, timeout, poll_interval, self.url)
+        while True:
+            result = self.results(name, timeout_ms=clock.start_poll())
+            if on_progress is not None:
+                with contextlib.suppress(JobUnknown):
+                    on_progress(self.jobinfo(name))
+            if _wait_outcome(result):
+                return result
+            if result.status is JobStatus.DEAD:
+                raise JobFailed(name, self.error_events(name), self.url)
+            self._sleep(clock.end_poll())
+
+    # -- results as data ---------------------------------------------------------------
+
+    def _reader(self) -> ResultReader:
+        return ResultReader(self._http, data_port=self.config.port)
+
+    def _entries(self, job: str | JobResults | Sequence[Sequence[str]]) -> Sequence[Any]:
+        if isinstance(job, str):
+            return _ready_entries(self.results(job), self.url)
+        return job.results if isinstance(job, JobResults) else job
+
+    def result_urls(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> list[list[str]]:
+        """The job's results as plain data URLs: one replica list per data file.
+
+        ``dir://`` indexes are read (keeping only ``labels`` when given) and
+        ``disco://`` URLs become ``http://host:<port>/...``.
+        """
+        return [list(urls) for urls in self._reader().deref(self._entries(job), labels)]
+
+    def iter_results(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> Iterator[bytes]:
+        """The job's result data as byte chunks (gunzipped, replicas tried in order)."""
+        return self._reader().iter_chunks(self._entries(job), labels)
+
+    def iter_result_lines(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> Iterator[bytes]:
+        """The job's result data line by line (each line keeps its ``\\n``)."""
+        return self._reader().iter_lines(self._entries(job), labels)
+
+
+class AsyncMaster(_Base):
+    """The asynchronous twin of :class:`Master`: the same endpoints, awaited."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        config: ClientConfig | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **policy: float,
+    ) -> None:
+        super().__init__(config or ClientConfig.from_env(url, token, None, **policy))
+        self._http = httpx.AsyncClient(
+            headers=self.config.headers(), transport=transport, follow_redirects=True
+        )
+
+    async def __aenter__(self) -> AsyncMaster:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def execute(self, call: _api.Call[T]) -> T:
+        """Send ``call`` (retrying connection failures and 503) and parse its reply."""
+        attempt = 0
+        while True:
+            args = self._request_args(call)
+            if call.upload is not None:
+                args["content"] = _aiter(call.upload.chunks())
+            try:
+                async with self._http.stream(**args) as response:
+                    if response.status_code == 503 and self._should_retry(attempt):
+                        await response.aread()
+                    else:
+                        reply = await self._finish(call, response)
+                        return call.parse(_api.check(call, reply))
+            except _RETRYABLE as exc:
+                if not self._should_retry(attempt):
+                    raise self._unreachable(call, exc) from None
+            except httpx.HTTPError as exc:
+                raise self._unreachable(call, exc) from None
+            await asyncio.sleep(self.config.delay(attempt))
+            attempt += 1
+
+    async def _finish(self, call: _api.Call[Any], response: httpx.Response) -> _api.Reply:
+        if call.sink is not None and response.is_success:
+            try:
+                async for chunk in response.aiter_bytes():
+                    call.sink.write(chunk)
+            except httpx.HTTPError as exc:  # part is written already: no retry
+                raise self._unreachable(call, exc) from None
+            body = b""
+        else:
+            body = await response.aread()
+        return _api.Reply(response.status_code, body, str(response.url), dict(response.headers))
+
+    async def version(self) -> str:
+        return await self.execute(_api.version())
+
+    async def submit(self, jobpack: JobPackSource) -> str:
+        with _binary_jobpack(jobpack) as upload:
+            return await self.execute(_api.submit(upload))
+
+    async def joblist(self) -> tuple[models.JobSummary, ...]:
+        return await self.execute(_api.joblist())
+
+    async def jobinfo(self, name: str) -> JobInfo:
+        return await self.execute(_api.jobinfo(name))
+
+    async def jobpack_bytes(self, name: str) -> bytes:
+        return await self.execute(_api.jobpack(name))
+
+    async def download_jobpack(self, name: str, dest: IO[bytes]) -> None:
+        """Stream the job pack as submitted to a binary file object."""
+        await self.execute(_api.jobpack(name, sink=dest))
+
+    async def jobpack(self, name: str) -> JobPack:
+        """See :meth:`Master.jobpack`."""
+        temp = tempfile.TemporaryFile(prefix="pydisco-jobpack-")  # noqa: SIM115 - the pack owns it
+        try:
+            await self.download_jobpack(name, temp)
+            return _open_pack(temp)
+        except BaseException:
+            temp.close()
+            raise
+
+    async def jobdict(self, name: str) -> dict[str, Any]:
+        """See :meth:`Master.jobdict`."""
+        with await self.jobpack(name) as pack:
+            return _jobdict_of(pack, self.url)
+
+    async def events(self, name: str, offset: int = 0) -> tuple[list[Event], int]:
+        cursor = _api.EventCursor(name, offset)
+        events = cursor.feed(await self.execute(cursor.call()))
+        return events, cursor.offset
+
+    async def follow_events(
+        self, name: str, *, poll_interval: float = 1.0, offset: int = 0
+    ) -> AsyncIterator[Event]:
+        cursor = _api.EventCursor(name, offset)
+        while True:
+            for event in cursor.feed(await self.execute(cursor.call())):
+                yield event
+            result = await self.results(name, timeout_ms=int(poll_interval * 1000))
+            if result.status is not JobStatus.ACTIVE:
+                for event in cursor.feed(await self.execute(cursor.call())):
+                    yield event
+                return
+
+    async def jobevents(self, name: str, num: int = 10, filter: str = "") -> tuple[Event, ...]:
+        return await self.execute(_api.jobevents(name, num, filter))
+
+    async def nodeinfo(self) -> tuple[models.NodeInfo, ...]:
+        return await self.execute(_api.nodeinfo())
+
+    async def blacklisted(self) -> tuple[str, ...]:
+        return await self.execute(_api.get_blacklist())
+
+    async def gc_blacklisted(self) -> tuple[str, ...]:
+        return await self.execute(_api.get_gc_blacklist())
+
+    async def blacklist(self, host: str) -> None:
+        await self.execute(_api.blacklist(host))
+
+    async def whitelist(self, host: str) -> None:
+        await self.execute(_api.whitelist(host))
+
+    async def gc_blacklist(self, host: str) -> None:
+        await self.execute(_api.gc_blacklist(host))
+
+    async def gc_whitelist(self, host: str) -> None:
+        await self.execute(_api.gc_whitelist(host))
+
+    async def settings(self) -> models.Settings:
+        return await self.execute(_api.get_settings())
+
+    async def save_settings(self, **values: int) -> None:
+        await self.execute(_api.save_settings(**values))
+
+    async def stageresults(self, name: str, stage: str) -> tuple[tuple[str, ...], ...]:
+        return await self.execute(_api.stageresults(name, stage))
+
+    async def config_table(self) -> tuple[models.ConfigEntry, ...]:
+        return await self.execute(_api.load_config_table())
+
+    async def save_config_table(self, entries: Sequence[models.ConfigEntry]) -> None:
+        await self.execute(_api.save_config_table(entries))
+
+    async def kill(self, name: str) -> None:
+        await self.execute(_api.kill_job(name))
+
+    async def clean(self, name: str) -> None:
+        await self.execute(_api.clean_job(name))
+
+    async def purge(self, name: str) -> None:
+        await self.execute(_api.purge_job(name))
+
+    async def get_results(
+        self, names: Sequence[str], timeout_ms: int = 0
+    ) -> tuple[JobResults, ...]:
+        return await self.execute(_api.get_results(names, timeout_ms))
+
+    async def results(self, name: str, timeout_ms: int = 0) -> JobResults:
+        (result,) = await self.get_results([name], timeout_ms)
+        return result
+
+    async def error_events(
+        self, name: str, limit: int = _api.ERROR_EVENT_LIMIT
+    ) -> tuple[Event, ...]:
+        try:
+            events, _ = await self.events(name)
+        except ClientError:
+            return ()
+        return _api.last_error_events(events, limit)
+
+    # -- results as data ---------------------------------------------------------------
+
+    async def _entries(self, job: str | JobResults | Sequence[Sequence[str]]) -> Sequence[Any]:
+        if isinstance(job, str):
+            return _ready_entries(await self.results(job), self.url)
+        return job.results if isinstance(job, JobResults) else job
+
+    def _reader(self) -> AsyncResultReader:
+        return AsyncResultReader(self._http, data_port=self.config.port)
+
+    async def result_urls(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> list[list[str]]:
+        """See :meth:`Master.result_urls`."""
+        return await self._reader().deref(await self._entries(job), labels)
+
+    async def iter_results(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> AsyncIterator[bytes]:
+        """See :meth:`Master.iter_results`."""
+        async for chunk in self._reader().iter_chunks(await self._entries(job), labels):
+            yield chunk
+
+    async def iter_result_lines(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> AsyncIterator[bytes]:
+        """See :meth:`Master.iter_result_lines`."""
+        async for line in self._reader().iter_lines(await self._entries(job), labels):
+            yield line
+
+    async def wait(
+        self,
+        name: str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 2.0,
+        on_progress: Callable[[JobInfo], None] | None = None,
+    ) -> JobResults:
+        """See :meth:`Master.wait`."""
+        clock = _WaitClock(name, timeout, poll_interval, self.url)
+        while True:
+            result = await self.results(name, timeout_ms=clock.start_poll())
+            if on_progress is not None:
+                with contextlib.suppress(JobUnknown):
+                    on_progress(await self.jobinfo(name))
+            if _wait_outcome(result):
+                return result
+            if result.status is JobStatus.DEAD:
+                raise JobFailed(name, await self.error_events(name), self.url)
+            await asyncio.sleep(clock.end_poll())
+
+
+async def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
