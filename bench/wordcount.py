@@ -1,0 +1,227 @@
+"""Word count on the bundled master against single-process baselines, and an out-of-memory reduce.
+
+    python bench/wordcount.py                       # 200 MB of text, 500 MB reduce
+    python bench/wordcount.py --size-mb 50 --reduce-mb 100
+
+Part 1 generates deterministic text (a Zipf-like mix of 50,000 words), then
+times, in the same run:
+
+- pydisco's word count (``examples/jobs/wordcount.py``, per-record map with
+  an in-memory combine) on the bundled master with ``--slots`` (2) slots;
+- the same job with a per-task map that counts with ``collections.Counter``;
+- one Python process: ``collections.Counter`` over the same files;
+- ``LC_ALL=C tr -s ' ' '\\n' | sort | uniq -c``.
+
+Part 2 runs a reduce over ``--reduce-mb`` of records with distinct keys in
+one reduce task with a ``--sort-memory-mb`` (64) budget, so the external sort
+spills and merges. The peak RSS of any worker is read from the kernel
+(``getrusage(RUSAGE_CHILDREN)``: workers are children of this process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import itertools
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from examples.jobs.wordcount import total, wordcount  # noqa: E402
+from pydisco.job import Job, Stage, map_reduce  # noqa: E402
+from pydisco.job.remote import LocalMasterRunner, bundled_master  # noqa: E402
+
+VOCABULARY = 50_000
+BLOCK_BYTES = 1 << 20
+
+
+def _vocabulary(rng: random.Random) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = set()
+    while len(words) < VOCABULARY:
+        words.add("".join(rng.choice(letters) for _ in range(rng.randint(2, 10))))
+    return sorted(words)
+
+
+def generate(directory: Path, size_mb: int, files: int = 4, seed: int = 42) -> list[Path]:
+    """``files`` text files of ``size_mb`` MB in all, the same for the same arguments."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"text-{seed}-{size_mb}-{i}.txt" for i in range(files)]
+    if all(p.exists() for p in paths):
+        return paths
+    rng = random.Random(seed)
+    words = _vocabulary(rng)
+    cumulative = list(itertools.accumulate(1.0 / (rank + 1) for rank in range(len(words))))
+    blocks = []
+    for _ in range(16):  # distinct 1 MB blocks, then a deterministic sequence of them
+        out, size = [], 0
+        while size < BLOCK_BYTES:
+            line = " ".join(rng.choices(words, cum_weights=cumulative, k=rng.randint(5, 15)))
+            out.append(line)
+            size += len(line) + 1
+        blocks.append(("\n".join(out) + "\n").encode())
+    per_file = size_mb // files or 1
+    for path in paths:
+        with open(path, "wb") as handle:
+            for _ in range(per_file):
+                handle.write(blocks[rng.randrange(len(blocks))])
+    return paths
+
+
+def count_task(lines: Iterator[str]) -> Iterator[tuple[str, int]]:
+    """A per-task map: the whole input through one Counter."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in lines:
+        counts.update(line.split())
+    return iter(counts.items())
+
+
+wordcount_counter = Job(
+    [
+        Stage("map", "split", task=count_task, partitions=2),
+        Stage("reduce", "group_label", reduce=total),
+    ],
+    name="wordcount_counter",
+    modules=("examples.jobs",),  # this script imports them; ship them with it
+)
+
+
+def baseline_counter(paths: list[Path]) -> collections.Counter[str]:
+    counts: collections.Counter[str] = collections.Counter()
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                counts.update(line.split())
+    return counts
+
+
+def baseline_shell(paths: list[Path]) -> int:
+    command = (
+        "cat " + " ".join(str(p) for p in paths) + " | LC_ALL=C tr -s ' ' '\\n' | "
+        "LC_ALL=C sort | LC_ALL=C uniq -c | wc -l"
+    )
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
+
+
+def worker_peak_mb() -> float:
+    """The largest peak RSS of any child process that has ended (KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+# --- the out-of-memory reduce -----------------------------------------------------------------
+
+PAYLOAD = "x" * 80
+PER_LINE = 1000
+
+
+def many_keys(line: str) -> Iterator[tuple[str, str]]:
+    base = int(line)
+    for j in range(PER_LINE):
+        yield f"k{base:08d}-{j:04d}", PAYLOAD
+
+
+def check_once(key: str, values: Iterator[str]) -> Iterator[tuple[str, int]]:
+    n = sum(1 for _ in values)
+    if n != 1 or key.endswith("-0000"):
+        yield key, n
+
+
+big_reduce = map_reduce(
+    many_keys, check_once, partitions=1, name="big_reduce", modules=("examples.jobs",)
+)
+
+
+def timed(label: str, function, *args):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    value = function(*args)
+    seconds = time.perf_counter() - start
+    print(f"  {label:<44} {seconds:8.2f} s", flush=True)
+    return value, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--reduce-mb", type=int, default=500)
+    parser.add_argument("--sort-memory-mb", type=int, default=64)
+    parser.add_argument("--slots", type=int, default=2)
+    parser.add_argument("--chunk-mb", type=int, default=16)
+    parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "pydisco-bench"))
+    parser.add_argument("--skip-shell", action="store_true")
+    parser.add_argument("--skip-reduce", action="store_true")
+    args = parser.parse_args()
+
+    print(f"generating {args.size_mb} MB of text ...", flush=True)
+    paths = generate(Path(args.data), args.size_mb)
+    size = sum(p.stat().st_size for p in paths)
+    mb = size / 1e6
+    start = time.perf_counter()
+    master = bundled_master(args.slots)
+    print(f"bundled master with {args.slots} slots started in {time.perf_counter() - start:.2f} s")
+    runner = LocalMasterRunner(master=master)
+    chunked = attrs.evolve(wordcount, chunk_size=args.chunk_mb << 20)
+    counter_job = attrs.evolve(wordcount_counter, chunk_size=args.chunk_mb << 20)
+
+    print(f"word count over {mb:.0f} MB ({len(paths)} files):")
+    ours, t_job = timed(
+        "pydisco map/combine/reduce (bundled master)",
+        lambda: dict(runner.run(chunked, [str(p) for p in paths], original=wordcount)),
+    )
+    peak_wc = worker_peak_mb()
+    ours2, t_job2 = timed(
+        "pydisco per-task Counter map (bundled master)",
+        lambda: dict(runner.run(counter_job, [str(p) for p in paths], original=wordcount_counter)),
+    )
+    peak_wc = max(peak_wc, worker_peak_mb())
+    expected, t_counter = timed("single process collections.Counter", baseline_counter, paths)
+    assert ours == dict(expected), "word counts differ from the Counter baseline"
+    assert ours2 == dict(expected), "word counts differ from the Counter baseline"
+    t_shell = None
+    if not args.skip_shell:
+        distinct, t_shell = timed("LC_ALL=C tr | sort | uniq -c", baseline_shell, paths)
+        assert distinct == len(expected)
+    print(
+        f"  throughput: pydisco {mb / t_job:.1f} MB/s, per-task Counter {mb / t_job2:.1f} MB/s,"
+        f" Counter {mb / t_counter:.1f} MB/s"
+        + (f", shell {mb / t_shell:.1f} MB/s" if t_shell else "")
+    )
+    print(
+        f"  speed-up vs Counter: {t_counter / t_job:.2f}x (per-record map), "
+        f"{t_counter / t_job2:.2f}x (per-task Counter map)"
+    )
+    print(f"  peak RSS of any worker: {peak_wc:.0f} MB")
+
+    if args.skip_reduce:
+        return
+    lines = max(1, (args.reduce_mb * 1_000_000) // (PER_LINE * 110))
+    inputs = [
+        "\n".join(str(i) for i in range(part, lines, 4)).encode() + b"\n" for part in range(4)
+    ]
+    job = attrs.evolve(big_reduce, sort_memory=args.sort_memory_mb << 20)
+    print(
+        f"reduce over ~{args.reduce_mb} MB of distinct keys ({lines * PER_LINE} records), "
+        f"one reduce task, sort budget {args.sort_memory_mb} MB:"
+    )
+    results, _seconds = timed(
+        "map + external-sort reduce (bundled master)",
+        lambda: list(runner.run(job, inputs, original=big_reduce)),
+    )
+    assert len(results) == lines and all(n == 1 for _k, n in results), "a key was not seen once"
+    peak = worker_peak_mb()
+    print(f"  every key seen exactly once; peak RSS of any worker so far: {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Example pydisco jobs (run each file, or import its job)."""

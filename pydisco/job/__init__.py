@@ -1,0 +1,52 @@
+"""Disco jobs in typed Python: map/reduce or multi-stage pipelines, run inline or on a master.
+
+::
+
+    from pydisco.job import map_reduce
+
+    def words(line):
+        for word in line.split():
+            yield word, 1
+
+    def total(word, counts):
+        yield word, sum(counts)
+
+    wordcount = map_reduce(words, total, combine=total, partitions=4)
+
+    for word, count in wordcount.run(["book.txt"]):             # inline
+        ...
+    wordcount.run(["book.txt"], runner="local")                  # the bundled master
+    wordcount.run(["http://host/book.txt"], runner="http://master:8989")
+
+This package is also shipped into job homes, so importing it needs only the
+standard library, ``attrs`` and :mod:`pydisco.protocol`.
+"""
+
+from pydisco.job.api import (
+    GROUPINGS,
+    Job,
+    JobDefinitionError,
+    Stage,
+    load_job,
+    locate_job,
+    map_reduce,
+)
+from pydisco.job.execute import StageFailed
+from pydisco.job.records import CorruptRecords, get_format
+from pydisco.job.results import Results
+from pydisco.job.sources import Source
+
+__all__ = [
+    "GROUPINGS",
+    "CorruptRecords",
+    "Job",
+    "JobDefinitionError",
+    "Results",
+    "Source",
+    "Stage",
+    "StageFailed",
+    "get_format",
+    "load_job",
+    "locate_job",
+    "map_reduce",
+]

@@ -1,0 +1,365 @@
+"""Running one task of one stage: read inputs, call the user's function, write outputs.
+
+The same code runs a task inline (:mod:`pydisco.job.inline`) and in a worker
+on a node (:mod:`pydisco.job.launcher`); only the task object differs (see
+:class:`TaskLike`). Errors in user code are annotated with the stage, task and
+input (or key) being processed; inline the original exception propagates, in
+a worker it becomes the FATAL (or ERROR) text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain, repeat
+from typing import Any, Final, Protocol
+from zlib import crc32
+
+import attrs
+
+from pydisco.job.api import Job, Stage
+from pydisco.job.partition import partition_of
+from pydisco.job.records import RecordFormat, get_format
+from pydisco.job.sort import _value_size, sorted_groups
+
+__all__ = ["RunSpec", "StageFailed", "TaskLike", "run_task_stage"]
+
+#: Bytes buffered per output label before a write.
+WRITE_BUFFER: Final = 1 << 20
+#: Values a combine buffer holds for one key before folding them.
+COMBINE_EVERY: Final = 64
+_ENTRY_OVERHEAD: Final = 200
+
+
+class InputLike(Protocol):
+    """One task input: where it comes from and its bytes."""
+
+    @property
+    def url(self) -> str | None: ...
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+class WriterLike(Protocol):
+    """An output file."""
+
+    def write(self, data: bytes) -> int: ...
+
+
+class InfoLike(Protocol):
+    """What the executor needs of the task description."""
+
+    @property
+    def stage(self) -> str: ...
+
+    @property
+    def taskid(self) -> int: ...
+
+    @property
+    def group_label(self) -> int: ...
+
+
+class TaskLike(Protocol):
+    """A task: inputs to read, outputs to write."""
+
+    @property
+    def info(self) -> Any: ...
+
+    def inputs(self) -> Iterator[Any]: ...
+
+    def output(self, label: int = 0) -> Any: ...
+
+
+class StageFailed(Exception):
+    """User code failed in a worker; the message says where, the cause is the user's error."""
+
+
+@attrs.frozen
+class RunSpec:
+    """What a task needs besides the job: params and how to decode each input."""
+
+    params: Any = None
+    #: Format of each job input, by replica URL (the first stage); default ``default_format``.
+    input_formats: Mapping[str, str] = attrs.field(factory=dict)
+    default_format: str = "lines"
+    #: Where sort runs go (``None``: the system's temporary directory).
+    tmpdir: str | None = None
+
+
+class _Where:
+    """What the task is doing now, for error messages."""
+
+    def __init__(self, info: Any) -> None:
+        self.info = info
+        self.input: str | None = None
+        self.key: Any = ...
+
+    def text(self) -> str:
+        parts = [f"stage {self.info.stage!r}, task {self.info.taskid}"]
+        if self.input is not None:
+            parts.append(f"input {self.input}")
+        if self.key is not ...:
+            parts.append(f"key {self.key!r:.200}")
+        return "while running " + ", ".join(parts)
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+
+class Emitter:
+    """Encodes emitted pairs, partitions them and writes them (buffered) to outputs."""
+
+    def __init__(
+        self, task: TaskLike, fmt: RecordFormat, partitions: int | None, label: int
+    ) -> None:
+        self._task = task
+        self._fmt = fmt
+        self._partitions = partitions
+        self._label = label
+        self._buffers: dict[int, list[bytes]] = {}
+        self._sizes: dict[int, int] = {}
+        self.count = 0
+
+    def key_bytes(self, key: Any) -> bytes:
+        """The encoded key of ``key`` in the output format."""
+        return self._fmt.key_bytes(key)
+
+    def emit(self, key: Any, value: Any) -> None:
+        """Write one record."""
+        fmt = self._fmt
+        key_bytes = fmt.key_bytes(key)
+        label = partition_of(key_bytes, self._partitions) if self._partitions else self._label
+        record = fmt.encode(key_bytes, value)
+        buffer = self._buffers.get(label)
+        if buffer is None:
+            buffer = self._buffers[label] = []
+            self._sizes[label] = 0
+        buffer.append(record)
+        self._sizes[label] += len(record)
+        self.count += 1
+        if self._sizes[label] >= WRITE_BUFFER:
+            self._flush(label)
+
+    def emit_all(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        """Write every pair of ``pairs`` (the same as :meth:`emit`, in one tight loop)."""
+        fmt = self._fmt
+        key_bytes_of, encode = fmt.key_bytes, fmt.encode
+        partitions, fixed = self._partitions, self._label
+        buffers, sizes = self._buffers, self._sizes
+        count = 0
+        for key, value in pairs:
+            key_bytes = key_bytes_of(key)
+            label = crc32(key_bytes) % partitions if partitions else fixed
+            record = encode(key_bytes, value)
+            buffer = buffers.get(label)
+            if buffer is None:
+                buffer = buffers[label] = []
+                sizes[label] = 0
+            buffer.append(record)
+            sizes[label] += len(record)
+            count += 1
+            if sizes[label] >= WRITE_BUFFER:
+                self._flush(label)
+        self.count += count
+
+    def _flush(self, label: int) -> None:
+        self._task.output(label).write(b"".join(self._buffers[label]))
+        self._buffers[label] = []
+        self._sizes[label] = 0
+
+    def close(self) -> None:
+        """Write what is buffered."""
+        for label in sorted(self._buffers):
+            if self._buffers[label]:
+                self._flush(label)
+
+
+class _Unhashable:
+    """A key that cannot be a dict key (a list, a dict), buffered by its encoding."""
+
+    __slots__ = ("encoded", "key")
+
+    def __init__(self, encoded: bytes, key: Any) -> None:
+        self.encoded = encoded
+        self.key = key
+
+    def __hash__(self) -> int:
+        return hash(self.encoded)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unhashable) and other.encoded == self.encoded
+
+
+def _real_key(key: Any) -> Any:
+    return key.key if type(key) is _Unhashable else key
+
+
+class Combiner:
+    """Holds emitted values per key and folds them with ``combine`` before writing."""
+
+    def __init__(
+        self,
+        combine: Callable[..., Iterable[tuple[Any, Any]]],
+        extra: tuple[Any, ...],
+        out: Emitter,
+        memory: int,
+    ) -> None:
+        self._combine = combine
+        self._extra = extra
+        self._out = out
+        self._memory = memory
+        self._entries: dict[Any, list[Any]] = {}
+        self._used = 0
+
+    def emit_all(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        """Buffer every pair of ``pairs`` (the hot loop of a map with combine)."""
+        entries = self._entries
+        get = entries.get
+        for emitted, value in pairs:
+            key = emitted
+            try:
+                entry = get(key)
+            except TypeError:  # an unhashable key (e.g. a list): buffer it by its encoding
+                key = _Unhashable(self._out.key_bytes(emitted), emitted)
+                entry = get(key)
+            if entry is None:
+                entries[key] = [key, value]
+                self._used += _value_size(key) + _ENTRY_OVERHEAD
+                if self._used >= self._memory:
+                    self.flush()
+                    entries = self._entries  # flush starts a new buffer
+                    get = entries.get
+            else:
+                entry.append(value)
+                if len(entry) > COMBINE_EVERY:
+                    self._fold(key, entry)
+
+    def _fold(self, key: Any, entry: list[Any]) -> None:
+        real = _real_key(entry[0])
+        values = entry[1:]
+        del entry[1:]
+        for out_key, out_value in self._combine(real, iter(values), *self._extra):
+            if out_key == real:
+                entry.append(out_value)
+            else:
+                self._out.emit(out_key, out_value)
+
+    def flush(self) -> None:
+        """Fold and write everything buffered."""
+        entries, self._entries = self._entries, {}
+        self._used = 0
+        for entry in entries.values():
+            if len(entry) < 2:
+                continue  # the combine dropped every value of this key
+            real = _real_key(entry[0])
+            self._out.emit_all(self._combine(real, iter(entry[1:]), *self._extra))
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+def _format_of(entry: Any, spec: RunSpec, first: bool, job_format: str) -> RecordFormat:
+    if not first:
+        return get_format(job_format)
+    fmt = getattr(entry, "format", None)
+    if isinstance(fmt, str):
+        return get_format(fmt)
+    for url in _urls_of(entry):
+        if url in spec.input_formats:
+            return get_format(spec.input_formats[url])
+    return get_format(spec.default_format)
+
+
+def _urls_of(entry: Any) -> list[str]:
+    urls = [getattr(entry, "url", None)]
+    urls.extend(getattr(r, "url", None) for r in getattr(entry, "replicas", ()))
+    return [u for u in urls if isinstance(u, str)]
+
+
+def _records(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where) -> Iterator[Any]:
+    for entry in task.inputs():
+        fmt = _format_of(entry, spec, first, job.records)
+        where.input = (_urls_of(entry) or [repr(entry)])[0]
+        yield from fmt.records(entry.chunks())
+    where.input = None
+
+
+def _keyed(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where) -> Iterator[Any]:
+    target = get_format(job.records)
+    for entry in task.inputs():
+        fmt = _format_of(entry, spec, first, job.records)
+        where.input = (_urls_of(entry) or [repr(entry)])[0]
+        if fmt.name == target.name:
+            yield from fmt.keyed_records(entry.chunks())
+        else:
+            key_bytes = target.key_bytes
+            for key, value in fmt.records(entry.chunks()):
+                yield key_bytes(key), value
+    where.input = None
+
+
+# --- running a stage ----------------------------------------------------------------------------
+
+
+def _annotate(exc: BaseException, where: _Where) -> None:
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:
+        add_note(f"pydisco: {where.text()}")
+
+
+def run_task_stage(
+    job: Job, stage: Stage, task: TaskLike, spec: RunSpec, *, wrap_errors: bool = False
+) -> int:
+    """Run ``task`` of ``stage``; returns the number of records written.
+
+    With ``wrap_errors`` (in a worker) a failure in user code is raised as
+    :class:`StageFailed` naming where it happened, caused by the original
+    exception; otherwise the original exception propagates, with a note.
+    """
+    where = _Where(task.info)
+    try:
+        return _run(job, stage, task, spec, where)
+    except StageFailed:
+        raise
+    except Exception as exc:
+        _annotate(exc, where)
+        if wrap_errors and not isinstance(exc, (OSError, MemoryError)):
+            raise StageFailed(f"{type(exc).__name__}: {exc} ({where.text()})") from exc
+        raise
+
+
+def _run(job: Job, stage: Stage, task: TaskLike, spec: RunSpec, where: _Where) -> int:
+    first = job.stages[0].name == stage.name
+    fmt = get_format(job.records)
+    out = Emitter(task, fmt, stage.partitions, task.info.group_label)
+    extra = (spec.params,) if stage.takes_params() else ()
+    sink: Emitter | Combiner = out
+    if stage.combine is not None:
+        combine_extra = (spec.params,) if stage.combine_takes_params() else ()
+        sink = Combiner(stage.combine, combine_extra, out, job.combine_memory)
+    function = stage.function
+    if stage.kind == "map":
+        records = _records(task, spec, first, job, where)
+        calls = map(function, records, *(repeat(e) for e in extra))
+        # One emit_all over the flattened pairs: no Python-level call per record.
+        sink.emit_all(chain.from_iterable(calls))
+    elif stage.kind == "task":
+        sink.emit_all(function(_records(task, spec, first, job, where), *extra))
+    else:
+        tmpdir = spec.tmpdir
+        if tmpdir is not None:
+            os.makedirs(tmpdir, exist_ok=True)
+        groups = sorted_groups(
+            _keyed(task, spec, first, job, where),
+            fmt.decode_key,
+            memory=job.sort_memory,
+            tmpdir=tmpdir,
+        )
+        for key, values in groups:
+            where.key = key
+            sink.emit_all(function(key, values, *extra))
+        where.key = ...
+    if isinstance(sink, Combiner):
+        sink.flush()
+    out.close()
+    return out.count

@@ -1,0 +1,485 @@
+"""Record formats: how ``(key, value)`` pairs become bytes between stages and jobs.
+
+Three formats are written and read, one more is only read (the normative
+description is ``protocol-spec/records.md``):
+
+- ``json`` (the default): one UTF-8 line per record, a JSON array
+  ``[key,value]``. The key is written in its *canonical encoding* (compact,
+  ``sort_keys``, non-ASCII as UTF-8), so any language can read and write it
+  and the *encoded key bytes* are well defined: partitioning hashes them and
+  reduce orders by them.
+- ``pickle`` (Python only, faster for rich values): a sequence of frames
+  ``<u32 key length><u32 value length><key pickle><value pickle>``, both
+  lengths little-endian, both pickles protocol 4. The encoded key bytes are
+  the key pickle.
+- ``lines``: plain text input, one record per line (a ``str`` without its
+  line end; UTF-8, invalid bytes replaced by U+FFFD). Read only.
+- ``disco``: Disco's classic ``DiscoOutputStream`` (hunks of pickled
+  ``(key, value)`` records, and the older v0 layout), so the results of real
+  Disco Python jobs can be consumed. Read only; unpickling runs code, so read
+  only results you trust.
+
+Every format decodes from an iterable of byte chunks, as task inputs deliver
+them, in constant memory.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from json.encoder import encode_basestring
+from typing import Any, Final, Protocol
+
+from pydisco.protocol import jsoncodec
+
+__all__ = [
+    "FORMATS",
+    "ClassicFormat",
+    "CorruptRecords",
+    "JsonFormat",
+    "LinesFormat",
+    "PickleFormat",
+    "RecordFormat",
+    "get_format",
+    "iter_lines",
+]
+
+Pair = tuple[Any, Any]
+
+#: Pickle protocol of the ``pickle`` format (readable by every Python 3 since 3.4).
+PICKLE_PROTOCOL: Final = 4
+_FRAME: Final = struct.Struct("<II")
+_canonical_json = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+).encode
+
+
+class CorruptRecords(ValueError):
+    """Bytes that are not valid records of the expected format."""
+
+
+class RecordFormat(Protocol):
+    """A way of turning records into bytes and back."""
+
+    #: The format's name in job data and in ``Job(records=...)``.
+    name: str
+    #: Whether records carry keys (``lines`` has only values: the key is ``None``).
+    keyed: bool
+
+    def key_bytes(self, key: Any) -> bytes:
+        """The encoded key: what partitioning hashes and reduce orders by."""
+        ...
+
+    def decode_key(self, key_bytes: bytes) -> Any:
+        """The key back from its encoded bytes."""
+        ...
+
+    def encode(self, key_bytes: bytes, value: Any) -> bytes:
+        """One whole record (framing included) from its encoded key and its value."""
+        ...
+
+    def records(self, chunks: Iterable[bytes]) -> Iterator[Any]:
+        """The records in ``chunks``: ``(key, value)`` pairs, or lines for ``lines``."""
+        ...
+
+    def keyed_records(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
+        """The ``(encoded key, value)`` of every record in ``chunks`` (for sorting)."""
+        ...
+
+
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines of the byte stream without their ``\\n`` (a missing last ``\\n`` is fine)."""
+    pending = b""
+    for chunk in chunks:
+        if not chunk:
+            continue
+        pieces = chunk.split(b"\n")
+        if pending:
+            pieces[0] = pending + pieces[0]
+        pending = pieces.pop()
+        yield from pieces
+    if pending:
+        yield pending
+
+
+def iter_text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Lines decoded as UTF-8 (invalid bytes become U+FFFD), without ``\\n`` or ``\\r\\n``."""
+    pending = b""
+    for chunk in chunks:
+        if not chunk:
+            continue
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            pending += chunk
+            continue
+        block = pending + chunk[:cut]
+        pending = chunk[cut + 1 :]
+        text = block.decode("utf-8", "replace")
+        if "\r" in text:
+            for line in text.split("\n"):
+                yield line[:-1] if line.endswith("\r") else line
+        else:
+            yield from text.split("\n")
+    if pending:
+        line = pending.decode("utf-8", "replace")
+        yield line[:-1] if line.endswith("\r") else line
+
+
+try:  # the fastest decoder available; records never contain NaN or Infinity
+    from ujson import loads as _fast_loads
+except ImportError:  # pragma: no cover - nodes without ujson
+    from json import loads as _fast_loads
+
+
+# --- json ---------------------------------------------------------------------------------------
+
+
+def json_key_bytes(key: Any) -> bytes:
+    """The canonical JSON encoding of ``key`` as UTF-8 bytes.
+
+    Compact separators, object members sorted by name, non-ASCII characters
+    written as themselves. Always the standard library's encoder, so every
+    machine encodes (and so partitions) a key identically.
+    """
+    kind = type(key)
+    if kind is str:
+        return encode_basestring(key).encode("utf-8")
+    if kind is int:
+        return str(key).encode("ascii")
+    try:
+        return _canonical_json(key).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"The key {key!r} cannot be encoded as JSON: {exc}.") from None
+
+
+def _json_value(value: Any) -> bytes:
+    kind = type(value)
+    if kind is int:
+        return str(value).encode("ascii")
+    if kind is str:
+        return encode_basestring(value).encode("utf-8")
+    try:
+        return _canonical_json(value).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"The value {value!r} cannot be encoded as JSON: {exc}.") from None
+
+
+class JsonFormat:
+    """``[key,value]`` per line, UTF-8; the default, readable from any language."""
+
+    name = "json"
+    keyed = True
+
+    def key_bytes(self, key: Any) -> bytes:
+        """The canonical JSON of ``key``."""
+        return json_key_bytes(key)
+
+    def decode_key(self, key_bytes: bytes) -> Any:
+        """The key decoded from its JSON."""
+        return _fast_loads(key_bytes)
+
+    def encode(self, key_bytes: bytes, value: Any) -> bytes:
+        """``[<key>,<value>]\\n``."""
+        return b"[" + key_bytes + b"," + _json_value(value) + b"]\n"
+
+    def _pair(self, line: bytes) -> list[Any]:
+        try:
+            pair = jsoncodec.loads(line)
+        except ValueError as exc:
+            raise CorruptRecords(
+                f"A json record is not valid JSON ({exc}): {line[:200]!r}"
+            ) from None
+        if type(pair) is not list or len(pair) != 2:
+            raise CorruptRecords(f"A json record is not a [key, value] array: {line[:200]!r}")
+        return pair
+
+    def _block(self, block: bytes) -> list[Any]:
+        """The pairs of whole lines ``block``: one decoder call for all of them."""
+        try:
+            pairs = _fast_loads(b"[" + block.replace(b"\n", b",") + b"]")
+        except ValueError:
+            pairs = None
+        if type(pairs) is list and all(type(p) is list and len(p) == 2 for p in pairs):
+            return pairs
+        # Blank lines, or a bad record: line by line, to skip the one and name the other.
+        return [self._pair(line) for line in block.split(b"\n") if line.strip()]
+
+    def _blocks(self, chunks: Iterable[bytes]) -> Iterator[list[Any]]:
+        pending = b""
+        for chunk in chunks:
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                pending += chunk
+                continue
+            block = pending + chunk[:cut]
+            pending = chunk[cut + 1 :]
+            if block.strip():
+                yield self._block(block)
+        if pending.strip():
+            yield self._block(pending)
+
+    def records(self, chunks: Iterable[bytes]) -> Iterator[Pair]:
+        """Every ``(key, value)``; blank lines are skipped."""
+        for pairs in self._blocks(chunks):
+            yield from map(tuple, pairs)
+
+    def keyed_records(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
+        """Every ``(canonical key bytes, value)``."""
+        encode = encode_basestring
+        for pairs in self._blocks(chunks):
+            for key, value in pairs:
+                if type(key) is str:
+                    yield encode(key).encode("utf-8"), value
+                else:
+                    yield json_key_bytes(key), value
+
+
+# --- pickle -------------------------------------------------------------------------------------
+
+
+def _frames(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    buffer = bytearray()
+    pos = 0
+    header = _FRAME.size
+    for chunk in chunks:
+        if pos:
+            del buffer[:pos]
+            pos = 0
+        buffer += chunk
+        end = len(buffer)
+        while end - pos >= header:
+            klen, vlen = _FRAME.unpack_from(buffer, pos)
+            stop = pos + header + klen + vlen
+            if stop > end:
+                break
+            start = pos + header
+            yield bytes(buffer[start : start + klen]), bytes(buffer[start + klen : stop])
+            pos = stop
+    if len(buffer) - pos:
+        raise CorruptRecords(
+            f"The pickle record stream ends inside a record ({len(buffer) - pos} bytes left)."
+        )
+
+
+class PickleFormat:
+    """Length-prefixed pickles: Python only, any picklable key and value."""
+
+    name = "pickle"
+    keyed = True
+
+    def key_bytes(self, key: Any) -> bytes:
+        """The protocol 4 pickle of ``key``."""
+        return pickle.dumps(key, PICKLE_PROTOCOL)
+
+    def decode_key(self, key_bytes: bytes) -> Any:
+        """The key unpickled."""
+        return pickle.loads(key_bytes)
+
+    def encode(self, key_bytes: bytes, value: Any) -> bytes:
+        """``<u32 klen><u32 vlen><key pickle><value pickle>``."""
+        data = pickle.dumps(value, PICKLE_PROTOCOL)
+        return _FRAME.pack(len(key_bytes), len(data)) + key_bytes + data
+
+    def records(self, chunks: Iterable[bytes]) -> Iterator[Pair]:
+        """Every ``(key, value)``."""
+        loads = pickle.loads
+        for key, value in _frames(chunks):
+            yield loads(key), loads(value)
+
+    def keyed_records(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
+        """Every ``(key pickle, value)``."""
+        loads = pickle.loads
+        for key, value in _frames(chunks):
+            yield key, loads(value)
+
+
+# --- lines --------------------------------------------------------------------------------------
+
+
+class LinesFormat:
+    """Plain text: each line is one record (a ``str``); there are no keys."""
+
+    name = "lines"
+    keyed = False
+
+    def key_bytes(self, key: Any) -> bytes:
+        """Lines have no key; the encoded key is empty."""
+        return b""
+
+    def decode_key(self, key_bytes: bytes) -> Any:
+        """Lines have no key."""
+        return None
+
+    def encode(self, key_bytes: bytes, value: Any) -> bytes:
+        """``str(value)`` and a line end."""
+        return f"{value}\n".encode()
+
+    def records(self, chunks: Iterable[bytes]) -> Iterator[str]:
+        """Every line as text."""
+        return iter_text_lines(chunks)
+
+    def keyed_records(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
+        """Every line, under the empty key."""
+        for line in iter_text_lines(chunks):
+            yield b"", line
+
+
+# --- Disco's classic format (read only) ---------------------------------------------------------
+
+_HUNK: Final = struct.Struct("<BIQ")
+
+
+class _ByteReader:
+    """``read(n)`` over an iterator of chunks, counting the bytes consumed."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = bytearray()
+        self._pos = 0
+        self.offset = 0
+
+    def read(self, size: int) -> bytes:
+        while len(self._buffer) - self._pos < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            if self._pos:
+                del self._buffer[: self._pos]
+                self._pos = 0
+            self._buffer += chunk
+        data = bytes(self._buffer[self._pos : self._pos + size])
+        self._pos += len(data)
+        self.offset += len(data)
+        return data
+
+    def read_until(self, stop: bytes) -> bytes:
+        out = bytearray()
+        while True:
+            byte = self.read(1)
+            if not byte or byte == stop:
+                return bytes(out)
+            out += byte
+
+
+def _classic_hunk_records(hunk: bytes) -> Iterator[Pair]:
+    import io
+
+    stream = io.BytesIO(hunk)
+    unpickler = pickle.Unpickler(stream, encoding="utf-8", errors="surrogateescape")
+    while stream.tell() < len(hunk):
+        try:
+            record = unpickler.load()
+        except Exception as exc:
+            raise CorruptRecords(f"A classic Disco record cannot be unpickled: {exc!r}.") from exc
+        if not isinstance(record, tuple) or len(record) != 2:
+            raise CorruptRecords(f"A classic Disco record is not a (key, value) pair: {record!r}.")
+        yield record[0], record[1]
+
+
+def _classic_v1(reader: _ByteReader, first: bytes) -> Iterator[Pair]:
+    while first:
+        if first[0] < 0x80:
+            raise CorruptRecords(
+                f"A classic Disco hunk header starts with {first[0]:#x}, not 0x81, at byte "
+                f"{reader.offset - 1}."
+            )
+        head = reader.read(_HUNK.size)
+        if len(head) < _HUNK.size:
+            raise CorruptRecords(f"Truncated data at {reader.offset} bytes (hunk header).")
+        compressed, crc, length = _HUNK.unpack(head)
+        if length == 0:
+            return
+        start = reader.offset
+        stored = reader.read(length)
+        if len(stored) < length:
+            raise CorruptRecords(f"Truncated data at {reader.offset} bytes (hunk of {length}).")
+        try:
+            hunk = zlib.decompress(stored) if compressed else stored
+        except zlib.error as exc:
+            raise CorruptRecords(
+                f"Corrupted data between bytes {start}-{reader.offset}: {exc}."
+            ) from None
+        if zlib.crc32(hunk) != crc:
+            raise CorruptRecords(
+                f"Corrupted data between bytes {start}-{reader.offset}: CRC32 mismatch."
+            )
+        yield from _classic_hunk_records(hunk)
+        first = reader.read(1)
+
+
+def _classic_v0(reader: _ByteReader, first: bytes) -> Iterator[Pair]:
+    def field(prefix: bytes) -> str:
+        digits = prefix + reader.read_until(b" ")
+        try:
+            size = int(digits)
+        except ValueError:
+            raise CorruptRecords(f"A v0 record length is not a number: {digits[:40]!r}.") from None
+        data = reader.read(size)
+        if len(data) < size:
+            raise CorruptRecords(f"Truncated v0 record at {reader.offset} bytes.")
+        return data.decode("utf-8", "surrogateescape")
+
+    while first:
+        key = field(first)
+        if reader.read(1) != b" ":
+            raise CorruptRecords(f"A v0 record lacks the space after its key at {reader.offset}.")
+        value = field(b"")
+        if reader.read(1) != b"\n":
+            raise CorruptRecords(f"A v0 record lacks its line end at {reader.offset}.")
+        yield key, value
+        first = reader.read(1)
+
+
+class ClassicFormat:
+    """Disco 0.5's ``DiscoOutputStream`` (v1 hunks, or v0), read only (facts §12.4)."""
+
+    name = "disco"
+    keyed = True
+
+    def key_bytes(self, key: Any) -> bytes:
+        """Classic records are re-keyed with the pickle encoding when sorted."""
+        return pickle.dumps(key, PICKLE_PROTOCOL)
+
+    def decode_key(self, key_bytes: bytes) -> Any:
+        """The key unpickled."""
+        return pickle.loads(key_bytes)
+
+    def encode(self, key_bytes: bytes, value: Any) -> bytes:
+        """Not supported: pydisco writes ``json`` or ``pickle``."""
+        raise TypeError("The classic Disco format is read only; write 'json' or 'pickle'.")
+
+    def records(self, chunks: Iterable[bytes]) -> Iterator[Pair]:
+        """Every ``(key, value)`` of a v1 (first byte >= 0x80) or v0 stream."""
+        reader = _ByteReader(chunks)
+        first = reader.read(1)
+        if not first:
+            return iter(())
+        if first[0] >= 0x80:
+            return _classic_v1(reader, first)
+        return _classic_v0(reader, first)
+
+    def keyed_records(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
+        """Every ``(key pickle, value)``."""
+        for key, value in self.records(chunks):
+            yield self.key_bytes(key), value
+
+
+FORMATS: Final[dict[str, Callable[[], RecordFormat]]] = {
+    "json": JsonFormat,
+    "pickle": PickleFormat,
+    "lines": LinesFormat,
+    "disco": ClassicFormat,
+}
+
+
+def get_format(name: str | RecordFormat) -> RecordFormat:
+    """The record format called ``name`` (``json``, ``pickle``, ``lines`` or ``disco``)."""
+    if not isinstance(name, str):
+        return name
+    factory = FORMATS.get(name)
+    if factory is None:
+        raise ValueError(f"Unknown record format {name!r}; use one of {', '.join(FORMATS)}.")
+    return factory()

@@ -1,0 +1,64 @@
+"""A finished job's results: iterate for decoded records, or pass them on as inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pydisco.job.records import get_format
+from pydisco.job.sources import Source, read_source
+
+__all__ = ["Results"]
+
+Reader = Callable[[Source], Iterator[bytes]]
+
+
+class Results:
+    """The results of one run: ``(key, value)`` records when iterated.
+
+    ``sources`` are the result files as job inputs, so a :class:`Results`
+    given to another job's ``run`` chains the jobs. Iterating reads the files
+    again each time (nothing is kept in memory).
+    """
+
+    def __init__(
+        self,
+        sources: list[Source],
+        format: str,
+        job_name: str,
+        *,
+        reader: Reader = read_source,
+        keep: Any = None,
+    ) -> None:
+        self.sources = sources
+        self.format = format
+        self.job_name = job_name
+        self._reader = reader
+        #: Whatever must stay alive while the results are readable (a temp dir, a master).
+        self._keep = keep
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        for source in self.sources:
+            fmt = get_format(source.format)
+            yield from fmt.records(self._reader(source))
+
+    def by_label(self) -> dict[int, list[tuple[Any, Any]]]:
+        """The records of each output label (partition), in memory."""
+        out: dict[int, list[tuple[Any, Any]]] = {}
+        for source in self.sources:
+            records = get_format(source.format).records(self._reader(source))
+            out.setdefault(source.label, []).extend(records)
+        return out
+
+    def to_dict(self) -> dict[Any, Any]:
+        """The records as a dict (the last value of a repeated key wins)."""
+        return {_hashable(key): value for key, value in self}
+
+    def __repr__(self) -> str:
+        return f"<Results of {self.job_name}: {len(self.sources)} files, {self.format}>"
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value
