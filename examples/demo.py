@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from pydisco.client import JobInfo, Master
@@ -100,14 +101,23 @@ class ProgressPrinter:
         print(f"  [{info.status}] {counts}", flush=True)
 
 
-def top_words(master: Master, name: str, count: int = 10) -> list[tuple[str, int]]:
-    totals: list[tuple[str, int]] = []
+def read_counts(master: Master, name: str) -> dict[str, int]:
+    """The job's results (``word<TAB>count`` lines) as a dict; a word seen twice is an error."""
+    counts: dict[str, int] = {}
     for line in master.iter_result_lines(name):
         word, _, number = line.decode("utf-8").rstrip("\n").rpartition("\t")
-        if word:
-            totals.append((word, int(number)))
-    totals.sort(key=lambda item: (-item[1], item[0]))
-    return totals[:count]
+        if word in counts:
+            raise SystemExit(f"demo: {word!r} appears in two reduce outputs")
+        counts[word] = int(number)
+    return counts
+
+
+def expected_counts(inputs: list[Path]) -> Counter[str]:
+    """The same count, done in this process: the demo checks the job against it."""
+    counts: Counter[str] = Counter()
+    for path in inputs:
+        counts.update(path.read_text(encoding="ascii").split())
+    return counts
 
 
 def main() -> int:
@@ -130,9 +140,14 @@ def main() -> int:
             name = master.submit(pack)
             print(f"Submitted {name}; waiting for it:")
             master.wait(name, poll_interval=0.25, timeout=120, on_progress=ProgressPrinter())
-            top = top_words(master, name)
-            total = sum(1 for _ in master.iter_result_lines(name))
-    print(f"\nTop 10 of {total} distinct words:")
+            counts = read_counts(master, name)
+        expected = expected_counts(inputs)
+    if counts != expected:
+        wrong = sorted(set(counts.items()) ^ set(expected.items()))[:5]
+        print(f"\nThe job's counts differ from a single-process count, e.g. {wrong}")
+        return 1
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:10]
+    print(f"\nTop 10 of {len(counts)} distinct words (checked against a single-process count):")
     width = max(len(word) for word, _ in top)
     for rank, (word, number) in enumerate(top, 1):
         print(f"  {rank:2d}. {word:<{width}}  {number}")
