@@ -7,6 +7,7 @@ Each command talks to one master (``--master``, else the environment) through
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import IO, Any
@@ -25,7 +26,6 @@ from pydisco.cli._output import (
     interrupt_message,
     note,
     options,
-    stdout_is_tty,
     table,
 )
 from pydisco.cli._progress import Progress
@@ -373,16 +373,23 @@ def jobdict(job: str) -> None:
 @client_options
 @handle_errors
 def jobpack(job: str, output: str) -> None:
-    """Download the job pack of a submitted job, as it was submitted."""
+    """Download the job pack of a submitted job, as it was submitted.
+
+    With ``--json`` (and a file as output) a JSON object names the job, the
+    file and its size; with ``-o -`` stdout holds the job pack itself.
+    """
     with connect() as master:
         if output == "-":
-            if stdout_is_tty():
+            if sys.stdout.isatty():
                 raise CommandError("Refusing to write a binary job pack to a terminal.", 2)
             master.download_jobpack(job, sys.stdout.buffer)
             sys.stdout.buffer.flush()
-        else:
-            master.download_jobpack(job, output)
-            note(f"Wrote the job pack of {job} to {output}")
+            return
+        master.download_jobpack(job, output)
+    if options().json:
+        emit_json({"name": job, "output": output, "size": os.path.getsize(output)})
+    else:
+        note(f"Wrote the job pack of {job} to {output}")
 
 
 __all__ = [

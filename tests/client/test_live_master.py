@@ -233,6 +233,11 @@ def test_async_master_against_the_real_master(live_master: Any, tmp_path: Path) 
             followed = [e async for e in master.follow_events(name, poll_interval=0.1)]
             buffer = io.BytesIO()
             await master.download_jobpack(name, buffer)
+            parsed = await master.jobpack(name)
+            try:
+                assert parsed.jobdict.prefix == "ClientTest" and parsed.jobdict.worker
+            finally:
+                parsed.close()
             return (
                 await master.version(),
                 result,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import http.server
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,3 +217,53 @@ def test_async_reader_follows_the_same_rules(server: tuple[str, int, Path]) -> N
     assert labelled == [b"label one\n"]
     assert data == text + b"label one\n" + text + b"inline"
     assert "404" in str(failed)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A self-signed certificate for 127.0.0.1 (made with ``openssl``): cert and key in one PEM."""
+    directory = tmp_path_factory.mktemp("tls")
+    pem = directory / "server.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(pem), "-out", str(directory / "cert.pem"),
+            "-subj", "/CN=pydisco client test", "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    pem.write_bytes(pem.read_bytes() + (directory / "cert.pem").read_bytes())
+    return str(pem)
+
+
+def test_https_replicas_are_verified_and_fall_back(
+    server: tuple[str, int, Path], certificate: str
+) -> None:
+    _host, _port, root = server
+    (root / "secure").write_bytes(b"over tls\n")
+
+    def handler(*args: object, **kwargs: object) -> _Handler:
+        return _Handler(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{httpd.server_address[1]}/secure"
+    try:
+        trusting = ssl.create_default_context(cafile=certificate)
+        with httpx.Client(verify=trusting) as client:
+            assert b"".join(ResultReader(client, data_port=1).read([url])) == b"over tls\n"
+        # A client that does not trust the certificate refuses the replica and uses the next.
+        with httpx.Client() as client:
+            reader = ResultReader(client, data_port=1)
+            assert b"".join(reader.read([url, "raw://fallback"])) == b"fallback"
+            with pytest.raises(ResultsError) as info:
+                list(reader.read([url]))
+            assert "certificate" in str(info.value).lower()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -119,3 +119,25 @@ def test_rich_table_on_terminals(wrong_size):
     text = out.getvalue()
     assert "OUT-4" in text
     assert "fail" in text
+
+
+def test_cli_disco_profile_verbose_and_global_json() -> None:
+    done = _discotool(
+        "--json",
+        "conform",
+        "--profile",
+        "disco-0.5.4",
+        "--only",
+        "basic",
+        "-v",
+        "--",
+        sys.executable,
+        str(BROKEN / "ping.py"),
+    )
+    assert done.returncode == 1, done.stderr
+    data = json.loads(done.stdout)
+    assert data["profiles"] == ["disco-0.5.4"]
+    assert [r["id"] for r in data["rules"] if r["verdict"] == "fail"] == ["SQ-3"]
+    # -v: one line per scenario run, on stderr, naming what failed.
+    progress = done.stderr.splitlines()
+    assert len(progress) == 1 and progress[0].startswith("basic") and "FAIL SQ-3" in progress[0]

@@ -73,3 +73,54 @@ def test_library_writer_to_independent_reader(tmp_path: Path) -> None:
     assert got["modes"]["worker.py"] == 0o755
     assert got["jobdata"] == b"jd"
     assert data[20:128] == b"\0" * 108
+
+
+def test_version_1_both_ways(tmp_path: Path) -> None:
+    """A classic (version 1) pack: the independent writer's is read, the library's is readable."""
+    jobdict = {
+        "prefix": "Classic",
+        "owner": "a@b",
+        "worker": "worker",
+        "input": ["http://n/a", ["dir://n/idx", "dir://m/idx"], "raw://r"],
+        "map?": True,
+        "reduce?": True,
+        "reduce_shuffle?": False,
+        "nr_reduces": 2,
+        "scheduler": {"force_local": True},
+        "save_results": False,
+    }
+    path = tmp_path / "v1.pack"
+    path.write_bytes(write_pack(jobdict, {}, zip_bytes({"worker": b"#!/bin/sh\n"}), version=1))
+    with jobpack.JobPack.open(path) as pack:
+        assert pack.header.version == 1
+        typed = pack.jobdict
+        assert typed.raw == jobdict
+        assert [(s.name, str(s.grouping)) for s in typed.pipeline] == [
+            ("map", "split"),
+            ("map_shuffle", "group_node"),
+            ("reduce", "group_label"),
+        ]
+        assert [list(i.urls) for i in typed.inputs] == [
+            ["http://n/a"],
+            ["dir://n/idx"],
+            ["raw://r"],
+        ]
+        assert [i.is_dir for i in typed.inputs] == [False, True, False]
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "worker").write_text("#!/bin/sh\n")
+    written = jobpack.jobpack_bytes(
+        jobdict=jobpack.make_jobdict_v1(
+            prefix="Classic", worker="worker", owner="a@b", inputs=jobdict["input"], reduce=True
+        ),
+        jobenvs={"K": "V"},
+        jobhome=home,
+        version=1,
+    )
+    got = read_pack(written)
+    assert got["version"] == 1
+    assert got["jobdict"]["input"] == jobdict["input"]
+    assert got["jobdict"]["map?"] is True and got["jobdict"]["reduce?"] is True
+    assert got["jobenvs"] == {"K": "V"} and got["files"] == {"worker": b"#!/bin/sh\n"}
+    assert got["modes"]["worker"] & 0o100
