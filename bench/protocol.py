@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/protocol.py            # full run
     .venv/bin/python bench/protocol.py --quick    # fewer rounds
+    .venv/bin/python bench/protocol.py --instructions   # valgrind instruction counts
 
 1. Frames per second for a realistic mix (a TASK reply, an INPUT reply
    listing 1000 inputs, an OUTPUT), decoded into validated typed messages
@@ -18,7 +19,9 @@ Run from the repository root::
    runs (median and p90), for the example echo worker under the venv's
    Python and under a bare ``python -I -S`` with the shipped runtime in the
    job home, against ``python -c pass`` (and ``python -I -S -c pass``)
-   measured in the same run.
+   measured in the same run. The child's CPU time (user + system, from
+   ``wait4``) is shown too: on a shared machine it is far steadier than the
+   wall time, which includes waiting for a CPU.
 """
 
 from __future__ import annotations
@@ -111,7 +114,8 @@ def _best_rates(
     return frames[0] / best[0], frames[1] / best[1]
 
 
-def bench_decode(rounds: int, repeat: int) -> tuple[float, float]:
+def _decode_functions(repeat: int) -> tuple[Callable[[], int], Callable[[], int]]:
+    """Typed and baseline decoding of the mix, ``repeat`` times over; each returns its frames."""
     messages = mix()
     wire = b"".join(encode_message(message) for message, _ in messages) * repeat
     senders = [sender for _, sender in messages] * repeat
@@ -140,6 +144,11 @@ def bench_decode(rounds: int, repeat: int) -> tuple[float, float]:
         return count
 
     assert typed() == baseline() == len(senders)
+    return typed, baseline
+
+
+def bench_decode(rounds: int, repeat: int) -> tuple[float, float]:
+    typed, baseline = _decode_functions(repeat)
     return _best_rates(typed, baseline, rounds)
 
 
@@ -164,8 +173,8 @@ def bench_encode(rounds: int, repeat: int) -> tuple[float, float]:
 # --- start-up ------------------------------------------------------------------------------
 
 
-def _spawn_until_input(argv: list[str], home: str) -> float:
-    """Seconds from spawn until the worker's first INPUT request has arrived."""
+def _spawn_until_input(argv: list[str], home: str) -> tuple[float, float]:
+    """Seconds from spawn until the worker's first INPUT request has arrived, and its CPU time."""
     session = MasterSession()
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -185,31 +194,43 @@ def _spawn_until_input(argv: list[str], home: str) -> float:
                 if not hasattr(message, "NAME"):
                     break
                 if message.NAME == "INPUT":
-                    return time.perf_counter() - start
+                    elapsed = time.perf_counter() - start
+                    process.kill()
+                    return elapsed, _reap(process)
                 reply = Ok() if message.NAME == "WORKER" else TaskReply(task)
                 process.stdin.write(session.send(reply))
                 process.stdin.flush()
     finally:
-        process.kill()
-        process.wait()
+        if process.returncode is None:
+            process.kill()
+            process.wait()
         process.stdin.close()
         process.stdout.close()
 
 
-def _spawn_pass(argv: list[str]) -> float:
+def _reap(process: subprocess.Popen[bytes]) -> float:
+    """Wait for ``process``; the CPU seconds (user + system) it used."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _spawn_pass(argv: list[str]) -> tuple[float, float]:
     start = time.perf_counter()
-    subprocess.run(argv, check=True)
-    return time.perf_counter() - start
+    process = subprocess.Popen(argv)
+    cpu = _reap(process)
+    return time.perf_counter() - start, cpu
 
 
-def _summary(samples: list[float]) -> str:
-    ordered = sorted(samples)
+def _summary(samples: list[tuple[float, float]]) -> str:
+    ordered = sorted(wall for wall, _ in samples)
     median = statistics.median(ordered) * 1000
     p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))] * 1000
-    return f"median {median:6.1f} ms   p90 {p90:6.1f} ms"
+    cpu = statistics.median(cpu for _, cpu in samples) * 1000
+    return f"median {median:6.1f} ms   p90 {p90:6.1f} ms   cpu median {cpu:6.1f} ms"
 
 
-def bench_startup(runs: int) -> list[tuple[str, list[float]]]:
+def bench_startup(runs: int) -> list[tuple[str, list[tuple[float, float]]]]:
     from pydisco.worker.runtime import install_runtime
 
     python = sys.executable
@@ -218,7 +239,7 @@ def bench_startup(runs: int) -> list[tuple[str, list[float]]]:
         install_runtime(home)
         shutil.copy(ECHO_WORKER, home)
         worker = os.path.join(home, "echo_worker.py")
-        cases: list[tuple[str, Callable[[], float]]] = [
+        cases: list[tuple[str, Callable[[], tuple[float, float]]]] = [
             ("python -c pass", lambda: _spawn_pass([python, "-c", "pass"])),
             ("echo worker, venv python", lambda: _spawn_until_input([python, worker], home)),
             ("python -I -S -c pass", lambda: _spawn_pass([*bare, "-c", "pass"])),
@@ -229,17 +250,85 @@ def bench_startup(runs: int) -> list[tuple[str, list[float]]]:
         ]
         for _, case in cases:  # warm the page cache and write .pyc files
             case()
-        results: list[tuple[str, list[float]]] = [(name, []) for name, _ in cases]
+        results: list[tuple[str, list[tuple[float, float]]]] = [(name, []) for name, _ in cases]
         for _ in range(runs):  # interleaved, so load changes hit every case alike
             for (_, samples), (_, case) in zip(results, cases, strict=True):
                 samples.append(case())
     return results
 
 
+# --- instruction counts (valgrind) ---------------------------------------------------------
+
+
+def _instructions(argv: list[str]) -> int:
+    """Instructions ``argv`` executes, counted by valgrind's callgrind (steady under load)."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for line in result.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise RuntimeError(f"no instruction count from valgrind for {argv}")
+
+
+def bench_instructions() -> None:
+    """Instruction counts: decoding per mix (typed vs baseline) and start-up imports."""
+    python = sys.executable
+    me = os.path.abspath(__file__)
+    mixes = 10
+    setup = _instructions([python, me, "--run-decode", "typed", "0"])
+    per_mix = {
+        mode: (_instructions([python, me, "--run-decode", mode, str(mixes)]) - setup) / mixes
+        for mode in ("typed", "baseline")
+    }
+    print("Instructions (valgrind callgrind; millions):")
+    print(
+        f"  decode one mix: typed {per_mix['typed'] / 1e6:6.2f}   baseline "
+        f"{per_mix['baseline'] / 1e6:6.2f}   ratio {per_mix['baseline'] / per_mix['typed']:.2f}"
+    )
+    bare = [python, "-I", "-S"]
+    with tempfile.TemporaryDirectory() as home:
+        from pydisco.worker.runtime import install_runtime
+
+        install_runtime(home)
+        path = f"import sys; sys.path.insert(0, {home!r}); "
+        cases = [
+            ("python -c pass", [python, "-c", "pass"]),
+            ("python -c 'import attrs'", [python, "-c", "import attrs"]),
+            (
+                "python: import pydisco.worker (shipped)",
+                [python, "-c", path + "import pydisco.worker"],
+            ),
+            ("python -I -S -c pass", [*bare, "-c", "pass"]),
+            ("python -I -S: import attrs (shipped)", [*bare, "-c", path + "import attrs"]),
+            ("python -I -S: import pydisco.worker", [*bare, "-c", path + "import pydisco.worker"]),
+        ]
+        for _, argv in cases:  # write the .pyc files first
+            subprocess.run(argv, check=True)
+        for name, argv in cases:
+            print(f"  {name:45s} {_instructions(argv) / 1e6:7.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions with valgrind instead"
+    )
+    parser.add_argument("--run-decode", nargs=2, metavar=("MODE", "MIXES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run_decode:  # one side of --instructions: decode the mix MIXES times
+        typed_run, baseline_run = _decode_functions(1)
+        function = typed_run if args.run_decode[0] == "typed" else baseline_run
+        for _ in range(int(args.run_decode[1])):
+            function()
+        return
+    if args.instructions:
+        bench_instructions()
+        return
     rounds, repeat, runs = (5, 10, 10) if args.quick else (25, 20, 20)
 
     print(f"Python {sys.version.split()[0]}, ujson: {jsoncodec.ujson_available()}")

@@ -240,7 +240,8 @@ class FrameDecoder:
                 ErrorKind.INVALID_BODY,
                 name,
             )
-        payload = bytes(buffer[payload_start:payload_end])
+        with memoryview(buffer) as view:  # one copy: a bytearray slice would be two
+            payload = view[payload_start:payload_end].tobytes()
         self._consume(payload_end + 1)
         return Frame(name, payload)
 

@@ -9,7 +9,7 @@ characters, which some real Disco workers rely on. Input is strict JSON:
 
 from __future__ import annotations
 
-import json as _stdlib_json
+from types import ModuleType
 from typing import Any
 
 try:
@@ -29,9 +29,16 @@ def _refuse_constant(name: str) -> Any:
     raise JSONError(f"{name} is not valid JSON")
 
 
-def _strict_loads(text: str | bytes) -> Any:
+def _stdlib_json() -> ModuleType:
+    """The standard library's ``json``, imported on first use (with ujson it is never needed)."""
+    import json
+
+    return json
+
+
+def _strict_loads(text: str) -> Any:
     try:
-        return _stdlib_json.loads(text, parse_constant=_refuse_constant)
+        return _stdlib_json().loads(text, parse_constant=_refuse_constant)
     except JSONError:
         raise
     except (ValueError, RecursionError) as exc:
@@ -41,11 +48,15 @@ def _strict_loads(text: str | bytes) -> Any:
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """Decode one JSON value, raising :class:`JSONError` for anything else."""
     raw = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
+    text: str | bytes
     if isinstance(raw, bytes):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise JSONError(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
+        if raw.isascii():
+            text = raw  # ujson reads ASCII bytes as they are, without a decoded copy
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise JSONError(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
         probe = raw
     else:
         text = raw
@@ -55,12 +66,17 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
     if _ujson is None or (
         (b"N" in probe or b"I" in probe) and any(token in probe for token in _NON_STANDARD)
     ):
-        return _strict_loads(text)
+        return _strict_loads(_as_text(text))
     try:
         return _ujson.loads(text)
     except (ValueError, OverflowError, RecursionError):
         # ujson refuses some valid JSON (very deep nesting); let the stdlib decide.
-        return _strict_loads(text)
+        return _strict_loads(_as_text(text))
+
+
+def _as_text(text: str | bytes) -> str:
+    """``text`` as a str (bytes here are ASCII), so the stdlib never guesses an encoding."""
+    return text.decode("ascii") if isinstance(text, bytes) else text
 
 
 def dumps(value: Any) -> bytes:
@@ -72,9 +88,10 @@ def dumps(value: Any) -> bytes:
             )
         except (OverflowError, TypeError):
             pass
-    return _stdlib_json.dumps(
+    text: str = _stdlib_json().dumps(
         value, ensure_ascii=True, separators=(",", ":"), allow_nan=False
-    ).encode("ascii")
+    )
+    return text.encode("ascii")
 
 
 def dumps_text(value: Any) -> str:

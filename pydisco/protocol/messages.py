@@ -16,9 +16,10 @@ checks and nothing more.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, ClassVar, Final, Literal, NamedTuple, TypeAlias, TypeVar
+from itertools import chain
+from typing import Any, ClassVar, Final, Literal, NamedTuple, TypeAlias, TypeVar, overload
 
 import attrs
 
@@ -41,6 +42,7 @@ __all__ = [
     "InputReply",
     "InputRequest",
     "InputStatus",
+    "LazyInputs",
     "MasterMessage",
     "Message",
     "Msg",
@@ -352,7 +354,15 @@ _T = TypeVar("_T", bound="_TextMessage")
 
 @attrs.frozen(slots=True)
 class _TextMessage:
-    """Base of the messages whose payload is one JSON string."""
+    """Base of the messages whose payload is one JSON string.
+
+    Subclasses that add nothing but ``NAME`` and ``SENDER`` are plain
+    subclasses with empty ``__slots__``: they inherit the attrs-made
+    ``__init__``, ``__eq__`` (which compares classes too), ``__repr__`` (which
+    prints the subclass's name) and frozenness, and stay slotted attrs classes
+    (``attrs.has`` is true), without paying for generating those methods again
+    at import, which the worker's start-up would.
+    """
 
     NAME: ClassVar[str]
     SENDER: ClassVar[str]
@@ -404,12 +414,12 @@ class Worker:
         return cls(_str("WORKER", "version", value["version"]), _int("WORKER", "pid", value["pid"]))
 
 
-@attrs.frozen(slots=True)
 class TaskRequest(_TextMessage):
     """TASK from the worker: ask for the task description (payload ``""``)."""
 
     NAME: ClassVar[str] = "TASK"
     SENDER: ClassVar[str] = "worker"
+    __slots__ = ()
 
 
 _INPUT_MODES: Final = ("all", "include", "exclude")
@@ -512,44 +522,44 @@ class Output:
         )
 
 
-@attrs.frozen(slots=True)
 class Msg(_TextMessage):
     """MSG: a line of text for the job's events; answered with OK."""
 
     NAME: ClassVar[str] = "MSG"
     SENDER: ClassVar[str] = "worker"
+    __slots__ = ()
 
 
-@attrs.frozen(slots=True)
 class Done(_TextMessage):
     """DONE: the task finished; Disco 0.5.4 sends no reply and kills the worker."""
 
     NAME: ClassVar[str] = "DONE"
     SENDER: ClassVar[str] = "worker"
+    __slots__ = ()
 
 
-@attrs.frozen(slots=True)
 class Error(_TextMessage):
     """ERROR: the task failed and may be retried; no reply follows."""
 
     NAME: ClassVar[str] = "ERROR"
     SENDER: ClassVar[str] = "worker"
+    __slots__ = ()
 
 
-@attrs.frozen(slots=True)
 class Fatal(_TextMessage):
     """FATAL: the task failed and the whole job must stop; no reply follows."""
 
     NAME: ClassVar[str] = "FATAL"
     SENDER: ClassVar[str] = "worker"
+    __slots__ = ()
 
 
-@attrs.frozen(slots=True)
 class Ping(_TextMessage):
     """PING: a no-op. Fatal on Disco 0.5.4 (unknown message); lenient masters reply OK."""
 
     NAME: ClassVar[str] = "PING"
     SENDER: ClassVar[str] = "worker"
+    __slots__ = ()
 
 
 # --- messages sent by the master -------------------------------------------------------------
@@ -565,12 +575,12 @@ class Ok(_TextMessage):
     text: str = "ok"
 
 
-@attrs.frozen(slots=True)
 class Fail(_TextMessage):
     """FAIL: no replica of the input is left to try."""
 
     NAME: ClassVar[str] = "FAIL"
     SENDER: ClassVar[str] = "master"
+    __slots__ = ()
 
 
 @attrs.frozen(slots=True)
@@ -590,20 +600,152 @@ class TaskReply:
         return cls(TaskInfo.from_payload(value))
 
 
+class LazyInputs(Sequence[Input]):
+    """The inputs of a decoded INPUT reply: validated already, built on first access.
+
+    :meth:`InputReply.from_json` checks every shape rule over the raw JSON
+    lists in one pass of C-level operations and keeps the lists; the typed
+    :class:`Input` and :class:`Replica` values are made when the sequence is
+    first read, once. It compares, hashes and prints like the tuple of those
+    values, so a decoded reply equals one built from a tuple.
+    """
+
+    __slots__ = ("_entries", "_items")
+
+    _entries: list[list[Any]] | None
+    _items: tuple[Input, ...] | None
+
+    def __init__(self, items: Sequence[Input] = ()) -> None:
+        items = tuple(items)
+        if not _all_instances(items, Input):
+            raise _invalid("INPUT", "inputs must be Input values")
+        self._entries = None
+        self._items = items
+
+    @classmethod
+    def _trusted(cls, entries: list[list[Any]]) -> LazyInputs:
+        """Wrap ``entries``, which :func:`_json_inputs_ok` accepted and nobody else holds."""
+        lazy = object.__new__(cls)
+        lazy._entries = entries
+        lazy._items = None
+        return lazy
+
+    def _built(self) -> tuple[Input, ...]:
+        items = self._items
+        if items is None:
+            entries = self._entries
+            if entries is None:  # another thread has just built them (items first)
+                built = self._items
+                assert built is not None
+                return built
+            items = self._items = tuple(
+                [
+                    _new_tuple(
+                        Input,
+                        (input_id, _STATUSES[status], label, tuple(map(_new_replica, replicas))),
+                    )
+                    for input_id, status, label, replicas in entries
+                ]
+            )
+            self._entries = None
+        return items
+
+    def __len__(self) -> int:
+        entries = self._entries
+        return len(entries) if entries is not None else len(self._built())
+
+    @overload
+    def __getitem__(self, index: int) -> Input: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Input, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Input | tuple[Input, ...]:
+        return self._built()[index]
+
+    def __iter__(self) -> Iterator[Input]:
+        return iter(self._built())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyInputs):
+            return self._built() == other._built()
+        if isinstance(other, tuple):
+            return self._built() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._built())
+
+    def __repr__(self) -> str:
+        return repr(self._built())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LazyInputs, (self._built(),))
+
+
+_INT: Final = frozenset({int})
+_LIST: Final = frozenset({list})
+_INT_OR_STR: Final = frozenset({int, str})
+_STATUS_TEXTS: Final = frozenset(_STATUSES)
+_flatten: Final = chain.from_iterable
+_FLAGS: Final = ("done", "more")
+
+
+def _json_inputs_ok(entries: list[Any]) -> bool:
+    """Whether every entry of a JSON-decoded inputs list is ``[int, status, label, replicas]``.
+
+    Only for values straight from a JSON decoder (lists, dicts, strs, ints,
+    floats, bools, None). Every pass is C-level: ``zip(*rows, strict=True)``
+    unpacked into n columns proves that every row has exactly n elements,
+    and there a row can only be a list once its columns have the right types
+    (a string's columns are strings, an object's are its string keys).
+    False sends the caller to the one-check-at-a-time path for the exact error.
+    """
+    if not entries:
+        return True
+    try:
+        ids, statuses, labels, replica_lists = zip(*entries, strict=True)
+        if set(map(type, ids)) != _INT or not set(statuses) <= _STATUS_TEXTS:
+            return False
+        label_types = set(map(type, labels))
+        if label_types != _INT:
+            if not label_types <= _INT_OR_STR:
+                return False
+            texts = set(labels)
+            texts.discard(ALL_LABELS)
+            if not set(map(type, texts)) <= _INT:
+                return False
+        if set(map(type, replica_lists)) != _LIST:
+            return False
+        replicas = list(_flatten(replica_lists))
+        if replicas:
+            replica_ids, urls = zip(*replicas, strict=True)
+            if set(map(type, replica_ids)) != _INT:
+                return False
+            "".join(urls)  # a TypeError unless every url is a str
+    except (TypeError, ValueError):  # not iterable, unhashable, rows of other lengths
+        return False
+    return True
+
+
 @attrs.frozen(slots=True)
 class InputReply:
-    """INPUT from the master: some of the task's inputs, and whether the set is complete."""
+    """INPUT from the master: some of the task's inputs, and whether the set is complete.
+
+    ``inputs`` is a tuple of :class:`Input` when built directly, and a
+    :class:`LazyInputs` (equal to that tuple) when decoded from a frame.
+    """
 
     NAME: ClassVar[str] = "INPUT"
     SENDER: ClassVar[str] = "master"
 
     done: bool
-    inputs: tuple[Input, ...]
+    inputs: Sequence[Input]
 
     def __attrs_post_init__(self) -> None:
         if type(self.done) is not bool:
             raise _invalid("INPUT", f"done {self.done!r} is not a boolean")
-        if not _all_instances(self.inputs, Input):
+        if type(self.inputs) is not LazyInputs and not _all_instances(self.inputs, Input):
             raise _invalid("INPUT", "inputs must be a tuple of Input")
 
     def to_payload(self) -> list[Any]:
@@ -611,11 +753,26 @@ class InputReply:
 
     @classmethod
     def from_payload(cls, value: object) -> InputReply:
+        """The reply with ``value`` as payload, checked and built eagerly (any Python value)."""
         item = _list("INPUT", "the payload", value, 2)
         if item[0] not in ("done", "more"):
             raise _invalid("INPUT", f'the flag must be "done" or "more", got {item[0]!r}')
         entries = _list("INPUT", "the inputs", item[1])
         return cls(item[0] == "done", tuple(map(Input.from_payload, entries)))
+
+    @classmethod
+    def from_json(cls, value: object) -> InputReply:
+        """Like :meth:`from_payload`, for a value fresh from a JSON decoder (which it keeps).
+
+        Accepts and rejects exactly what :meth:`from_payload` does, with the
+        same errors, but checks in one fast pass and builds the inputs lazily
+        (:class:`LazyInputs`).
+        """
+        if type(value) is list and len(value) == 2:
+            flag, entries = value
+            if flag in _FLAGS and type(entries) is list and _json_inputs_ok(entries):
+                return cls(flag == "done", LazyInputs._trusted(entries))
+        return cls.from_payload(value)
 
 
 @attrs.frozen(slots=True)
@@ -711,6 +868,8 @@ def decode_frame(frame: Frame, sender: str) -> Any:
             name=frame.name,
             context=frame.payload,
         )
+    if cls is InputReply:
+        return InputReply.from_json(value)
     return cls.from_payload(value)
 
 

@@ -7,6 +7,12 @@ task run writes to its own directory::
     taskpath = <hexhash(uid)>/<uid>
     file     = <taskpath>/<stage>-<label>
 
+Every variable part of the uid is cut to :data:`MAX_PART` characters, the
+cut ones ending in ``~`` and a hash of the whole text, so that a name stays
+well inside the file system's 255-byte limit whatever the master sends (a
+``raw://`` input's group host is the data itself) while two different
+texts still give two different names.
+
 ``hexhash`` is the first byte of the MD5 digest as two hex digits, so the
 first path segment never contains ``:`` (a path like ``map:0/...`` would be
 taken for a URL by the master, facts §5.1). Files are written as
@@ -28,13 +34,17 @@ if TYPE_CHECKING:
 from pydisco.protocol.messages import TaskInfo
 from pydisco.worker.errors import DataError
 
-__all__ = ["OutputWriter", "Outputs", "hexhash", "safe_name", "task_uid"]
+__all__ = ["OutputWriter", "Outputs", "bounded_name", "hexhash", "safe_name", "task_uid"]
 
 # Patterns, not compiled objects: ``re`` compiles and caches them on first use,
 # which keeps compilation out of the worker's start-up.
 _UNSAFE: Final = r"[^A-Za-z0-9_\-@:]"
 _SCHEME: Final = r"[A-Za-z][A-Za-z0-9+.-]*:"
 PARTIAL_SUFFIX: Final = ".partial"
+#: The longest a part of an output path (stage, group host, ...) may be, in characters.
+MAX_PART: Final = 48
+#: Hex digits of the hash that ends a part cut to :data:`MAX_PART`.
+_CUT_HASH_DIGITS: Final = 12
 
 
 def hexhash(text: str) -> str:
@@ -49,12 +59,31 @@ def safe_name(text: str) -> str:
     return re.sub(_UNSAFE, "_", text)
 
 
+def bounded_name(text: str, limit: int = MAX_PART) -> str:
+    """:func:`safe_name` of ``text``, cut to ``limit`` characters if longer.
+
+    A cut name keeps its start and ends in ``~`` plus the first hex digits of
+    the SHA-256 of the whole ``text``, so different long texts stay apart.
+    """
+    if len(text) <= limit:
+        return safe_name(text)
+    import hashlib  # on first use: it costs milliseconds of start-up
+
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return safe_name(text[: limit - _CUT_HASH_DIGITS - 1]) + "~" + digest[:_CUT_HASH_DIGITS]
+
+
 def task_uid(task: TaskInfo, pid: int, now: float) -> str:
-    """A name unique to this run of the task."""
-    return safe_name(
-        f"{task.stage}:{task.group_label}-{task.group_host}-{task.taskid}"
-        f"-{int(now * 1_000_000):x}-{pid}"
+    """A name unique to this run of the task, under 230 characters long.
+
+    Disco's layout (stage, group, task id, time in µs, pid); each part that
+    the master chooses is cut by :func:`bounded_name`.
+    """
+    stage, label, host, taskid = (
+        bounded_name(part)
+        for part in (task.stage, str(task.group_label), task.group_host, str(task.taskid))
     )
+    return f"{stage}:{label}-{host}-{taskid}-{int(now * 1_000_000):x}-{pid}"
 
 
 class OutputWriter(io.BufferedIOBase):
@@ -136,7 +165,7 @@ class Outputs:
             raise ValueError(f"An output label must be a non-negative integer, got {label!r}.")
         writer = self._writers.get(label)
         if writer is None:
-            relative = f"{self.taskpath}/{safe_name(self._task.stage)}-{label}"
+            relative = f"{self.taskpath}/{bounded_name(f'{self._task.stage}-{label}')}"
             try:
                 writer = OutputWriter(label, os.path.join(self._home, relative), relative)
             except OSError as exc:

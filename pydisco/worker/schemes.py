@@ -12,6 +12,11 @@ the fly. Every failure to open or read is a
 Only the standard library is used, and ``http.client``, ``ssl`` and ``gzip``
 are imported on first use: a worker node may have nothing but Python, and a
 worker that reads local files should start fast.
+
+HTTPS certificates are always verified, against the system's trust store as
+OpenSSL finds it (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` replace it), plus the
+PEM file named by ``PYDISCO_WORKER_CAFILE`` when that is set (for a cluster's
+own CA). An untrusted certificate is a failed replica like any other.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ CHUNK_BYTES: Final = 256 * 1024
 # A pattern, not a compiled object: ``re`` compiles and caches it on first use.
 _SCHEME: Final = r"([A-Za-z][A-Za-z0-9+.-]*)://"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: Environment variable naming extra trusted CA certificates (PEM) for https:// inputs.
+CAFILE_ENV: Final = "PYDISCO_WORKER_CAFILE"
+_tls_context: Any = None
 
 
 class ByteStream(Protocol):
@@ -198,6 +206,30 @@ class _HttpStream:
         self._connection.close()
 
 
+def tls_context() -> Any:
+    """The :class:`ssl.SSLContext` for https:// reads, made once per process.
+
+    Verifies certificates and host names against the default trust store and
+    the file named by ``PYDISCO_WORKER_CAFILE``; a file that cannot be loaded
+    is a :class:`DataError`.
+    """
+    global _tls_context
+    if _tls_context is None:
+        import ssl
+
+        context = ssl.create_default_context()
+        cafile = os.environ.get(CAFILE_ENV)
+        if cafile:
+            try:
+                context.load_verify_locations(cafile=cafile)
+            except (OSError, ValueError) as exc:
+                raise DataError(
+                    f"Cannot load the CA certificates in {CAFILE_ENV}={cafile!r}: {exc}."
+                ) from exc
+        _tls_context = context
+    return _tls_context
+
+
 def _connect(url: str) -> tuple[Any, str]:
     import http.client
     import urllib.parse
@@ -211,13 +243,12 @@ def _connect(url: str) -> tuple[Any, str]:
         target += "?" + parts.query
     connection: Any
     if parts.scheme == "https":
-        import ssl
-
+        try:
+            context = tls_context()
+        except DataError as exc:
+            raise DataError(f"Cannot fetch {url!r}: {exc}", url) from exc
         connection = http.client.HTTPSConnection(
-            parts.hostname,
-            parts.port,
-            timeout=HTTP_TIMEOUT_SECONDS,
-            context=ssl.create_default_context(),
+            parts.hostname, parts.port, timeout=HTTP_TIMEOUT_SECONDS, context=context
         )
     else:
         connection = http.client.HTTPConnection(

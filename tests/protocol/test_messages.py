@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from pydisco.protocol import (
     ErrorKind,
@@ -205,3 +207,27 @@ def test_registries_cover_every_name() -> None:
     for sender, registry in (("worker", m.WORKER_MESSAGES), ("master", m.MASTER_MESSAGES)):
         for name, cls in registry.items():
             assert name == cls.NAME and sender == cls.SENDER
+
+
+@pytest.mark.parametrize(
+    "cls", [*m.WORKER_MESSAGES.values(), *m.MASTER_MESSAGES.values()], ids=lambda cls: cls.NAME
+)
+def test_every_message_class_is_a_frozen_slotted_attrs_class(cls: Any) -> None:
+    assert attrs.has(cls)
+    assert "__slots__" in vars(cls)
+
+
+@given(st.one_of(worker_messages, master_messages))
+def test_every_message_is_frozen_slotted_and_named(message: Any) -> None:
+    assert not hasattr(message, "__dict__")
+    field = attrs.fields(type(message))[0].name
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        setattr(message, field, None)
+    assert repr(message).startswith(type(message).__name__ + "(")
+
+
+def test_text_messages_of_different_names_differ() -> None:
+    assert m.Msg("x") != m.Done("x") and m.Error("x") != m.Fatal("x")
+    assert m.Msg("x") == m.Msg("x") and hash(m.Msg("x")) == hash(m.Msg("x"))
+    assert attrs.evolve(m.Fail("a"), text="b") == m.Fail("b")
+    assert m.Ok() == m.Ok("ok") and m.TaskRequest() == m.TaskRequest("")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import ssl
 import threading
 from collections.abc import Iterator
 
@@ -59,9 +60,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 class Server:
-    def __init__(self, root: str) -> None:
+    """Serves ``root`` on a free loopback port; over TLS when given a server ``context``."""
+
+    def __init__(self, root: str, context: ssl.SSLContext | None = None) -> None:
         handler = lambda *args: _Handler(*args, directory=root)  # noqa: E731
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        if context is not None:
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.scheme = "http" if context is None else "https"
         self.httpd.requests = []  # type: ignore[attr-defined]
         self.port = self.httpd.server_address[1]
         self.root = root
@@ -73,7 +79,7 @@ class Server:
         return self.httpd.requests  # type: ignore[attr-defined, no-any-return]
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{path.lstrip('/')}"
 
     def put(self, path: str, data: bytes) -> str:
         full = os.path.join(self.root, path)
