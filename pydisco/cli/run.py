@@ -1,24 +1,37 @@
-"""``discotool run``: run a job pack on a throw-away reference master in this process.
+"""``discotool run``: run a job on a throw-away reference master in this process.
 
-A reference master starts on a free loopback port with a temporary data
-directory; the job pack is submitted (with its inputs replaced by the ones
-given, if any), watched with progress, its results printed, and the master
-stopped. Nothing needs to be set up beforehand.
+The job is a job pack file, or a Python job (:mod:`pydisco.job`) named as
+``module:name`` or ``path/to/file.py:name``. A reference master starts on a
+free loopback port with a temporary data directory; the job is submitted
+(a job pack with its inputs replaced by the ones given, if any; a Python job
+packed with its code over the inputs given), watched with progress, its
+results printed, and the master stopped. Nothing needs to be set up
+beforehand.
+
+Which kind of job is meant is decided without guessing: an existing file is
+a job pack when its first bytes say so (binary ``D5 C0`` or zip ``PK``);
+``X:Y`` is a Python job when ``X`` is a ``.py`` file or an importable module;
+anything else is a usage error.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
+import json
 import os
+import sys
 import tempfile
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Literal, cast
 
 import click
 
 from pydisco.cli._output import (
+    EXIT_USAGE,
     CommandError,
     client_options,
     emit_json,
@@ -28,7 +41,7 @@ from pydisco.cli._output import (
 )
 from pydisco.cli.jobs import _result_modes, print_results, watch
 
-__all__ = ["local_master", "replace_inputs", "run"]
+__all__ = ["classify_target", "local_master", "replace_inputs", "run"]
 
 
 def input_url(spec: str) -> str:
@@ -82,8 +95,130 @@ def local_master(data_dir: str | None = None) -> Iterator[Any]:
         yield handle
 
 
+JobKind = Literal["pack", "python"]
+
+
+def _importable(module: str) -> bool:
+    """Whether ``module`` can be imported (the current directory counts, as for ``python -m``)."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, or an empty name part
+        return False
+
+
+def classify_target(target: str) -> JobKind:
+    """``"pack"`` or ``"python"`` for the JOB argument; a usage error for anything else."""
+    if os.path.isfile(target):
+        from pydisco.jobpack.zipform import form_of
+
+        with open(target, "rb") as handle:
+            head = handle.read(4)
+        if form_of(head) is not None:
+            return "pack"
+        raise CommandError(
+            f"{target} is not a job pack (it starts with {head.hex(' ') or 'nothing'}, not "
+            "D5 C0 or PK); name a Python job as MODULE:NAME or FILE.py:NAME.",
+            EXIT_USAGE,
+        )
+    module, colon, name = target.partition(":")
+    if colon and module and name:
+        if module.endswith(".py"):
+            if os.path.isfile(module):
+                return "python"
+            raise CommandError(f"The job file {module} does not exist.", EXIT_USAGE)
+        if _importable(module):
+            return "python"
+        raise CommandError(
+            f"{target!r}: no module {module!r} can be imported (from here or the Python path).",
+            EXIT_USAGE,
+        )
+    raise CommandError(
+        f"{target!r} is neither a job pack file nor a Python job; give a job pack, "
+        "MODULE:NAME or FILE.py:NAME.",
+        EXIT_USAGE,
+    )
+
+
+def _load_python_job(spec: str) -> Any:
+    """The :class:`pydisco.job.Job` named by ``spec``; the user's traceback if importing fails."""
+    from pydisco.job import JobDefinitionError, load_job
+
+    try:
+        return load_job(spec)
+    except JobDefinitionError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    except Exception as exc:
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        raise CommandError(f"Loading the job {spec!r} failed:\n{trace.rstrip()}") from None
+
+
+def _text(value: Any) -> str:
+    """A key or value for a line of output: strings as they are, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _print_records(results: Any) -> None:
+    if options().json:
+        emit_json({"name": results.job_name, "status": "ready", "records": list(results)})
+        return
+    out = sys.stdout
+    for key, value in results:
+        out.write(f"{_text(key)}\t{_text(value)}\n")
+    out.flush()
+
+
+def _run_python_job(
+    spec: str,
+    inputs: Sequence[str],
+    *,
+    timeout: float | None,
+    data_dir: str | None,
+    mode: str | None,
+    labels: tuple[int, ...],
+) -> None:
+    from pydisco.client import Master
+    from pydisco.job.remote import MasterRunner
+
+    if not inputs:
+        raise CommandError(
+            f"The Python job {spec} needs INPUTS (files, URLs or raw://text).", EXIT_USAGE
+        )
+    for text in inputs:
+        input_url(text)  # a clear error for a path that does not exist
+    job = _load_python_job(spec)
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(local_master(data_dir))
+        staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
+        runner = MasterRunner(handle.url, local_files=True, staging=staging)
+        pack = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-run-"))
+        runner.write_pack(pack, job, list(inputs))
+        pack.seek(0)
+        master = stack.enter_context(Master(handle.url))
+        name = master.submit(pack)
+        note(f"Submitted {name} to a local master at {handle.url}")
+        result = watch(
+            master,
+            name,
+            timeout=timeout,
+            interrupted=f"\nInterrupted: job {name} and the local master are stopped.",
+        )
+        if mode is not None:
+            print_results(master, result, mode=mode, labels=labels or None)
+            return
+        results = runner.results_of(master, result, job)
+        _print_records(results.only(labels) if labels else results)
+
+
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("job", metavar="JOB")
 @click.argument("inputs", nargs=-1)
 @click.option("--timeout", type=float, default=None, help="Give up after SECONDS (exit 1).")
 @click.option(
@@ -97,18 +232,37 @@ def local_master(data_dir: str | None = None) -> Iterator[Any]:
 @handle_errors
 def run(
     *,
-    file: str,
+    job: str,
     inputs: tuple[str, ...],
     timeout: float | None,
     data_dir: str | None,
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    """Run job pack FILE on a temporary local master and print its results.
+    """Run JOB on a temporary local master and print its results.
 
-    INPUTS (URLs or local files) replace the job pack's inputs. Results are
-    printed as data (--cat) by default, or as URLs (--urls).
+    JOB is a job pack file, or a Python job: MODULE:NAME or FILE.py:NAME
+    naming a pydisco.job Job. INPUTS are URLs (raw://text too) or local
+    files; for a job pack they replace its inputs. A job pack's results are
+    printed as data (--cat) by default; a Python job's as decoded records,
+    one "key<TAB>value" line each (--json: one JSON document), or as data
+    (--cat) or URLs (--urls).
     """
+    if classify_target(job) == "python":
+        _run_python_job(job, inputs, timeout=timeout, data_dir=data_dir, mode=mode, labels=labels)
+        return
+    _run_pack(job, inputs, timeout=timeout, data_dir=data_dir, mode=mode, labels=labels)
+
+
+def _run_pack(
+    file: str,
+    inputs: Sequence[str],
+    *,
+    timeout: float | None,
+    data_dir: str | None,
+    mode: str | None,
+    labels: tuple[int, ...],
+) -> None:
     from pydisco.client import Master
 
     urls = [input_url(spec) for spec in inputs]

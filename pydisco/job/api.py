@@ -54,7 +54,10 @@ GROUPINGS: Final = ("split", "group_label", "group_node", "group_node_label", "g
 #: The default memory budget of a stage's in-memory combine, in bytes.
 DEFAULT_COMBINE_MEMORY: Final = 32 * 1024 * 1024
 #: Local input files larger than this are split into line-aligned chunks (one map task each).
-DEFAULT_CHUNK_SIZE: Final = 32 * 1024 * 1024
+#: Each task costs a worker process and writes its own partial aggregates, so chunks are
+#: large (Hadoop's classic split size): on 2 slots, word count over 210 MB needed 1.45x
+#: the CPU of one ``Counter`` process with 64 MiB chunks and 1.71x with 32 MiB ones.
+DEFAULT_CHUNK_SIZE: Final = 64 * 1024 * 1024
 
 
 class JobDefinitionError(ValueError):

@@ -10,8 +10,11 @@ a worker it becomes the FATAL (or ERROR) text.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
+from json.encoder import encode_basestring
+from operator import is_, itemgetter
 from typing import Any, Final, Protocol
 from zlib import crc32
 
@@ -19,7 +22,13 @@ import attrs
 
 from pydisco.job.api import Job, Stage
 from pydisco.job.partition import partition_of
-from pydisco.job.records import RecordFormat, get_format
+from pydisco.job.records import (
+    JsonFormat,
+    RecordFormat,
+    get_format,
+    json_key_bytes,
+    json_value_bytes,
+)
 from pydisco.job.sort import _value_size, sorted_groups
 
 __all__ = ["RunSpec", "StageFailed", "TaskLike", "run_task_stage"]
@@ -28,6 +37,13 @@ __all__ = ["RunSpec", "StageFailed", "TaskLike", "run_task_stage"]
 WRITE_BUFFER: Final = 1 << 20
 #: Values a combine buffer holds for one key before folding them.
 COMBINE_EVERY: Final = 64
+#: Pairs a combine takes from the stage function at a time.
+COUNT_BATCH: Final = 512
+#: Value types a counted value may have (immutable, so repeating it is the same as emitting it).
+_PLAIN_VALUES: Final = frozenset({int, str, bytes, bool, float, type(None)})
+_PAIR_LENGTH: Final = {2}
+_first = itemgetter(0)
+_second = itemgetter(1)
 _ENTRY_OVERHEAD: Final = 200
 
 
@@ -143,6 +159,9 @@ class Emitter:
     def emit_all(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         """Write every pair of ``pairs`` (the same as :meth:`emit`, in one tight loop)."""
         fmt = self._fmt
+        if type(fmt) is JsonFormat:
+            self._emit_json(pairs)
+            return
         key_bytes_of, encode = fmt.key_bytes, fmt.encode
         partitions, fixed = self._partitions, self._label
         buffers, sizes = self._buffers, self._sizes
@@ -151,6 +170,33 @@ class Emitter:
             key_bytes = key_bytes_of(key)
             label = crc32(key_bytes) % partitions if partitions else fixed
             record = encode(key_bytes, value)
+            buffer = buffers.get(label)
+            if buffer is None:
+                buffer = buffers[label] = []
+                sizes[label] = 0
+            buffer.append(record)
+            sizes[label] += len(record)
+            count += 1
+            if sizes[label] >= WRITE_BUFFER:
+                self._flush(label)
+        self.count += count
+
+    def _emit_json(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        """:meth:`emit_all` for the ``json`` format, strings and integers encoded inline."""
+        partitions, fixed = self._partitions, self._label
+        buffers, sizes = self._buffers, self._sizes
+        count = 0
+        for key, value in pairs:
+            key_bytes = encode_basestring(key).encode() if type(key) is str else json_key_bytes(key)
+            kind = type(value)
+            if kind is int:
+                value_bytes = str(value).encode()
+            elif kind is str:
+                value_bytes = encode_basestring(value).encode()
+            else:
+                value_bytes = json_value_bytes(value)
+            record = b"[%b,%b]\n" % (key_bytes, value_bytes)
+            label = crc32(key_bytes) % partitions if partitions else fixed
             buffer = buffers.get(label)
             if buffer is None:
                 buffer = buffers[label] = []
@@ -195,7 +241,18 @@ def _real_key(key: Any) -> Any:
 
 
 class Combiner:
-    """Holds emitted values per key and folds them with ``combine`` before writing."""
+    """Holds emitted values per key and folds them with ``combine`` before writing.
+
+    Pairs are taken from the stage function in batches. While every pair of
+    a batch carries one and the same immutable value object (word count's
+    ``(word, 1)``), the batch's keys are only counted, in C
+    (:class:`collections.Counter`), and ``combine`` later gets that value
+    repeated. Identical values cannot be out of emission order, and equal but
+    different values (``1``, ``1.0``, ``True``) are never merged. The first
+    batch that does not qualify flushes what was counted, and the rest of the
+    task takes the general path: a list of values per key, folded every
+    :data:`COMBINE_EVERY`.
+    """
 
     def __init__(
         self,
@@ -210,9 +267,66 @@ class Combiner:
         self._memory = memory
         self._entries: dict[Any, list[Any]] = {}
         self._used = 0
+        #: Counting path: the one value counted so far, and the count of each key.
+        self._counting = True
+        self._value: Any = None
+        self._counts: Counter[Any] = Counter()
 
     def emit_all(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         """Buffer every pair of ``pairs`` (the hot loop of a map with combine)."""
+        if self._counting:
+            pairs = iter(pairs)
+            while True:
+                batch = list(islice(pairs, COUNT_BATCH))
+                if not batch:
+                    return
+                if not self._count(batch):
+                    self._counting = False
+                    self._flush_counts()
+                    pairs = chain(batch, pairs)
+                    break
+        self._buffer(pairs)
+
+    def _count(self, batch: list[Any]) -> bool:
+        """Count ``batch`` if it qualifies for the counting path (see the class)."""
+        try:
+            if set(map(len, batch)) != _PAIR_LENGTH:
+                return False
+        except TypeError:  # not a sequence: the general path raises the unpacking error
+            return False
+        try:
+            value = batch[0][1]
+            if type(value) not in _PLAIN_VALUES or not all(
+                map(is_, map(_second, batch), repeat(value))
+            ):
+                return False
+        except LookupError:  # a mapping of two items: the general path unpacks its keys
+            return False
+        counts = self._counts
+        if counts and value is not self._value:
+            return False
+        self._value = value
+        before = len(counts)
+        try:
+            counts.update(map(_first, batch))
+        except TypeError:  # an unhashable key: what precedes it was counted, the rest is not
+            for index, pair in enumerate(batch):
+                try:
+                    hash(pair[0])
+                except TypeError:
+                    del batch[:index]
+                    return False
+            raise
+        added = len(counts) - before
+        if added:
+            key = batch[-1][0]
+            size = _value_size(key) if type(key) is not str else len(key) + 49
+            self._used += added * (size + _ENTRY_OVERHEAD)
+            if self._used >= self._memory:
+                self._flush_counts()
+        return True
+
+    def _buffer(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         entries = self._entries
         get = entries.get
         for emitted, value in pairs:
@@ -244,8 +358,20 @@ class Combiner:
             else:
                 self._out.emit(out_key, out_value)
 
+    def _flush_counts(self) -> None:
+        counts, self._counts = self._counts, Counter()
+        self._used = 0
+        if counts:
+            value, combine, extra = self._value, self._combine, self._extra
+            self._out.emit_all(
+                chain.from_iterable(
+                    combine(key, repeat(value, n), *extra) for key, n in counts.items()
+                )
+            )
+
     def flush(self) -> None:
         """Fold and write everything buffered."""
+        self._flush_counts()
         entries, self._entries = self._entries, {}
         self._used = 0
         for entry in entries.values():
@@ -277,11 +403,16 @@ def _urls_of(entry: Any) -> list[str]:
 
 
 def _records(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where) -> Iterator[Any]:
-    for entry in task.inputs():
-        fmt = _format_of(entry, spec, first, job.records)
-        where.input = (_urls_of(entry) or [repr(entry)])[0]
-        yield from fmt.records(entry.chunks())
-    where.input = None
+    """Every record of every input, each input's records straight from its decoder."""
+
+    def of_each() -> Iterator[Iterator[Any]]:
+        for entry in task.inputs():
+            fmt = _format_of(entry, spec, first, job.records)
+            where.input = (_urls_of(entry) or [repr(entry)])[0]
+            yield fmt.records(entry.chunks())
+        where.input = None
+
+    return chain.from_iterable(of_each())
 
 
 def _keyed(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where) -> Iterator[Any]:

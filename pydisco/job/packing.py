@@ -17,12 +17,14 @@ The job data names the job (``module:attribute``) and carries the params
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import shutil
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable
 from typing import IO, Any
 
@@ -105,12 +107,76 @@ def _precompile(dest: str) -> None:
     )
 
 
-def build_job_home(job: Job, target: str, dest: str) -> None:
-    """Fill ``dest`` with everything a node needs to run ``job`` (named ``target``)."""
+_template_lock = threading.Lock()
+_templates: dict[tuple[Any, ...], str] = {}
+
+
+def _fingerprint() -> tuple[Any, ...]:
+    """What the runtime part of a job home depends on: its source files, as they are now."""
+    from pydisco.worker.runtime import runtime_files
+
+    paths = [source for source, _relative in runtime_files()]
+    for directory, _dirs, files in os.walk(_JOB_PACKAGE):
+        paths.extend(os.path.join(directory, name) for name in files if name.endswith(".py"))
+    stats = []
+    for path in sorted(paths):
+        info = os.stat(path)
+        stats.append((path, info.st_mtime_ns, info.st_size))
+    return tuple(stats)
+
+
+def _runtime_template() -> str:
+    """A byte-compiled copy of the worker runtime and this package, built once per process.
+
+    Byte-compiling takes most of the time of building a job home; a process
+    that runs many jobs (iterations, tests) copies this directory instead.
+    It is rebuilt when any of its source files changes.
+    """
     from pydisco.worker.runtime import install_runtime
 
-    install_runtime(dest)
-    _copy_tree(_JOB_PACKAGE, os.path.join(dest, "pydisco", "job"))
+    key = _fingerprint()
+    with _template_lock:
+        path = _templates.get(key)
+        if path is None or not os.path.isdir(path):
+            path = tempfile.mkdtemp(prefix="pydisco-runtime-")
+            atexit.register(shutil.rmtree, path, True)
+            install_runtime(path)
+            _copy_tree(_JOB_PACKAGE, os.path.join(path, "pydisco", "job"))
+            _precompile(path)
+            _templates[key] = path
+        return path
+
+
+def _sources(root: str) -> dict[str, int]:
+    """The ``.py`` files under ``root`` (relative paths) and their modification times."""
+    found = {}
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(directory, name)
+                found[os.path.relpath(path, root)] = os.stat(path).st_mtime_ns
+    return found
+
+
+def _compile_new(dest: str, template: dict[str, int]) -> None:
+    """Byte-compile the files of ``dest`` that did not come unchanged from the template."""
+    import py_compile
+
+    for relative, mtime in _sources(dest).items():
+        if template.get(relative) != mtime:
+            py_compile.compile(
+                os.path.join(dest, relative),
+                doraise=False,
+                quiet=2,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
+
+
+def build_job_home(job: Job, target: str, dest: str) -> None:
+    """Fill ``dest`` with everything a node needs to run ``job`` (named ``target``)."""
+    template = _runtime_template()
+    shutil.copytree(template, dest, dirs_exist_ok=True)  # copy2: times kept, byte-code valid
+    copied = _sources(dest)
     module_name = target.partition(":")[0]
     if module_name in sys.modules and getattr(sys.modules[module_name], "__file__", None):
         ship_module(module_name, dest)
@@ -124,7 +190,7 @@ def build_job_home(job: Job, target: str, dest: str) -> None:
         ship_module(extra, dest)
     for path in job.files:
         shutil.copyfile(path, os.path.join(dest, os.path.basename(path)))
-    _precompile(dest)
+    _compile_new(dest, copied)
     launcher = os.path.join(dest, LAUNCHER_NAME)
     with open(launcher, "w", encoding="utf-8") as handle:
         handle.write(LAUNCHER_SCRIPT)

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from pydisco.job.api import Job, locate_job
 from pydisco.job.packing import write_job_pack
@@ -115,20 +115,34 @@ class MasterRunner:
         _write_range(piece, path)
         return Source((f"file://{path}",), piece.format, piece.label)
 
+    def write_pack(
+        self, out: IO[bytes], job: Job, inputs: Any, *, original: Job | None = None
+    ) -> None:
+        """Write to ``out`` the job pack that runs ``job`` over ``inputs`` on this master.
+
+        Local inputs are staged as :meth:`run` does; ``original`` is the
+        module-level job that ``job`` derives from (what a worker imports).
+        """
+        target = locate_job(original or job)
+        sources = self._prepare(job, inputs)
+        write_job_pack(out, job, sources, target=target, jobenvs=self.jobenvs)
+
+    def results_of(self, master: Any, result: Any, job: Job) -> Results:
+        """The :class:`Results` of ``result`` (a ready job's ``JobResults`` from ``master``)."""
+        files = self._result_sources(master, result.results, job.records)
+        return Results(files, job.records, result.name, reader=self._reader)
+
     def run(self, job: Job, inputs: Any, *, original: Job | None = None) -> Results:
         """Pack, submit and wait; raises the client's ``JobFailed`` with the job's errors."""
         from pydisco.client import Master
 
-        target = locate_job(original or job)
-        sources = self._prepare(job, inputs)
         with tempfile.TemporaryFile(prefix="pydisco-pack-") as pack:
-            write_job_pack(pack, job, sources, target=target, jobenvs=self.jobenvs)
+            self.write_pack(pack, job, inputs, original=original)
             pack.seek(0)
             with Master(self.url) as master:
                 name = master.submit(pack)
                 result = master.wait(name, timeout=self.timeout, poll_interval=self.poll_interval)
-                files = self._result_sources(master, result.results, job.records)
-        return Results(files, job.records, name, reader=self._reader)
+                return self.results_of(master, result, job)
 
     def _result_sources(self, master: Any, entries: Any, fmt: str) -> list[Source]:
         from pydisco.client import data_url, parse_index

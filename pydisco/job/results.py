@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pydisco.job.records import get_format
@@ -49,6 +49,12 @@ class Results:
             records = get_format(source.format).records(self._reader(source))
             out.setdefault(source.label, []).extend(records)
         return out
+
+    def only(self, labels: Iterable[int]) -> Results:
+        """The results whose output label is one of ``labels``."""
+        wanted = set(labels)
+        sources = [source for source in self.sources if source.label in wanted]
+        return Results(sources, self.format, self.job_name, reader=self._reader, keep=self._keep)
 
     def to_dict(self) -> dict[Any, Any]:
         """The records as a dict (the last value of a repeated key wins)."""

@@ -110,15 +110,22 @@ def as_sources(inputs: Iterable[Any] | Any, fmt: str = "lines") -> list[Source]:
 
 
 def line_chunks(path: str, chunk_size: int) -> list[tuple[int, int]]:
-    """``(start, end)`` byte ranges of ``path``, about ``chunk_size`` each, ending at line ends."""
+    """``(start, end)`` byte ranges of ``path``, ending at line ends, as even as lines allow.
+
+    A file of ``size`` bytes gives ``ceil(size / chunk_size)`` ranges of about
+    ``size / n`` bytes each (not full chunks and a small rest), so its map
+    tasks take about the same time.
+    """
     size = os.path.getsize(path)
     if size <= chunk_size:
         return [(0, size)]
+    count = -(-size // chunk_size)
+    step = -(-size // count)
     ranges = []
     start = 0
     with open(path, "rb") as handle:
         while start < size:
-            target = start + chunk_size
+            target = start + step
             if target >= size:
                 ranges.append((start, size))
                 break

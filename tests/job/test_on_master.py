@@ -17,7 +17,10 @@ from examples.jobs.wordcount import wordcount
 from pydisco.job import Job
 from tests.job.failing_job import failing
 
-pytestmark = pytest.mark.slow
+# Each test runs one to five whole jobs on a real master (job pack, worker processes, HTTP);
+# on a loaded 2-CPU machine running the suite with -n 2 that can approach the suite-wide
+# 120 s hang guard, so these get a limit that still catches a hang but not a slow machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 TEXT = "the quick brown fox\njumps over the lazy dog\nThe dog sleeps\n"
 
