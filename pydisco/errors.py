@@ -12,6 +12,7 @@ the families apart::
     ├── WorkerError                   pydisco.worker.errors
     ├── ClientError                   pydisco.client.errors
     ├── MasterError                   pydisco.master.errors
+    ├── JobError                      pydisco.job.errors
     └── ConformanceError              pydisco.conformance.errors
 
 Every message is a full sentence that says what went wrong and, where there is

@@ -25,14 +25,13 @@ standard library, ``attrs`` and :mod:`pydisco.protocol`.
 from pydisco.job.api import (
     GROUPINGS,
     Job,
-    JobDefinitionError,
     Stage,
     load_job,
     locate_job,
     map_reduce,
 )
-from pydisco.job.execute import StageFailed
-from pydisco.job.records import CorruptRecords, get_format
+from pydisco.job.errors import CorruptRecords, JobDefinitionError, JobError, StageFailed
+from pydisco.job.records import get_format
 from pydisco.job.results import Results
 from pydisco.job.sources import Source
 
@@ -41,6 +40,7 @@ __all__ = [
     "CorruptRecords",
     "Job",
     "JobDefinitionError",
+    "JobError",
     "Results",
     "Source",
     "Stage",

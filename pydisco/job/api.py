@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from pydisco.job.errors import JobDefinitionError
 from pydisco.job.records import FORMATS
 from pydisco.job.sort import DEFAULT_SORT_MEMORY
 
@@ -58,10 +59,6 @@ DEFAULT_COMBINE_MEMORY: Final = 32 * 1024 * 1024
 #: large (Hadoop's classic split size): on 2 slots, word count over 210 MB needed 1.45x
 #: the CPU of one ``Counter`` process with 64 MiB chunks and 1.71x with 32 MiB ones.
 DEFAULT_CHUNK_SIZE: Final = 64 * 1024 * 1024
-
-
-class JobDefinitionError(ValueError):
-    """A job or stage is defined inconsistently."""
 
 
 def _grouping(value: str) -> str:

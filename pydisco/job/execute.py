@@ -21,6 +21,7 @@ from zlib import crc32
 import attrs
 
 from pydisco.job.api import Job, Stage
+from pydisco.job.errors import StageFailed
 from pydisco.job.partition import partition_of
 from pydisco.job.records import (
     JsonFormat,
@@ -84,10 +85,6 @@ class TaskLike(Protocol):
     def inputs(self) -> Iterator[Any]: ...
 
     def output(self, label: int = 0) -> Any: ...
-
-
-class StageFailed(Exception):
-    """User code failed in a worker; the message says where, the cause is the user's error."""
 
 
 @attrs.frozen

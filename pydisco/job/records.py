@@ -34,6 +34,7 @@ from itertools import chain
 from json.encoder import encode_basestring
 from typing import Any, Final, Protocol
 
+from pydisco.job.errors import CorruptRecords
 from pydisco.protocol import jsoncodec
 
 __all__ = [
@@ -58,10 +59,6 @@ _FRAME: Final = struct.Struct("<II")
 _canonical_json = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
 ).encode
-
-
-class CorruptRecords(ValueError):
-    """Bytes that are not valid records of the expected format."""
 
 
 class RecordFormat(Protocol):

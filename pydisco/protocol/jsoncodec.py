@@ -12,14 +12,16 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from pydisco.errors import PydiscoError
+
 try:
     import ujson as _ujson
 except ImportError:  # pragma: no cover - exercised on nodes without ujson
     _ujson = None  # type: ignore[assignment]
 
 
-class JSONError(ValueError):
-    """The bytes are not one strict JSON value."""
+class JSONError(PydiscoError, ValueError):
+    """The bytes are not one strict JSON value; callers wrap it in their own error kind."""
 
 
 _NON_STANDARD = (b"NaN", b"Infinity")
