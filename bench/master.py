@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -184,27 +185,52 @@ def via_master(tmp: Path, home: Path, tasks: int, slots: int) -> float:
     return elapsed
 
 
+def _cpu() -> tuple[float, float]:
+    """CPU seconds used so far by this process (all threads) and by its reaped children."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def bench_tasks(tmp: Path, tasks: int, slots: int, repeat: int) -> None:
     home = tmp / "home"
     worker = write_worker(home)
     direct_dir = tmp / "direct"
     direct_dir.mkdir()
     times: dict[str, list[float]] = {"direct": [], "chatty": [], "master": []}
+    cpus: dict[str, list[tuple[float, float]]] = {"direct": [], "chatty": [], "master": []}
+    runs = {
+        "direct": lambda _: asyncio.run(direct(worker, tasks, slots, direct_dir)),
+        "chatty": lambda _: asyncio.run(interactive(worker, tasks, slots, direct_dir)),
+        "master": lambda r: via_master(tmp / f"data-{r}", home, tasks, slots),
+    }
     for round_ in range(repeat):  # interleaved, so that load from elsewhere hits all three
-        times["direct"].append(asyncio.run(direct(worker, tasks, slots, direct_dir)))
-        times["chatty"].append(asyncio.run(interactive(worker, tasks, slots, direct_dir)))
-        times["master"].append(via_master(tmp / f"data-{round_}", home, tasks, slots))
+        for key, run in runs.items():
+            own, kids = _cpu()
+            times[key].append(run(round_))
+            own2, kids2 = _cpu()
+            cpus[key].append((own2 - own, kids2 - kids))
     baseline, chatty, through_master = (min(times[k]) for k in ("direct", "chatty", "master"))
     overhead = through_master / baseline - 1
     print(f"[tasks] {tasks} tiny map tasks, {slots} slots, best of {repeat} interleaved rounds")
-    for key, label in (("direct", "direct"), ("chatty", "reply/request"), ("master", "via master")):
-        runs = " ".join(f"{t:.2f}" for t in times[key])
+    labels = (("direct", "direct"), ("chatty", "reply/request"), ("master", "via master"))
+    for key, label in labels:
+        runs_text = " ".join(f"{t:.2f}" for t in times[key])
         best = min(times[key])
-        print(f"  {label:13s}: best {best:6.2f} s ({tasks / best:6.1f} tasks/s)  runs: {runs}")
+        print(f"  {label:13s}: best {best:6.2f} s ({tasks / best:6.1f} tasks/s)  runs: {runs_text}")
     print(f"  round trips  : {(chatty / baseline - 1) * 100:+6.1f} % (reply/request over direct)")
     verdict = "OK" if overhead < 0.15 else "OVER TARGET"
     print(f"  master adds  : {overhead * 100:+6.1f} % over direct (target < 15 %: {verdict})")
     print(f"               : {(through_master / chatty - 1) * 100:+6.1f} % over reply/request")
+    # CPU per task (least of the rounds): this process (the master's threads, or the
+    # baseline's asyncio spawning) and the workers. With every core busy, wall time
+    # follows the sum, so this is the load-independent view of the ratio above.
+    per = {k: tuple(min(c[i] for c in cpus[k]) * 1000 / tasks for i in (0, 1)) for k in cpus}
+    for key, label in labels:
+        own, kids = per[key]
+        print(f"  cpu/task     : {label:13s} process {own:5.2f} ms + workers {kids:5.2f} ms")
+    total = {k: sum(v) for k, v in per.items()}
+    print(f"  cpu adds     : {(total['master'] / total['direct'] - 1) * 100:+6.1f} % over direct")
 
 
 # -- 2. many jobs --------------------------------------------------------------------------

@@ -26,6 +26,8 @@ log = logging.getLogger("pydisco.master")
 
 CONFIG_FILE = "config.json"
 SETTINGS_KEY = "settings"
+#: The longest ``get_results`` wait (Erlang's ``receive ... after`` limit, 2^32-1 ms).
+MAX_WAIT_MS = 2**32 - 1
 
 
 class SubmitResult:
@@ -233,19 +235,30 @@ class MasterCore:
         return job.status if job else "unknown job"
 
     async def get_results(self, timeout_ms: int, names: list[str]) -> list[Any]:
-        """``get_results``: wait up to ``timeout_ms`` for any active one to end."""
-        events = [
-            job.finished
-            for name in names
-            if (job := self.jobs.get(name)) and job.active and job.finished is not None
-        ]
-        if events and timeout_ms > 0:
-            tasks = [asyncio.ensure_future(event.wait()) for event in events]
+        """``get_results``: wait up to ``timeout_ms`` for any active one to end.
+
+        The wait is one future, woken by the jobs' end watchers or a loop timer:
+        nothing is spawned, so a cancelled request (client gone, master stopping)
+        leaves no task or coroutine behind.
+        """
+        active = [job for name in names if (job := self.jobs.get(name)) and job.active]
+        if active and timeout_ms > 0:
+            loop = asyncio.get_running_loop()
+            woken: asyncio.Future[None] = loop.create_future()
+
+            def wake() -> None:
+                if not woken.done():
+                    woken.set_result(None)
+
+            timer = loop.call_later(min(timeout_ms, MAX_WAIT_MS) / 1000, wake)
+            for job in active:
+                job.end_watchers.add(wake)
             try:
-                await asyncio.wait(tasks, timeout=timeout_ms / 1000, return_when="FIRST_COMPLETED")
+                await woken
             finally:
-                for t in tasks:
-                    t.cancel()
+                timer.cancel()
+                for job in active:
+                    job.end_watchers.discard(wake)
         reply = []
         for name in names:
             job = self.jobs.get(name)

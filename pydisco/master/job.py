@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import os
 import random
 import shutil
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -174,6 +176,18 @@ class Stage:
         return [output_urls(out) for task in self.tasks for out in task.outputs]
 
 
+@attrs.frozen
+class _Launch:
+    """How this job starts workers on one host (its job home is extracted)."""
+
+    argv: list[str]
+    home: Path
+    env: dict[str, str]
+    #: TASK fields other than the task's own (id, stage, grouping, group).
+    info: dict[str, Any]
+    timers: Timers
+
+
 class Job:
     """A submitted job: live (run by this master) or restored from disk."""
 
@@ -210,11 +224,13 @@ class Job:
         self.input_outputs: list[OutputRef] = []
         self.results: list[list[str]] = list(self.record.get("results", []))
         self.stage_results: dict[str, list[list[str]]] = dict(self.record.get("stage_results", {}))
-        self.finished = asyncio.Event() if ctx is not None else None
+        #: Called once when the job ends (``get_results`` waiters); no tasks, no coroutines.
+        self.end_watchers: set[Callable[[], None]] = set()
         self._runs: set[asyncio.Task[None]] = set()
-        self._syncs: set[asyncio.Task[None]] = set()
+        self._syncs: set[asyncio.Future[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
         self._homes: dict[str, asyncio.Lock] = {}
+        self._launches: dict[str, _Launch] = {}
         self._rng = random.Random()
         self._start = time.monotonic()
 
@@ -446,80 +462,96 @@ class Job:
             outcome = await self._execute(task, host)
         except asyncio.CancelledError:
             return
+        except Exception as exc:  # a bug here must end the job, not leave it running forever
+            outcome = RunFatal(f"Internal error while running the task: {exc!r}")
         finally:
             self._runs.discard(current)
             task.run = None
         if isinstance(outcome, RunDone) and outcome.index is not None:
             # The slot is free once the worker is gone; the index is written and fsynced
             # off the event loop before the task counts as done.
-            sync = asyncio.get_running_loop().create_task(self._synced(task, host, outcome))
+            sync = asyncio.get_running_loop().run_in_executor(None, outcome.index.write)
             self._syncs.add(sync)
-            sync.add_done_callback(self._syncs.discard)
+            sync.add_done_callback(functools.partial(self._synced, task, host, outcome))
         elif self.active:
             self._on_outcome(task, host, outcome)
 
-    async def _synced(self, task: Task, host: str, outcome: RunDone) -> None:
-        assert outcome.index is not None
-        try:
-            await asyncio.to_thread(outcome.index.write)
-        except OSError as exc:
-            if self.active:
-                self._on_outcome(task, host, RunError(f"Could not save the results index: {exc}"))
+    def _synced(self, task: Task, host: str, outcome: RunDone, sync: asyncio.Future[None]) -> None:
+        self._syncs.discard(sync)
+        if sync.cancelled() or not self.active:
             return
-        if self.active:
+        exc = sync.exception()
+        if exc is None:
             self._on_outcome(task, host, outcome)
+        elif isinstance(exc, OSError):
+            self._on_outcome(task, host, RunError(f"Could not save the results index: {exc}"))
+        else:
+            self._on_outcome(
+                task, host, RunFatal(f"Internal error saving the results index: {exc!r}")
+            )
 
     async def _execute(self, task: Task, host: str) -> Outcome:
         assert self.ctx is not None and self.jobdict is not None
-        settings = self.ctx.settings
-        home = job_home(settings.data_dir, host, self.name)
-        worker = os.path.normpath(os.path.join(home, self.jobdict.worker))
-        if not worker.startswith(str(home) + os.sep):
-            return RunFatal(
-                f"The job's worker {self.jobdict.worker!r} is not a path inside the job home."
-            )
-        try:
-            await self._ensure_home(host)
-        except (OSError, JobPackError) as exc:
-            return RunError(f"Jobpack extraction failed: {exc}")
-        argv = [worker] if settings.nice == 0 else ["nice", "-n", str(settings.nice), worker]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "DDFS_"))}
-        env.update(self.envs)
-        info = TaskInfo(
-            taskid=task.taskid,
-            master=self.ctx.master_url,
-            disco_port=self.ctx.disco_port,
-            put_port=settings.put_port,
-            ddfs_data=str(settings.ddfs_data or settings.data_dir / "_ddfs"),
-            disco_data=str(settings.data_dir),
-            stage=task.stage.name,
-            grouping=task.stage.grouping,
-            group=task.group,
-            jobfile=str(home / "jobfile"),
-            jobname=self.name,
-            host=host,
-        )
+        launch = self._launches.get(host)
+        if launch is None:
+            settings = self.ctx.settings
+            home = job_home(settings.data_dir, host, self.name)
+            worker = os.path.normpath(os.path.join(home, self.jobdict.worker))
+            if not worker.startswith(str(home) + os.sep):
+                return RunFatal(
+                    f"The job's worker {self.jobdict.worker!r} is not a path inside the job home."
+                )
+            try:
+                await self._ensure_home(host, home)
+            except (OSError, JobPackError) as exc:
+                return RunError(f"Jobpack extraction failed: {exc}")
+            launch = self._launches.get(host) or self._launch(host, home, worker)
         run = WorkerRun(
-            argv=argv,
-            home=home,
-            env=env,
-            info=info,
+            argv=launch.argv,
+            home=launch.home,
+            env=launch.env,
+            info=TaskInfo(
+                taskid=task.taskid,
+                stage=task.stage.name,
+                grouping=task.stage.grouping,
+                group=task.group,
+                **launch.info,
+            ),
             task=task,
             emit=self.emit,
-            timers=Timers(settings.pid_timeout, settings.partial_timeout, settings.drain_timeout),
+            timers=launch.timers,
         )
         task.run = run
         return await run.run()
 
-    async def _ensure_home(self, host: str) -> Path:
+    def _launch(self, host: str, home: Path, worker: str) -> _Launch:
+        """What every run on ``host`` shares; made once the job home is there."""
+        assert self.ctx is not None
+        settings = self.ctx.settings
+        argv = [worker] if settings.nice == 0 else ["nice", "-n", str(settings.nice), worker]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "DDFS_"))}
+        env.update(self.envs)
+        info = {
+            "master": self.ctx.master_url,
+            "disco_port": self.ctx.disco_port,
+            "put_port": settings.put_port,
+            "ddfs_data": str(settings.ddfs_data or settings.data_dir / "_ddfs"),
+            "disco_data": str(settings.data_dir),
+            "jobfile": str(home / "jobfile"),
+            "jobname": self.name,
+            "host": host,
+        }
+        timers = Timers(settings.pid_timeout, settings.partial_timeout, settings.drain_timeout)
+        launch = _Launch(argv, home, env, info, timers)
+        self._launches[host] = launch
+        return launch
+
+    async def _ensure_home(self, host: str, home: Path) -> None:
         """Extract the job home on ``host`` once (facts §7.7)."""
-        assert self.ctx is not None and self.jobdict is not None
-        home = job_home(self.ctx.settings.data_dir, host, self.name)
         lock = self._homes.setdefault(host, asyncio.Lock())
         async with lock:
             if not (home / ".jobhome").exists():
                 await asyncio.to_thread(self._extract, home)
-        return home
 
     def _extract(self, home: Path) -> None:
         assert self.jobdict is not None
@@ -556,6 +588,7 @@ class Job:
         else:
             if node:
                 node.error += 1
+            task.stage.failed += 1  # jobinfo counts the failure that killed the job too
             self.emit(f"FATAL: [{task.tag}] {outcome.reason}", host)
             self.fail()
         self.pump()
@@ -628,8 +661,8 @@ class Job:
                 run.cancel()
         self.save()
         self.events.close()  # reopened if anything is logged later
-        if self.finished is not None:
-            self.finished.set()
+        for wake in list(self.end_watchers):
+            wake()
         if self.ctx is not None:
             self.ctx.job_finished(self)
 

@@ -14,12 +14,17 @@ every way a worker can end into one :class:`Outcome`:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import errno
+import functools
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, TypeAlias
@@ -73,8 +78,12 @@ class IndexFile:
 
     def write(self) -> None:
         """Write the index and fsync it (Disco fsyncs it at DONE); blocking."""
-        self.path.parent.mkdir(exist_ok=True)
-        with open(self.path, "wb") as fp:
+        try:
+            fp = open(self.path, "wb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:  # the first index of this job home
+            self.path.parent.mkdir(exist_ok=True)
+            fp = open(self.path, "wb")  # noqa: SIM115
+        with fp:
             fp.write(self.data)
             fp.flush()
             os.fsync(fp.fileno())
@@ -155,37 +164,108 @@ def died(cause: str, last_words: bytes) -> str:
 
 
 _WAKE = object()
-#: Killed workers whose exit is still being collected.
-_REAPING: set[asyncio.Task[None]] = set()
+#: Killed workers not yet reaped (waited for), whichever loop started them.
+_UNREAPED: set[subprocess.Popen[bytes]] = set()
+#: Workers still being started for runs that were cancelled meanwhile.
+_ABANDONED: set[asyncio.Future[subprocess.Popen[bytes]]] = set()
+#: Starting a worker whose file is busy is retried for about twice this many seconds.
+TEXT_BUSY_PATIENCE = 1.0
+#: Threads starting workers (shared by every master in the process).
+SPAWN_THREADS = 4
+#: How often killed workers are polled for their exit.
+REAP_INTERVAL = 0.01
+
+
+_SPAWNER: list[concurrent.futures.ThreadPoolExecutor] = []
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _spawner() -> concurrent.futures.ThreadPoolExecutor:
+    """Threads that only start workers: never queued behind results-index fsyncs."""
+    with _SPAWNER_LOCK:
+        if not _SPAWNER:
+            _SPAWNER.append(
+                concurrent.futures.ThreadPoolExecutor(
+                    SPAWN_THREADS, thread_name_prefix="pydisco-spawn"
+                )
+            )
+        return _SPAWNER[0]
+
+
+def _reap_later(proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+    """Collect ``proc``'s exit (it was sent SIGKILL) without a task or a pidfd per worker."""
+    if proc.poll() is not None:
+        _UNREAPED.discard(proc)
+        return
+    _UNREAPED.add(proc)
+    loop.call_later(REAP_INTERVAL, _reap_later, proc, loop)
+
+
+def _abandon(
+    spawned: asyncio.Future[subprocess.Popen[bytes]], loop: asyncio.AbstractEventLoop
+) -> None:
+    """Kill and reap a worker whose run was cancelled while it was being started."""
+    _ABANDONED.discard(spawned)
+    if spawned.cancelled() or spawned.exception() is not None:
+        return
+    proc = spawned.result()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
+    _reap_later(proc, loop)
 
 
 async def reap_all() -> None:
     """Wait until every killed worker has been reaped (call before closing the loop)."""
-    while _REAPING:
-        await asyncio.gather(*list(_REAPING), return_exceptions=True)
+    mine = asyncio.get_running_loop()
+    while starting := [f for f in _ABANDONED if f.get_loop() is mine]:
+        await asyncio.wait(starting)
+        await asyncio.sleep(0)  # let their callbacks kill them
+    while _UNREAPED:
+        for proc in list(_UNREAPED):
+            if proc.poll() is not None:
+                _UNREAPED.discard(proc)
+        if _UNREAPED:
+            await asyncio.sleep(REAP_INTERVAL)
 
 
-class _Stream(asyncio.Protocol):
-    """Puts what the worker writes into the run's queue; ``b""`` marks the end."""
+class _Inbox:
+    """What the worker wrote (and wake-ups), taken one at a time by the conversation.
 
-    def __init__(self, queue: asyncio.Queue[object]) -> None:
-        self._queue = queue
-        self._ended = False
+    A deque and one future: lighter than ``asyncio.Queue`` under ``wait_for``,
+    and its timeout raises the builtin ``TimeoutError`` on every Python version.
+    """
 
-    def data_received(self, data: bytes) -> None:
-        self._queue.put_nowait(data)
+    def __init__(self) -> None:
+        self._items: deque[object] = deque()
+        self._waiter: asyncio.Future[None] | None = None
 
-    def eof_received(self) -> bool | None:
-        self._end()
-        return None
+    def put(self, item: object) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._end()
+    async def get(self, timeout: float | None) -> object:
+        """The next item; TimeoutError if none comes within ``timeout`` seconds."""
+        if not self._items:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+        return self._items.popleft()
 
-    def _end(self) -> None:
-        if not self._ended:
-            self._ended = True
-            self._queue.put_nowait(b"")
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class WorkerRun:
@@ -204,7 +284,7 @@ class WorkerRun:
     ) -> None:
         self.argv = list(argv)
         self.home = home
-        self.env = dict(env)
+        self.env = env
         self.info = info
         self.task = task
         self._emit_event = emit
@@ -212,13 +292,12 @@ class WorkerRun:
         self.tag = f"{info.stage}:{info.taskid}"
         self.session = MasterSession(Profile.DISCO_054)
         self.throttle = MsgThrottle()
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._inbox = _Inbox()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._exited: asyncio.Future[int] | None = None
-        self._pidfd: int | None = None
-        self._poller: asyncio.Task[None] | None = None
-        self._read_pipe: asyncio.ReadTransport | None = None
-        self._write_pipe: asyncio.WriteTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._out_fd = -1  # the worker's merged stdout and stderr (non-blocking)
+        self._in_fd = -1  # the worker's stdin (non-blocking)
+        self._unsent = bytearray()  # replies the pipe could not take yet
         self._withheld: InputRequest | None = None
         self._eof = False
         self._failed_replicas: dict[int, dict[int, float]] = {}
@@ -233,7 +312,7 @@ class WorkerRun:
 
     def wake(self) -> None:
         """The task's inputs changed: re-check a withheld INPUT."""
-        self._queue.put_nowait(_WAKE)
+        self._inbox.put(_WAKE)
 
     async def run(self) -> Outcome:
         """Start the worker, converse, and always kill its process group at the end."""
@@ -247,55 +326,88 @@ class WorkerRun:
         finally:
             self.kill()
             # The slot is free as soon as SIGKILL is sent; reaping happens meanwhile.
-            reap = asyncio.get_running_loop().create_task(self._reap())
-            _REAPING.add(reap)
-            reap.add_done_callback(_REAPING.discard)
+            self._close()
+            if self._proc is not None and self._loop is not None:
+                _reap_later(self._proc, self._loop)
 
     async def _spawn(self) -> None:
         # Popen runs in a thread: fork/exec releases the GIL, so the event loop keeps
         # serving other workers meanwhile (asyncio's own spawn blocks the loop).
-        proc = await asyncio.to_thread(
-            subprocess.Popen,
-            self.argv,
-            cwd=self.home,
-            env=self.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        loop = asyncio.get_running_loop()
+        spawned = loop.run_in_executor(_spawner(), self._popen)
+        try:
+            proc = await asyncio.shield(spawned)
+        except asyncio.CancelledError:
+            # The job ended meanwhile: the worker still starts in the thread; kill it then.
+            _ABANDONED.add(spawned)
+            spawned.add_done_callback(functools.partial(_abandon, loop=loop))
+            raise
         self._proc = proc
         self.pid = proc.pid
-        loop = asyncio.get_running_loop()
-        self._exited = loop.create_future()
         assert proc.stdout is not None and proc.stdin is not None
+        # The pipes are read and written directly from the loop (no transports): a
+        # worker's whole conversation is a few small frames each way.
+        self._out_fd = proc.stdout.fileno()
+        self._in_fd = proc.stdin.fileno()
+        os.set_blocking(self._out_fd, False)
+        os.set_blocking(self._in_fd, False)
+        self._loop = loop
+        loop.add_reader(self._out_fd, self._readable)
+
+    def _popen(self) -> subprocess.Popen[bytes]:
+        """Start the worker (in a thread), retrying while its file is busy.
+
+        ``ETXTBSY``: a process forked by another thread (another worker being
+        started while this job home was extracted) may briefly hold the worker
+        file open for writing, until it execs; the file is complete, so waiting
+        a little is enough.
+        """
+        delay = 0.001
+        while True:
+            try:
+                return subprocess.Popen(
+                    self.argv,
+                    bufsize=0,
+                    cwd=self.home,
+                    env=self.env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                if exc.errno != errno.ETXTBSY or delay > TEXT_BUSY_PATIENCE:
+                    raise
+            time.sleep(delay)
+            delay *= 2
+
+    def _readable(self) -> None:
         try:
-            self._pidfd = os.pidfd_open(proc.pid)
-            loop.add_reader(self._pidfd, self._check_exit)
-        except (AttributeError, OSError):
-            self._pidfd = None
-            self._poller = loop.create_task(self._poll_exit())
-        read, _ = await loop.connect_read_pipe(lambda: _Stream(self._queue), proc.stdout)
-        write, _ = await loop.connect_write_pipe(asyncio.Protocol, proc.stdin)
-        self._read_pipe = read
-        self._write_pipe = write
-
-    def _check_exit(self) -> None:
-        proc = self._proc
-        if proc is None or self._exited is None or self._exited.done():
+            data = os.read(self._out_fd, 65536)
+        except (BlockingIOError, InterruptedError):
             return
-        code = proc.poll()
-        if code is not None:
-            self._exited.set_result(code)
-            if self._pidfd is not None:
-                asyncio.get_running_loop().remove_reader(self._pidfd)
-                os.close(self._pidfd)
-                self._pidfd = None
+        except OSError:
+            data = b""
+        if not data:  # the end of the stream: b"" tells the conversation
+            self._stop_reading()
+        self._inbox.put(data)
 
-    async def _poll_exit(self) -> None:
-        while self._exited is not None and not self._exited.done():
-            self._check_exit()
-            await asyncio.sleep(0.02)
+    def _stop_reading(self) -> None:
+        if self._out_fd >= 0 and self._loop is not None:
+            self._loop.remove_reader(self._out_fd)
+            self._out_fd = -1
+
+    def _close(self) -> None:
+        self._stop_reading()
+        if self._in_fd >= 0 and self._unsent and self._loop is not None:
+            self._loop.remove_writer(self._in_fd)
+        self._in_fd = -1
+        self._unsent.clear()
+        proc = self._proc
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
 
     def kill(self) -> None:
         """SIGKILL the worker's whole process group (it leads its own session)."""
@@ -307,25 +419,15 @@ class WorkerRun:
 
     # -- the stream ---------------------------------------------------------------------------
 
-    async def _reap(self) -> None:
-        if self._write_pipe is not None:
-            self._write_pipe.close()
-        if self._exited is not None:
-            await self._exited
-        if self._read_pipe is not None:
-            self._read_pipe.close()
-        if self._poller is not None:
-            self._poller.cancel()
-
     async def _exit_code(self) -> int | None:
-        if self._exited is None:
+        """The worker's exit status, once it exits (within the drain time); None if it lingers."""
+        proc = self._proc
+        if proc is None:
             return None
-        try:
-            return await asyncio.wait_for(
-                asyncio.shield(self._exited), timeout=max(self.timers.drain, 1.0)
-            )
-        except TimeoutError:
-            return None
+        deadline = time.monotonic() + max(self.timers.drain, 1.0)
+        while (code := proc.poll()) is None and time.monotonic() < deadline:
+            await asyncio.sleep(REAP_INTERVAL)
+        return code
 
     def _emit(self, text: str) -> None:
         self._emit_event(text, self.info.host)
@@ -334,9 +436,37 @@ class WorkerRun:
         self._emit(f"WARNING: [{self.tag}] {text}")
 
     async def _send(self, data: bytes) -> None:
-        pipe = self._write_pipe
-        if pipe is not None and not pipe.is_closing():
-            pipe.write(data)  # buffered by the transport; a dead worker shows as end of stream
+        """Write a reply; what the pipe cannot take now is written when it can.
+
+        A dead worker shows as the end of its output stream, so errors here are
+        ignored.
+        """
+        if self._in_fd < 0:
+            return
+        if self._unsent:
+            self._unsent += data
+            return
+        try:
+            sent = os.write(self._in_fd, data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return
+        if sent < len(data):
+            self._unsent += data[sent:]
+            assert self._loop is not None
+            self._loop.add_writer(self._in_fd, self._writable)
+
+    def _writable(self) -> None:
+        try:
+            sent = os.write(self._in_fd, self._unsent)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            sent = len(self._unsent)
+        del self._unsent[:sent]
+        if not self._unsent and self._loop is not None:
+            self._loop.remove_writer(self._in_fd)
 
     # -- the conversation ---------------------------------------------------------------------
 
@@ -357,7 +487,7 @@ class WorkerRun:
             try:
                 if timeout is not None and timeout <= 0:
                     raise TimeoutError
-                item = await asyncio.wait_for(self._queue.get(), timeout)
+                item = await self._inbox.get(timeout)
             except TimeoutError:
                 return self._timed_out()
             if item is _WAKE:
@@ -433,7 +563,7 @@ class WorkerRun:
             if len(buffer) >= LAST_WORDS_BYTES:
                 break
             try:
-                item = await asyncio.wait_for(self._queue.get(), max(0.0, deadline - loop.time()))
+                item = await self._inbox.get(max(0.0, deadline - loop.time()))
             except TimeoutError:
                 self._warn("Worker did not exit properly after error")
                 break

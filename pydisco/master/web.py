@@ -239,7 +239,10 @@ class Api:
 
     async def rawevents(self, request: web.Request) -> web.StreamResponse:
         job = self._job(request)
-        if job is None or not job.events.path.is_file():
+        if job is None:
+            return not_found()
+        job.events.flush()
+        if not job.events.path.is_file():
             return not_found()
         return await serve_file(request, job.events.path, "text/plain")
 
@@ -252,6 +255,7 @@ class Api:
         except ValueError:
             raise Refused("The 'num' parameter must be an integer.") from None
         query = request.query.get("filter", "")
+        job.events.flush()
         try:
             lines = job.events.path.read_text("ascii", "replace").splitlines(keepends=True)
         except OSError:

@@ -108,7 +108,7 @@ def test_groupings_on_two_nodes(two_nodes, tmp_path, grouping):
     log = events(two_nodes.url, name)
     assert status == "ready", log
     hosts = first_hosts(log)
-    assert set(hosts.values()) == {A, B}
+    assert set(hosts.values()) == {A, B}, log
     seconds = probes(log, "second")
     got = [(seconds[i]["group"], seconds[i]["labels"]) for i in sorted(seconds)]
     assert got == [(g, sorted(labels)) for g, labels in expected_groups(grouping, hosts)]

@@ -1,0 +1,124 @@
+"""Starting workers: a worker file briefly held open for writing (``ETXTBSY``), and
+cleanup of workers that end or are cancelled. Real sh workers, real pipes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from pydisco.master import runner
+from pydisco.master.grouping import TaskInput
+from pydisco.master.runner import RunDone, RunError, Timers, WorkerRun
+from pydisco.protocol import TaskInfo
+from tests.master.helpers import WORKERS
+
+
+@attrs.define
+class FakeTaskInputs:
+    """The inputs a run reads (what a master Task would hold)."""
+
+    inputs: list[TaskInput]
+    inputs_done: bool = True
+
+
+def make_run(home: Path, mode: str, events: list[str]) -> WorkerRun:
+    worker = home / "behave.sh"
+    if not worker.exists():
+        shutil.copy(WORKERS / "behave.sh", worker)
+    info = TaskInfo(
+        taskid=0,
+        master="http://127.0.0.1:1",
+        disco_port=1,
+        put_port=2,
+        ddfs_data=str(home),
+        disco_data=str(home),
+        stage="map",
+        grouping="split",
+        group=(0, ""),
+        jobfile=str(home / "jobfile"),
+        jobname="Spawn@1:2:3",
+        host="localhost",
+    )
+    return WorkerRun(
+        argv=[str(worker)],
+        home=home,
+        env={**os.environ, "MODE": mode},
+        info=info,
+        task=FakeTaskInputs([TaskInput((-1, 0), 0, ("raw://x",))]),
+        emit=lambda text, host: events.append(text),
+        timers=Timers(10.0, 10.0, 2.0),
+    )
+
+
+def held_for_writing(path: Path, seconds: float) -> None:
+    """Keep ``path`` open for writing (as a forked, not yet exec'd child would) a while."""
+    fd = os.open(path, os.O_WRONLY)
+    asyncio.get_running_loop().call_later(seconds, os.close, fd)
+
+
+def test_busy_worker_file_is_retried(tmp_path):
+    async def scenario() -> Any:
+        events: list[str] = []
+        run = make_run(tmp_path, "ok", events)
+        held_for_writing(tmp_path / "behave.sh", 0.1)
+        outcome = await run.run()
+        await runner.reap_all()
+        return outcome, events
+
+    outcome, events = asyncio.run(scenario())
+    assert outcome == RunDone(())
+    assert any(e.startswith("DONE: [map:0]") for e in events)
+
+
+def test_busy_worker_file_gives_up_in_the_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "TEXT_BUSY_PATIENCE", 0.02)
+
+    async def scenario() -> Any:
+        run = make_run(tmp_path, "ok", [])
+        held_for_writing(tmp_path / "behave.sh", 1.0)
+        return await run.run()
+
+    outcome = asyncio.run(scenario())
+    assert isinstance(outcome, RunError)
+    assert outcome.reason.startswith("Worker could not be started:")
+    assert "busy" in outcome.reason.lower()
+
+
+@pytest.mark.parametrize("mode", ["ok", "crash", "silent"])
+def test_no_pipe_or_process_left_behind(tmp_path, mode):
+    """After a run ends (done, crashed) or is cancelled (silent), its pipes are closed
+    and the worker is reaped."""
+
+    async def scenario() -> tuple[Any, int | None]:
+        run = make_run(tmp_path, mode, [])
+        if mode == "silent":
+            task = asyncio.ensure_future(run.run())
+            while run.pid is None:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            outcome: Any = None
+        else:
+            outcome = await run.run()
+        await runner.reap_all()
+        proc = run._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin.closed and proc.stdout.closed
+        return outcome, proc.returncode
+
+    before = len(os.listdir("/proc/self/fd"))
+    outcome, code = asyncio.run(scenario())
+    assert code is not None  # reaped
+    assert not runner._UNREAPED
+    assert len(os.listdir("/proc/self/fd")) <= before
+    if mode == "ok":
+        assert outcome == RunDone(())
+    elif mode == "crash":
+        assert isinstance(outcome, RunError) and "exit code: 7" in outcome.reason
