@@ -14,7 +14,9 @@ Run from the repository root::
    ``json.loads``, with no validation. Encoding likewise:
    :func:`~pydisco.protocol.encode_message` against ``json.dumps`` of a
    ready-made payload. The ratio is typed / baseline (higher is better;
-   1.0 means typed is as fast as the untyped baseline).
+   1.0 means typed is as fast as the untyped baseline). Typed decoding runs
+   twice: with msgspec already imported (INPUT replies parsed and checked by
+   it) and with it switched off (the path of nodes without msgspec).
 2. Worker start-up: time from spawn to the first INPUT request, over 20
    runs (median and p90), for the example echo worker under the venv's
    Python and under a bare ``python -I -S`` with the shipped runtime in the
@@ -37,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from pydisco.protocol import (
     FrameDecoder,
@@ -53,6 +55,7 @@ from pydisco.protocol import (
     decode_frame,
     encode_message,
     jsoncodec,
+    messages,
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -96,29 +99,44 @@ def mix() -> list[tuple[Any, str]]:
     ]
 
 
-def _best_rates(
-    typed: Callable[[], int], baseline: Callable[[], int], rounds: int
-) -> tuple[float, float]:
-    """Frames per second of the fastest of ``rounds`` runs of each, interleaved.
+def _best_rates(*functions: Callable[[], int], rounds: int) -> list[float]:
+    """Frames per second of the fastest of ``rounds`` runs of each function, interleaved.
 
-    Interleaving (typed, baseline, typed, ...) exposes both to the same
-    background load, so their ratio holds even on a busy machine.
+    Interleaving (typed, baseline, typed, ...) exposes all to the same
+    background load, so their ratios hold even on a busy machine.
     """
-    best = [float("inf"), float("inf")]
-    frames = [0, 0]
+    best = [float("inf")] * len(functions)
+    frames = [0] * len(functions)
     for _ in range(rounds):
-        for index, function in enumerate((typed, baseline)):
+        for index, function in enumerate(functions):
             start = time.perf_counter()
             frames[index] = function()
             best[index] = min(best[index], time.perf_counter() - start)
-    return frames[0] / best[0], frames[1] / best[1]
+    return [count / seconds for count, seconds in zip(frames, best, strict=True)]
+
+
+def _with_msgspec(use: bool, function: Callable[[], int]) -> Callable[[], int]:
+    """``function`` run with INPUT replies decoded by msgspec (already imported) or without it."""
+    if use:
+        messages._msgspec_input = messages._load_msgspec_input()
+        assert messages._msgspec_input, "msgspec is not installed"
+
+    def run() -> int:
+        saved = messages.USE_MSGSPEC
+        messages.USE_MSGSPEC = use
+        try:
+            return function()
+        finally:
+            messages.USE_MSGSPEC = saved
+
+    return run
 
 
 def _decode_functions(repeat: int) -> tuple[Callable[[], int], Callable[[], int]]:
     """Typed and baseline decoding of the mix, ``repeat`` times over; each returns its frames."""
-    messages = mix()
-    wire = b"".join(encode_message(message) for message, _ in messages) * repeat
-    senders = [sender for _, sender in messages] * repeat
+    mixed = mix()
+    wire = b"".join(encode_message(message) for message, _ in mixed) * repeat
+    senders = [sender for _, sender in mixed] * repeat
 
     def typed() -> int:
         decoder = FrameDecoder()
@@ -147,19 +165,22 @@ def _decode_functions(repeat: int) -> tuple[Callable[[], int], Callable[[], int]
     return typed, baseline
 
 
-def bench_decode(rounds: int, repeat: int) -> tuple[float, float]:
+def bench_decode(rounds: int, repeat: int) -> list[float]:
+    """Frames/s: typed with msgspec, typed without it (the nodes' path), baseline."""
     typed, baseline = _decode_functions(repeat)
-    return _best_rates(typed, baseline, rounds)
+    with_msgspec = _with_msgspec(True, typed)
+    without = _with_msgspec(False, typed)
+    return _best_rates(with_msgspec, without, baseline, rounds=rounds)
 
 
-def bench_encode(rounds: int, repeat: int) -> tuple[float, float]:
-    messages = [message for message, _ in mix()] * repeat
-    payloads = [(message.NAME, message.to_payload()) for message in messages]
+def bench_encode(rounds: int, repeat: int) -> list[float]:
+    sent = [message for message, _ in mix()] * repeat
+    payloads = [(message.NAME, message.to_payload()) for message in sent]
 
     def typed() -> int:
-        for message in messages:
+        for message in sent:
             encode_message(message)
-        return len(messages)
+        return len(sent)
 
     def baseline() -> int:
         for name, payload in payloads:
@@ -167,7 +188,7 @@ def bench_encode(rounds: int, repeat: int) -> tuple[float, float]:
             _ = b"%s %d %s\n" % (name.encode("ascii"), len(body), body)
         return len(payloads)
 
-    return _best_rates(typed, baseline, rounds)
+    return _best_rates(typed, baseline, rounds=rounds)
 
 
 # --- start-up ------------------------------------------------------------------------------
@@ -274,21 +295,39 @@ def _instructions(argv: list[str]) -> int:
     raise RuntimeError(f"no instruction count from valgrind for {argv}")
 
 
+_DECODE_MODES: Final = ("typed, msgspec", "typed, no msgspec", "baseline")
+#: Import the worker and decode one INPUT reply big enough to try importing
+#: msgspec (which the shipped runtime lacks): the cost of that failed attempt.
+_BIG_REPLY_DECODE: Final = (
+    "import pydisco.worker\n"
+    "from pydisco.protocol import Frame, decode_frame, messages as m\n"
+    "entries = ','.join(['[0,\"ok\",0,[[0,\"%s\"]]]' % ('x' * 1000)] * 800)\n"
+    "payload = ('[\"done\",[' + entries + ']]').encode()\n"
+    "assert len(payload) >= m.MSGSPEC_IMPORT_PAYS_AT\n"
+    "decode_frame(Frame('INPUT', payload), 'master')\n"
+    "assert m._msgspec_input is False\n"
+)
+
+
 def bench_instructions() -> None:
     """Instruction counts: decoding per mix (typed vs baseline) and start-up imports."""
     python = sys.executable
     me = os.path.abspath(__file__)
     mixes = 10
-    setup = _instructions([python, me, "--run-decode", "typed", "0"])
     per_mix = {
-        mode: (_instructions([python, me, "--run-decode", mode, str(mixes)]) - setup) / mixes
-        for mode in ("typed", "baseline")
+        mode: (
+            _instructions([python, me, "--run-decode", mode, str(mixes)])
+            - _instructions([python, me, "--run-decode", mode, "0"])
+        )
+        / mixes
+        for mode in _DECODE_MODES
     }
     print("Instructions (valgrind callgrind; millions):")
-    print(
-        f"  decode one mix: typed {per_mix['typed'] / 1e6:6.2f}   baseline "
-        f"{per_mix['baseline'] / 1e6:6.2f}   ratio {per_mix['baseline'] / per_mix['typed']:.2f}"
-    )
+    for mode in _DECODE_MODES:
+        print(
+            f"  decode one mix, {mode:16s} {per_mix[mode] / 1e6:6.2f}"
+            f"   ratio baseline / this {per_mix['baseline'] / per_mix[mode]:.2f}"
+        )
     bare = [python, "-I", "-S"]
     with tempfile.TemporaryDirectory() as home:
         from pydisco.worker.runtime import install_runtime
@@ -302,9 +341,17 @@ def bench_instructions() -> None:
                 "python: import pydisco.worker (shipped)",
                 [python, "-c", path + "import pydisco.worker"],
             ),
+            (
+                "python: import pydisco.worker, msgspec",
+                [python, "-c", path + "import pydisco.worker, msgspec"],
+            ),
             ("python -I -S -c pass", [*bare, "-c", "pass"]),
             ("python -I -S: import attrs (shipped)", [*bare, "-c", path + "import attrs"]),
             ("python -I -S: import pydisco.worker", [*bare, "-c", path + "import pydisco.worker"]),
+            (
+                "python -I -S: pydisco.worker, big INPUT reply",
+                [*bare, "-c", path + _BIG_REPLY_DECODE],
+            ),
         ]
         for _, argv in cases:  # write the .pyc files first
             subprocess.run(argv, check=True)
@@ -322,7 +369,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.run_decode:  # one side of --instructions: decode the mix MIXES times
         typed_run, baseline_run = _decode_functions(1)
-        function = typed_run if args.run_decode[0] == "typed" else baseline_run
+        mode = args.run_decode[0]
+        function = {
+            "typed, msgspec": _with_msgspec(True, typed_run),
+            "typed, no msgspec": _with_msgspec(False, typed_run),
+            "baseline": baseline_run,
+        }[mode]
         for _ in range(int(args.run_decode[1])):
             function()
         return
@@ -333,10 +385,11 @@ def main() -> None:
 
     print(f"Python {sys.version.split()[0]}, ujson: {jsoncodec.ujson_available()}")
     print("Frames: TASK reply + INPUT reply (1000 inputs, 2 replicas each) + OUTPUT")
-    typed, baseline = bench_decode(rounds, repeat)
+    typed, without, baseline = bench_decode(rounds, repeat)
     print(
         f"  decode  typed {typed:10.0f} frames/s   baseline {baseline:10.0f} frames/s"
-        f"   ratio {typed / baseline:.2f}"
+        f"   ratio {typed / baseline:.2f}   (no msgspec: {without:10.0f} frames/s,"
+        f" ratio {without / baseline:.2f})"
     )
     typed, baseline = bench_encode(rounds, repeat)
     print(

@@ -16,7 +16,8 @@ checks and nothing more.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain
 from typing import Any, ClassVar, Final, Literal, NamedTuple, TypeAlias, TypeVar, overload
@@ -612,7 +613,7 @@ class LazyInputs(Sequence[Input]):
 
     __slots__ = ("_entries", "_items")
 
-    _entries: list[list[Any]] | None
+    _entries: Sequence[Sequence[Any]] | None
     _items: tuple[Input, ...] | None
 
     def __init__(self, items: Sequence[Input] = ()) -> None:
@@ -623,8 +624,11 @@ class LazyInputs(Sequence[Input]):
         self._items = items
 
     @classmethod
-    def _trusted(cls, entries: list[list[Any]]) -> LazyInputs:
-        """Wrap ``entries``, which :func:`_json_inputs_ok` accepted and nobody else holds."""
+    def _trusted(cls, entries: Sequence[Sequence[Any]]) -> LazyInputs:
+        """Wrap ``entries``, accepted by :func:`_json_inputs_ok` or msgspec, held by nobody else.
+
+        Rows and replicas are lists from a JSON decoder, or tuples from msgspec.
+        """
         lazy = object.__new__(cls)
         lazy._entries = entries
         lazy._items = None
@@ -775,6 +779,67 @@ class InputReply:
         return cls.from_payload(value)
 
 
+#: Decode INPUT reply frames with ``msgspec`` when it is importable and worth
+#: importing (see :func:`_input_reply_via_msgspec`). Tests switch it off to
+#: cover the path every node without msgspec takes.
+USE_MSGSPEC: bool = True
+#: Importing msgspec costs about as many instructions (≈ 40 M) as decoding this
+#: many bytes of INPUT reply with it saves (≈ 55 a byte; bench/README.md). So
+#: it is imported only once the INPUT replies decoded in this process add up to
+#: that much (a worker that gets one small reply per task would only pay), or
+#: when something else has imported it already; then every reply uses it.
+MSGSPEC_IMPORT_PAYS_AT: Final = 720_000
+
+_Decode: TypeAlias = Callable[[bytes], Any]
+#: None until first needed; then ``(decode, error class)``, or False when msgspec is missing.
+_msgspec_input: tuple[_Decode, type[Exception]] | Literal[False] | None = None
+#: Bytes of INPUT reply payload seen while msgspec was not loaded yet.
+_input_bytes_seen = 0
+
+
+def _load_msgspec_input() -> tuple[_Decode, type[Exception]] | Literal[False]:
+    """A msgspec decoder for the INPUT reply shape exactly: that of :meth:`InputReply.from_json`."""
+    try:
+        import msgspec
+    except ImportError:
+        return False
+    shape = tuple[
+        Literal["done", "more"],
+        list[tuple[int, Literal["ok", "busy", "failed"], Label, list[tuple[int, str]]]],
+    ]
+    return msgspec.json.Decoder(shape).decode, msgspec.MsgspecError
+
+
+def _input_reply_via_msgspec(payload: bytes) -> InputReply | None:
+    """The INPUT reply in ``payload`` if msgspec parses and checks it in one C pass, else None.
+
+    msgspec (strict: no bools or floats as integers, fixed tuple lengths, the
+    literal flags, statuses and ``"all"``, strict JSON with UTF-8 checked, no
+    lone surrogates, integers within ``sys.get_int_max_str_digits()`` and
+    4300 characters) accepts a subset of what ``jsoncodec`` + :meth:`InputReply.from_json`
+    accept, with equal values; ``tests/protocol/test_lazy_inputs.py`` checks
+    that. Everything else, including every invalid payload, returns None and
+    goes the usual way, so errors are the same word for word.
+    """
+    global _msgspec_input, _input_bytes_seen
+    loaded = _msgspec_input
+    if not loaded:
+        if loaded is False:
+            return None
+        _input_bytes_seen += len(payload)
+        if _input_bytes_seen < MSGSPEC_IMPORT_PAYS_AT and "msgspec" not in sys.modules:
+            return None
+        loaded = _msgspec_input = _load_msgspec_input()
+        if not loaded:
+            return None
+    decode, error = loaded
+    try:
+        flag, entries = decode(payload)
+    except error:
+        return None
+    return InputReply(flag == "done", LazyInputs._trusted(entries))
+
+
 @attrs.frozen(slots=True)
 class Retry:
     """RETRY: replicas of the input to try next, failed-recently ones last."""
@@ -851,6 +916,10 @@ def decode_frame(frame: Frame, sender: str) -> Any:
     Raises :class:`LocalProtocolError` (kinds ``invalid_json``,
     ``unknown_message``, ``invalid_payload``); sessions convert it.
     """
+    if frame.name == "INPUT" and sender == "master" and USE_MSGSPEC:
+        reply = _input_reply_via_msgspec(frame.payload)
+        if reply is not None:
+            return reply
     try:
         value = jsoncodec.loads(frame.payload)
     except jsoncodec.JSONError as exc:
