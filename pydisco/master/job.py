@@ -78,6 +78,10 @@ class TaskState(enum.Enum):
     DONE = "done"
     CANCELLED = "cancelled"
 
+    # Members are singletons compared by identity: the identity hash is C-level, while
+    # Enum's own hashes the name in Python (stage counts are keyed by state per change).
+    __hash__ = object.__hash__
+
 
 ACTIVE_STATES = (TaskState.QUEUED, TaskState.RUNNING, TaskState.SLEEPING)
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -52,6 +53,7 @@ def job_home(data_dir: Path, host: str, jobname: str) -> Path:
     return data_dir / host / hexhash(jobname) / jobname
 
 
+@functools.lru_cache(maxsize=256)
 def job_url_prefix(host: str, jobname: str) -> str:
     """``disco/<host>/<hh>/<jobname>``: a job home's path under the data URL."""
     return f"disco/{host}/{hexhash(jobname)}/{jobname}"

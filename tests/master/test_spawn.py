@@ -27,7 +27,7 @@ class FakeTaskInputs:
     inputs_done: bool = True
 
 
-def make_run(home: Path, mode: str, events: list[str]) -> WorkerRun:
+def make_run(home: Path, mode: str, events: list[str], timers: Timers | None = None) -> WorkerRun:
     worker = home / "behave.sh"
     if not worker.exists():
         shutil.copy(WORKERS / "behave.sh", worker)
@@ -52,7 +52,7 @@ def make_run(home: Path, mode: str, events: list[str]) -> WorkerRun:
         info=info,
         task=FakeTaskInputs([TaskInput((-1, 0), 0, ("raw://x",))]),
         emit=lambda text, host: events.append(text),
-        timers=Timers(10.0, 10.0, 2.0),
+        timers=timers or Timers(10.0, 10.0, 2.0),
     )
 
 
@@ -74,6 +74,25 @@ def test_busy_worker_file_is_retried(tmp_path):
     outcome, events = asyncio.run(scenario())
     assert outcome == RunDone(())
     assert any(e.startswith("DONE: [map:0]") for e in events)
+
+
+def test_pid_timer_is_disarmed_once_the_worker_speaks(tmp_path):
+    """Once WORKER has arrived, the PID timer no longer runs.
+
+    The worker pauses longer than the PID timeout between WORKER and TASK, with
+    nothing half-written, which Disco allows (no timer runs then).
+    """
+
+    async def scenario() -> Any:
+        events: list[str] = []
+        run = make_run(tmp_path, "pause", events, Timers(1.0, 1.0, 1.0))
+        outcome = await run.run()
+        await runner.reap_all()
+        return outcome, events
+
+    outcome, events = asyncio.run(scenario())
+    assert outcome == RunDone(()), events
+    assert not any("did not send its PID" in e for e in events)
 
 
 def test_busy_worker_file_gives_up_in_the_end(tmp_path, monkeypatch):
