@@ -120,13 +120,19 @@ RULES_BY_ID: Final[Mapping[str, Rule]] = {rule.id: rule for rule in RULES}
 _PROFILE_NAMES: Final = {BOTH: "both", _SPEC: "spec", _DISCO: "disco-0.5.4"}
 
 
-def rules_markdown() -> str:
-    """The rule table of ``protocol-spec/conformance.md``."""
+def rules_markdown(*, in_spec: bool = False) -> str:
+    """The rule table of ``protocol-spec/conformance.md``, or of the spec's own README.
+
+    ``in_spec`` builds the copy in ``protocol-spec/README.md``, whose links to
+    its sections are local and whose link to the kit's reference behaviour
+    points at ``conformance.md``.
+    """
+    spec, kit = ("", "conformance.md") if in_spec else ("README.md", "")
     lines = ["| Id | Rule | Profiles | Spec section |", "|---|---|---|---|"]
     for rule in RULES:
         profiles = _PROFILE_NAMES[rule.profiles]
-        link = f"[{rule.section}](README.md#{rule.section})"
+        link = f"[{rule.section}]({spec}#{rule.section})"
         if rule.section == "conformance":
-            link = "[reference behaviour](#the-reference-behaviour)"
+            link = f"[reference behaviour]({kit}#the-reference-behaviour)"
         lines.append(f"| `{rule.id}` | {rule.title} | {profiles} | {link} |")
     return "\n".join(lines) + "\n"

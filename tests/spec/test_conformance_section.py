@@ -1,50 +1,40 @@
-"""protocol-spec/README.md lists exactly the conformance kit's rules, in order."""
+"""protocol-spec/README.md carries the conformance kit's rule table, generated from the kit."""
 
 from __future__ import annotations
 
-import re
+import subprocess
+import sys
 from pathlib import Path
 
-from pydisco.conformance.rules import RULES
+from pydisco.conformance.rules import RULES, rules_markdown
 
 README = Path(__file__).resolve().parents[2] / "protocol-spec" / "README.md"
-ROW = re.compile(
-    r"^\| `(?P<id>[A-Z]+-\d+)` \| (?P<title>.+?) \| (?P<profiles>[a-z0-9.-]+) \| (?P<link>.+) \|$"
-)
-PROFILE_NAMES = {
-    ("disco-0.5.4", "spec"): "both",
-    ("spec",): "spec",
-    ("disco-0.5.4",): "disco-0.5.4",
-}
-
-
-def _rows() -> list[re.Match[str]]:
-    text = README.read_text(encoding="utf-8")
-    block = text.split("<!-- rules:begin -->", 1)[1].split("<!-- rules:end -->", 1)[0]
-    lines = [line for line in block.strip().splitlines()[2:]]
-    matches = [ROW.match(line) for line in lines]
-    assert all(matches), [line for line, m in zip(lines, matches, strict=True) if m is None]
-    return [m for m in matches if m is not None]
-
-
-def _anchors() -> set[str]:
-    headings = re.findall(r"^#+ (.+)$", README.read_text(encoding="utf-8"), re.MULTILINE)
-    return {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
+BEGIN, END = "<!-- rules:begin -->", "<!-- rules:end -->"
 
 
 def test_rule_table_matches_the_kit() -> None:
-    rows = _rows()
-    assert [m["id"] for m in rows] == [rule.id for rule in RULES]
-    for row, rule in zip(rows, RULES, strict=True):
-        assert row["title"] == rule.title
-        assert row["profiles"] == PROFILE_NAMES[tuple(p.value for p in rule.profiles)]
+    text = README.read_text(encoding="utf-8")
+    table = text.split(BEGIN + "\n", 1)[1].split(END, 1)[0]
+    assert table == rules_markdown(in_spec=True), (
+        "protocol-spec/README.md is stale: run `python -m pydisco.conformance --spec` "
+        "and paste its output between the markers"
+    )
+    assert all(f"`{rule.id}`" in table for rule in RULES)
 
 
-def test_rule_links_point_at_sections_that_exist() -> None:
-    anchors = _anchors()
-    for row, rule in zip(_rows(), RULES, strict=True):
-        if rule.section == "conformance":
-            assert "conformance.md#the-reference-behaviour" in row["link"]
-        else:
-            assert row["link"] == f"[{rule.section}](#{rule.section})"
-            assert rule.section in anchors, rule.section
+def test_spec_links_stay_inside_the_spec() -> None:
+    table = rules_markdown(in_spec=True)
+    assert "README.md#" not in table
+    assert "](conformance.md#the-reference-behaviour)" in table
+    assert "](README.md#" in rules_markdown()
+
+
+def test_the_module_prints_both_tables() -> None:
+    for args, expected in (([], rules_markdown()), (["--spec"], rules_markdown(in_spec=True))):
+        done = subprocess.run(
+            [sys.executable, "-m", "pydisco.conformance", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout == expected
