@@ -273,19 +273,24 @@ def _frames(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bytes]]:
         )
 
 
+def _pickle_key(key: Any) -> bytes:
+    """The protocol 4 pickle of ``key``: the encoded key of the pickle-keyed formats."""
+    return pickle.dumps(key, PICKLE_PROTOCOL)
+
+
+def _unpickle_key(key_bytes: bytes) -> Any:
+    """The key unpickled."""
+    return pickle.loads(key_bytes)
+
+
 class PickleFormat:
     """Length-prefixed pickles: Python only, any picklable key and value."""
 
     name = "pickle"
     keyed = True
 
-    def key_bytes(self, key: Any) -> bytes:
-        """The protocol 4 pickle of ``key``."""
-        return pickle.dumps(key, PICKLE_PROTOCOL)
-
-    def decode_key(self, key_bytes: bytes) -> Any:
-        """The key unpickled."""
-        return pickle.loads(key_bytes)
+    key_bytes = staticmethod(_pickle_key)
+    decode_key = staticmethod(_unpickle_key)
 
     def encode(self, key_bytes: bytes, value: Any) -> bytes:
         """``<u32 klen><u32 vlen><key pickle><value pickle>``."""
@@ -448,13 +453,9 @@ class ClassicFormat:
     name = "disco"
     keyed = True
 
-    def key_bytes(self, key: Any) -> bytes:
-        """Classic records are re-keyed with the pickle encoding when sorted."""
-        return pickle.dumps(key, PICKLE_PROTOCOL)
-
-    def decode_key(self, key_bytes: bytes) -> Any:
-        """The key unpickled."""
-        return pickle.loads(key_bytes)
+    #: Classic records are re-keyed with the pickle format's key encoding when sorted.
+    key_bytes = staticmethod(_pickle_key)
+    decode_key = staticmethod(_unpickle_key)
 
     def encode(self, key_bytes: bytes, value: Any) -> bytes:
         """Not supported: pydisco writes ``json`` or ``pickle``."""
