@@ -218,9 +218,10 @@ class Job:
 
 
 def map_reduce(
-    map: StageFunction,
+    map: StageFunction | None = None,
     reduce: StageFunction | None = None,
     *,
+    task: StageFunction | None = None,
     combine: StageFunction | None = None,
     partitions: int = 1,
     params: Any = None,
@@ -228,11 +229,15 @@ def map_reduce(
     records: str = "json",
     **options: Any,
 ) -> Job:
-    """The common job: ``map`` (split), an optional in-memory ``combine``, ``reduce`` (group_label).
+    """The common job: a map stage (split), an optional ``combine``, ``reduce`` (group_label).
 
+    The map is ``map`` (called per record) or ``task`` (called once per map task
+    with all of the task's records, for in-mapper combining); exactly one of them.
     Without ``reduce`` it is a map-only job whose results are the map's outputs.
     """
-    stages = [Stage("map", "split", map=map, combine=combine, partitions=partitions)]
+    if (map is None) == (task is None):
+        raise JobDefinitionError("map_reduce needs exactly one of map (per record) or task=.")
+    stages = [Stage("map", "split", map=map, task=task, combine=combine, partitions=partitions)]
     if reduce is not None:
         stages.append(Stage("reduce", "group_label", reduce=reduce))
     return Job(stages, params=params, name=name, records=records, **options)

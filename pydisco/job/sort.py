@@ -19,7 +19,6 @@ import heapq
 import itertools
 import os
 import pickle
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import IO, Any, Final
@@ -92,6 +91,8 @@ class ExternalSorter:
         self._used = used
 
     def _new_run(self) -> IO[bytes]:
+        import tempfile  # only a sort that spills needs it; worker start-up does not pay for it
+
         if self.tmpdir is not None:
             os.makedirs(self.tmpdir, exist_ok=True)
         return tempfile.TemporaryFile(dir=self.tmpdir, prefix="sortrun-")

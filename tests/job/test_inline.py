@@ -13,7 +13,7 @@ from examples.jobs.join import orders_by_person
 from examples.jobs.kmeans import kmeans
 from examples.jobs.pagerank import pagerank
 from examples.jobs.pipeline import pipeline
-from examples.jobs.wordcount import wordcount
+from examples.jobs.wordcount import wordcount, wordcount_by_word
 from pydisco.job import Job, JobDefinitionError, Source, Stage, load_job, locate_job, map_reduce
 
 TEXT = "the quick brown fox\njumps over the lazy dog\nThe dog sleeps\n"
@@ -23,12 +23,22 @@ def _counts(text: str) -> dict[str, int]:
     return dict(collections.Counter(text.split()))
 
 
-def test_wordcount_inline(tmp_path: Path) -> None:
+@pytest.mark.parametrize("job", [wordcount, wordcount_by_word], ids=["per_task", "per_word"])
+def test_wordcount_inline(tmp_path: Path, job: Job) -> None:
     path = tmp_path / "a.txt"
     path.write_text(TEXT * 50)
-    results = wordcount.run([str(path), TEXT.encode()])
+    results = job.run([str(path), TEXT.encode()])
     assert dict(results) == _counts(TEXT * 51)
     assert set(results.by_label()) <= {0, 1, 2, 3}
+
+
+def test_map_reduce_takes_exactly_one_map() -> None:
+    with pytest.raises(JobDefinitionError, match="exactly one of map"):
+        map_reduce()
+    with pytest.raises(JobDefinitionError, match="exactly one of map"):
+        map_reduce(print, task=print)
+    stage = map_reduce(task=sorted).stages[0]
+    assert (stage.kind, stage.grouping) == ("task", "split")
 
 
 def test_big_file_is_split_into_line_aligned_chunks(tmp_path: Path) -> None:
@@ -187,7 +197,7 @@ def test_load_and_locate_jobs() -> None:
 def test_combine_buffer_flushes_without_losing_pairs() -> None:
     words = [f"w{i % 500}" for i in range(20000)]
     lines = "\n".join(" ".join(words[i : i + 40]) for i in range(0, len(words), 40))
-    job = Job(wordcount.stages, combine_memory=5000)  # flushes mid-line, many times
+    job = Job(wordcount_by_word.stages, combine_memory=5000)  # flushes mid-line, many times
     assert dict(job.run(lines.encode())) == _counts(" ".join(words))
 
 

@@ -13,7 +13,7 @@ from examples.jobs.join import orders_by_person
 from examples.jobs.kmeans import kmeans
 from examples.jobs.pagerank import pagerank
 from examples.jobs.pipeline import pipeline
-from examples.jobs.wordcount import wordcount
+from examples.jobs.wordcount import wordcount, wordcount_by_word
 from pydisco.job import Job
 from tests.job.failing_job import failing
 
@@ -25,13 +25,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 TEXT = "the quick brown fox\njumps over the lazy dog\nThe dog sleeps\n"
 
 
-def test_wordcount_with_a_split_file(reference_master: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("original", [wordcount, wordcount_by_word], ids=["per_task", "per_word"])
+def test_wordcount_with_a_split_file(reference_master: Any, tmp_path: Path, original: Job) -> None:
     path = tmp_path / "words.txt"
     path.write_text(TEXT * 300)
-    job = Job(wordcount.stages, chunk_size=4000)  # several map tasks from one file
+    job = Job(original.stages, chunk_size=4000)  # several map tasks from one file
     from pydisco.job.remote import LocalMasterRunner
 
-    results = LocalMasterRunner(master=reference_master).run(job, [str(path)], original=wordcount)
+    results = LocalMasterRunner(master=reference_master).run(job, [str(path)], original=original)
     assert dict(results) == dict(collections.Counter((TEXT * 300).split()))
     assert set(results.by_label()) <= {0, 1, 2, 3}
 
