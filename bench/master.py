@@ -17,11 +17,13 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -173,7 +175,11 @@ async def interactive(worker: Path, tasks: int, slots: int, workdir: Path) -> fl
     return time.perf_counter() - start
 
 
-def via_master(tmp: Path, home: Path, tasks: int, slots: int) -> float:
+def via_master(
+    tmp: Path, home: Path, tasks: int, slots: int, threads: dict[str, float] | None = None
+) -> float:
+    """One job of ``tasks`` tasks; ``threads`` gets the CPU seconds each group of threads used."""
+    before = _thread_cpu()
     with ReferenceMaster.start_in_thread(tmp, nodes=f"localhost={slots}") as master:
         client = httpx.Client()
         body = pack(home, [[0, 0, [f"raw://{i}"]] for i in range(tasks)])
@@ -182,7 +188,42 @@ def via_master(tmp: Path, home: Path, tasks: int, slots: int) -> float:
         results = wait_ready(client, master.url, [reply[1]])
         elapsed = time.perf_counter() - start
         assert len(results[reply[1]]) == tasks
+        after = _thread_cpu()  # before the master's thread ends
+    if threads is not None:
+        for group, seconds in after.items():
+            threads[group] = seconds - before.get(group, 0.0)
     return elapsed
+
+
+#: Thread names (less their number) -> what they do in the master run.
+THREAD_GROUPS = {
+    "pydisco-master": "loop",
+    "pydisco-spawn": "spawn",
+    "pydisco-index": "index",  # the results-index writer
+    "asyncio": "index",  # the loop's default executor (indexes, before the writer thread)
+    "MainThread": "bench",  # this script's HTTP client
+}
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds so far per group of this process's threads (from /proc; {} elsewhere)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    groups: dict[str, float] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return groups
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fp:
+                fields = fp.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = re.sub(r"_\d+$", "", names.get(int(tid), "other"))
+        group = THREAD_GROUPS.get(name, "other")
+        groups[group] = groups.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return groups
 
 
 def _cpu() -> tuple[float, float]:
@@ -195,14 +236,27 @@ def _cpu() -> tuple[float, float]:
 def bench_tasks(tmp: Path, tasks: int, slots: int, repeat: int) -> None:
     home = tmp / "home"
     worker = write_worker(home)
-    direct_dir = tmp / "direct"
-    direct_dir.mkdir()
+
+    def fresh(kind: str, r: int) -> Path:
+        # A new directory per round, as each master round has a new job home: workers
+        # create their output files in both cases (rewriting last round's files is
+        # cheaper for the file system than creating new ones).
+        path = tmp / f"{kind}-{r}"
+        path.mkdir()
+        return path
+
     times: dict[str, list[float]] = {"direct": [], "chatty": [], "master": []}
     cpus: dict[str, list[tuple[float, float]]] = {"direct": [], "chatty": [], "master": []}
+    threads: list[dict[str, float]] = []
+
+    def master_round(r: int) -> float:
+        threads.append({})
+        return via_master(tmp / f"data-{r}", home, tasks, slots, threads[-1])
+
     runs = {
-        "direct": lambda _: asyncio.run(direct(worker, tasks, slots, direct_dir)),
-        "chatty": lambda _: asyncio.run(interactive(worker, tasks, slots, direct_dir)),
-        "master": lambda r: via_master(tmp / f"data-{r}", home, tasks, slots),
+        "direct": lambda r: asyncio.run(direct(worker, tasks, slots, fresh("direct", r))),
+        "chatty": lambda r: asyncio.run(interactive(worker, tasks, slots, fresh("chatty", r))),
+        "master": master_round,
     }
     for round_ in range(repeat):  # interleaved, so that load from elsewhere hits all three
         for key, run in runs.items():
@@ -231,6 +285,12 @@ def bench_tasks(tmp: Path, tasks: int, slots: int, repeat: int) -> None:
         print(f"  cpu/task     : {label:13s} process {own:5.2f} ms + workers {kids:5.2f} ms")
     total = {k: sum(v) for k, v in per.items()}
     print(f"  cpu adds     : {(total['master'] / total['direct'] - 1) * 100:+6.1f} % over direct")
+    # Where the master's process CPU goes, by thread (least of the rounds, per task):
+    # the event loop, worker starts, results-index writes (and fsyncs), this script.
+    groups = sorted({g for t in threads for g in t})
+    if groups:
+        parts = (f"{g} {min(t.get(g, 0.0) for t in threads) * 1000 / tasks:.2f}" for g in groups)
+        print(f"  master cpu   : {', '.join(parts)} ms per task, by thread")
 
 
 # -- 2. many jobs --------------------------------------------------------------------------

@@ -42,7 +42,15 @@ from pydisco.master.grouping import (
     output_urls,
 )
 from pydisco.master.layout import atomic_write, format_duration, hexhash, job_home, url_host
-from pydisco.master.runner import Outcome, RunDone, RunError, RunFatal, Timers, WorkerRun
+from pydisco.master.runner import (
+    INDEX_WRITER,
+    Outcome,
+    RunDone,
+    RunError,
+    RunFatal,
+    Timers,
+    WorkerRun,
+)
 from pydisco.master.scheduler import Scheduler
 from pydisco.protocol import TaskInfo, jsoncodec
 
@@ -231,7 +239,9 @@ class Job:
         #: Called once when the job ends (``get_results`` waiters); no tasks, no coroutines.
         self.end_watchers: set[Callable[[], None]] = set()
         self._runs: set[asyncio.Task[None]] = set()
-        self._syncs: set[asyncio.Future[None]] = set()
+        #: Results indexes being written, and a future set once none is (for wait_runs).
+        self._syncing = 0
+        self._synced_all: asyncio.Future[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._homes: dict[str, asyncio.Lock] = {}
         self._launches: dict[str, _Launch] = {}
@@ -463,7 +473,12 @@ class Job:
         assert current is not None
         self._runs.add(current)
         try:
-            outcome = await self._execute(task, host)
+            # Not a coroutine per run: this chain is resumed at every worker message.
+            launch = self._launches.get(host) or await self._prepare(host)
+            if isinstance(launch, _Launch):
+                outcome = await self._worker_run(task, launch).run()
+            else:
+                outcome = launch
         except asyncio.CancelledError:
             return
         except Exception as exc:  # a bug here must end the job, not leave it running forever
@@ -473,18 +488,21 @@ class Job:
             task.run = None
         if isinstance(outcome, RunDone) and outcome.index is not None:
             # The slot is free once the worker is gone; the index is written and fsynced
-            # off the event loop before the task counts as done.
-            sync = asyncio.get_running_loop().run_in_executor(None, outcome.index.write)
-            self._syncs.add(sync)
-            sync.add_done_callback(functools.partial(self._synced, task, host, outcome))
+            # off the event loop (batched with other tasks') before the task counts as done.
+            self._syncing += 1
+            INDEX_WRITER.submit(outcome.index, functools.partial(self._synced, task, host, outcome))
         elif self.active:
             self._on_outcome(task, host, outcome)
 
-    def _synced(self, task: Task, host: str, outcome: RunDone, sync: asyncio.Future[None]) -> None:
-        self._syncs.discard(sync)
-        if sync.cancelled() or not self.active:
+    def _synced(self, task: Task, host: str, outcome: RunDone, exc: Exception | None) -> None:
+        """The index of a task that sent DONE is on disk and fsynced (or could not be)."""
+        self._syncing -= 1
+        if not self._syncing and self._synced_all is not None:
+            if not self._synced_all.done():
+                self._synced_all.set_result(None)
+            self._synced_all = None
+        if not self.active:
             return
-        exc = sync.exception()
         if exc is None:
             self._on_outcome(task, host, outcome)
         elif isinstance(exc, OSError):
@@ -494,22 +512,23 @@ class Job:
                 task, host, RunFatal(f"Internal error saving the results index: {exc!r}")
             )
 
-    async def _execute(self, task: Task, host: str) -> Outcome:
+    async def _prepare(self, host: str) -> _Launch | Outcome:
+        """The job home on ``host`` (extracted once) and what its runs share; or why not."""
         assert self.ctx is not None and self.jobdict is not None
-        launch = self._launches.get(host)
-        if launch is None:
-            settings = self.ctx.settings
-            home = job_home(settings.data_dir, host, self.name)
-            worker = os.path.normpath(os.path.join(home, self.jobdict.worker))
-            if not worker.startswith(str(home) + os.sep):
-                return RunFatal(
-                    f"The job's worker {self.jobdict.worker!r} is not a path inside the job home."
-                )
-            try:
-                await self._ensure_home(host, home)
-            except (OSError, JobPackError) as exc:
-                return RunError(f"Jobpack extraction failed: {exc}")
-            launch = self._launches.get(host) or self._launch(host, home, worker)
+        settings = self.ctx.settings
+        home = job_home(settings.data_dir, host, self.name)
+        worker = os.path.normpath(os.path.join(home, self.jobdict.worker))
+        if not worker.startswith(str(home) + os.sep):
+            return RunFatal(
+                f"The job's worker {self.jobdict.worker!r} is not a path inside the job home."
+            )
+        try:
+            await self._ensure_home(host, home)
+        except (OSError, JobPackError) as exc:
+            return RunError(f"Jobpack extraction failed: {exc}")
+        return self._launches.get(host) or self._launch(host, home, worker)
+
+    def _worker_run(self, task: Task, launch: _Launch) -> WorkerRun:
         run = WorkerRun(
             argv=launch.argv,
             home=launch.home,
@@ -526,7 +545,7 @@ class Job:
             timers=launch.timers,
         )
         task.run = run
-        return await run.run()
+        return run
 
     def _launch(self, host: str, home: Path, worker: str) -> _Launch:
         """What every run on ``host`` shares; made once the job home is there."""
@@ -672,7 +691,13 @@ class Job:
 
     async def wait_runs(self) -> None:
         """Wait until every cancelled run has killed its worker."""
-        runs = [r for r in (*self._runs, *self._syncs) if r is not asyncio.current_task()]
+        runs: list[asyncio.Future[None]] = [
+            r for r in self._runs if r is not asyncio.current_task()
+        ]
+        if self._syncing:
+            if self._synced_all is None or self._synced_all.done():
+                self._synced_all = asyncio.get_running_loop().create_future()
+            runs.append(self._synced_all)
         if runs:
             await asyncio.gather(*runs, return_exceptions=True)
 

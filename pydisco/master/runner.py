@@ -14,11 +14,10 @@ every way a worker can end into one :class:`Outcome`:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import errno
-import functools
 import os
+import queue
 import re
 import signal
 import subprocess
@@ -71,22 +70,117 @@ __all__ = ["Outcome", "RunDone", "RunError", "RunFatal", "Timers", "WorkerRun", 
 
 @attrs.frozen
 class IndexFile:
-    """A results index to write: its path and its lines."""
+    """A results index to write: its path (a plain string: no pathlib per task) and its lines."""
 
-    path: Path
+    path: str
     data: bytes
 
-    def write(self) -> None:
-        """Write the index and fsync it (Disco fsyncs it at DONE); blocking."""
+    def write_unsynced(self) -> int:
+        """Write the index; returns its still open descriptor, for the caller to fsync.
+
+        Disco fsyncs the index at DONE: :func:`write_indexes` does, before the
+        task counts as done.
+        """
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         try:
-            fp = open(self.path, "wb")  # noqa: SIM115 - closed below
+            fd = os.open(self.path, flags, 0o666)
         except FileNotFoundError:  # the first index of this job home
-            self.path.parent.mkdir(exist_ok=True)
-            fp = open(self.path, "wb")  # noqa: SIM115
-        with fp:
-            fp.write(self.data)
-            fp.flush()
-            os.fsync(fp.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(os.path.dirname(self.path))
+            fd = os.open(self.path, flags, 0o666)
+        try:
+            view = memoryview(self.data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
+#: What an index write ended with: None once it is on disk and fsynced.
+IndexDone: TypeAlias = Callable[[Exception | None], None]
+
+
+class IndexWriter:
+    """One thread that writes and fsyncs results indexes, in batches.
+
+    Indexes of tasks that finish while it is busy are written together, then
+    fsynced one by one (the first journal commit carries the others), and their
+    completions go back to each loop with one ``call_soon_threadsafe`` per batch:
+    fewer thread hand-offs and loop wake-ups than one executor future per task.
+    A completion runs only after its file is fsynced, with the error if any.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[IndexFile, asyncio.AbstractEventLoop, IndexDone]]
+        self._queue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, index: IndexFile, done: IndexDone) -> None:
+        """Write ``index``; ``done(error)`` is called on the running loop once it is fsynced."""
+        self._queue.put((index, asyncio.get_running_loop(), done))
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._serve, name="pydisco-index", daemon=True
+                    )
+                    self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                errors = write_indexes([index for index, _, _ in batch])
+            except Exception as exc:  # never let the writer die: every later index would hang
+                errors = [exc] * len(batch)
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[IndexDone, Exception | None]]]
+            by_loop = {}
+            for (_, loop, done), error in zip(batch, errors, strict=True):
+                by_loop.setdefault(loop, []).append((done, error))
+            for loop, completions in by_loop.items():
+                # A closed loop has stopped caring (its jobs ended with it).
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_complete, completions)
+
+
+def write_indexes(indexes: Sequence[IndexFile]) -> list[Exception | None]:
+    """Write every index, then fsync each; per index, None or what went wrong."""
+    errors: list[Exception | None] = [None] * len(indexes)
+    fds: list[int] = [-1] * len(indexes)
+    for n, index in enumerate(indexes):
+        try:
+            fds[n] = index.write_unsynced()
+        except Exception as exc:
+            errors[n] = exc
+    for n, fd in enumerate(fds):
+        if fd < 0:
+            continue
+        try:
+            os.fsync(fd)
+        except Exception as exc:
+            errors[n] = exc
+        try:
+            os.close(fd)
+        except OSError as exc:
+            errors[n] = errors[n] or exc
+    return errors
+
+
+def _complete(completions: list[tuple[IndexDone, Exception | None]]) -> None:
+    for done, error in completions:
+        done(error)
+
+
+#: The results-index writer of every master in the process.
+INDEX_WRITER = IndexWriter()
 
 
 @attrs.frozen
@@ -164,10 +258,12 @@ def died(cause: str, last_words: bytes) -> str:
 
 
 _WAKE = object()
-#: Killed workers not yet reaped (waited for), whichever loop started them.
-_UNREAPED: set[subprocess.Popen[bytes]] = set()
-#: Workers still being started for runs that were cancelled meanwhile.
-_ABANDONED: set[asyncio.Future[subprocess.Popen[bytes]]] = set()
+#: Killed workers not yet reaped (waited for), and the loop that polls each.
+_UNREAPED: dict[subprocess.Popen[bytes], asyncio.AbstractEventLoop] = {}
+#: Loops whose reaping poll is armed.
+_REAPING: set[asyncio.AbstractEventLoop] = set()
+#: Workers being started (in a thread), by the future their run awaits.
+_STARTING: set[asyncio.Future[subprocess.Popen[bytes]]] = set()
 #: Starting a worker whose file is busy is retried for about twice this many seconds.
 TEXT_BUSY_PATIENCE = 1.0
 #: Threads starting workers (shared by every master in the process).
@@ -175,58 +271,130 @@ SPAWN_THREADS = 4
 #: How often killed workers are polled for their exit.
 REAP_INTERVAL = 0.01
 
-
-_SPAWNER: list[concurrent.futures.ThreadPoolExecutor] = []
-_SPAWNER_LOCK = threading.Lock()
+_Popen: TypeAlias = Callable[[], "subprocess.Popen[bytes]"]
 
 
-def _spawner() -> concurrent.futures.ThreadPoolExecutor:
-    """Threads that only start workers: never queued behind results-index fsyncs."""
-    with _SPAWNER_LOCK:
-        if not _SPAWNER:
-            _SPAWNER.append(
-                concurrent.futures.ThreadPoolExecutor(
-                    SPAWN_THREADS, thread_name_prefix="pydisco-spawn"
-                )
-            )
-        return _SPAWNER[0]
+class _Spawner:
+    """Threads that only start workers: never queued behind results-index fsyncs.
+
+    Each started worker goes back to its loop with one ``call_soon_threadsafe``
+    onto a plain future (no executor future, ``wrap_future`` chain or shield).
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._queue: queue.SimpleQueue[
+            tuple[_Popen, asyncio.AbstractEventLoop, asyncio.Future[subprocess.Popen[bytes]]]
+        ] = queue.SimpleQueue()
+        self._threads = threads
+        self._started = False
+        self._lock = threading.Lock()
+
+    def submit(
+        self,
+        popen: _Popen,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[subprocess.Popen[bytes]],
+    ) -> None:
+        """Run ``popen`` in a thread; its worker (or error) settles ``future`` on ``loop``."""
+        self._queue.put((popen, loop, future))
+        if not self._started:
+            with self._lock:
+                if not self._started:
+                    for n in range(self._threads):
+                        name = f"pydisco-spawn_{n}"
+                        threading.Thread(target=self._serve, name=name, daemon=True).start()
+                    self._started = True
+
+    def _serve(self) -> None:
+        while True:
+            popen, loop, future = self._queue.get()
+            proc: subprocess.Popen[bytes] | None = None
+            error: Exception | None = None
+            try:
+                proc = popen()
+            except Exception as exc:
+                error = exc
+            try:
+                loop.call_soon_threadsafe(_settle, future, proc, error)
+            except RuntimeError:  # the loop is closed: nobody will talk to this worker
+                _STARTING.discard(future)
+                if proc is not None:
+                    _kill(proc)
+                    proc.wait()
 
 
-def _reap_later(proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
-    """Collect ``proc``'s exit (it was sent SIGKILL) without a task or a pidfd per worker."""
-    if proc.poll() is not None:
-        _UNREAPED.discard(proc)
-        return
-    _UNREAPED.add(proc)
-    loop.call_later(REAP_INTERVAL, _reap_later, proc, loop)
+_SPAWNER = _Spawner(SPAWN_THREADS)
 
 
-def _abandon(
-    spawned: asyncio.Future[subprocess.Popen[bytes]], loop: asyncio.AbstractEventLoop
+def _settle(
+    future: asyncio.Future[subprocess.Popen[bytes]],
+    proc: subprocess.Popen[bytes] | None,
+    error: Exception | None,
 ) -> None:
-    """Kill and reap a worker whose run was cancelled while it was being started."""
-    _ABANDONED.discard(spawned)
-    if spawned.cancelled() or spawned.exception() is not None:
-        return
-    proc = spawned.result()
+    """On the loop: hand the started worker to its run, or kill it if the run was cancelled."""
+    _STARTING.discard(future)
+    if future.cancelled():
+        if proc is not None:
+            _discard(proc, future.get_loop())
+    elif proc is not None:
+        future.set_result(proc)
+    else:
+        assert error is not None
+        future.set_exception(error)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``proc``'s process group and close our ends of its pipes."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     for pipe in (proc.stdin, proc.stdout):
         if pipe is not None:
             pipe.close()
+
+
+def _discard(proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+    """Kill and reap a worker whose run was cancelled while it was being started."""
+    _kill(proc)
     _reap_later(proc, loop)
+
+
+def _reap_later(proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
+    """Collect ``proc``'s exit (it was sent SIGKILL) without a task or a pidfd per worker.
+
+    One poll per loop every :data:`REAP_INTERVAL` serves all its killed workers.
+    """
+    if proc.poll() is not None:
+        return
+    _UNREAPED[proc] = loop
+    if loop not in _REAPING:
+        _REAPING.add(loop)
+        loop.call_later(REAP_INTERVAL, _reap_tick, loop)
+
+
+def _reap_tick(loop: asyncio.AbstractEventLoop) -> None:
+    left = False
+    for proc, owner in list(_UNREAPED.items()):
+        if owner is loop:
+            if proc.poll() is None:
+                left = True
+            else:
+                del _UNREAPED[proc]
+    if left:
+        loop.call_later(REAP_INTERVAL, _reap_tick, loop)
+    else:
+        _REAPING.discard(loop)
 
 
 async def reap_all() -> None:
     """Wait until every killed worker has been reaped (call before closing the loop)."""
     mine = asyncio.get_running_loop()
-    while starting := [f for f in _ABANDONED if f.get_loop() is mine]:
-        await asyncio.wait(starting)
-        await asyncio.sleep(0)  # let their callbacks kill them
+    # Snapshots (C-level copies): other masters' threads change these sets meanwhile.
+    while any(f.get_loop() is mine for f in list(_STARTING)):
+        await asyncio.sleep(REAP_INTERVAL)  # their workers are killed as they settle
     while _UNREAPED:
         for proc in list(_UNREAPED):
             if proc.poll() is not None:
-                _UNREAPED.discard(proc)
+                _UNREAPED.pop(proc, None)
         if _UNREAPED:
             await asyncio.sleep(REAP_INTERVAL)
 
@@ -334,13 +502,16 @@ class WorkerRun:
         # Popen runs in a thread: fork/exec releases the GIL, so the event loop keeps
         # serving other workers meanwhile (asyncio's own spawn blocks the loop).
         loop = asyncio.get_running_loop()
-        spawned = loop.run_in_executor(_spawner(), self._popen)
+        spawned: asyncio.Future[subprocess.Popen[bytes]] = loop.create_future()
+        _STARTING.add(spawned)
+        _SPAWNER.submit(self._popen, loop, spawned)
         try:
-            proc = await asyncio.shield(spawned)
+            proc = await spawned
         except asyncio.CancelledError:
-            # The job ended meanwhile: the worker still starts in the thread; kill it then.
-            _ABANDONED.add(spawned)
-            spawned.add_done_callback(functools.partial(_abandon, loop=loop))
+            # The job ended meanwhile. Still starting: _settle kills the worker once it
+            # is there. Already handed over (the cancel came first): kill it now.
+            if spawned.done() and not spawned.cancelled() and spawned.exception() is None:
+                _discard(spawned.result(), loop)
             raise
         self._proc = proc
         self.pid = proc.pid
@@ -435,7 +606,7 @@ class WorkerRun:
     def _warn(self, text: str) -> None:
         self._emit(f"WARNING: [{self.tag}] {text}")
 
-    async def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes) -> None:
         """Write a reply; what the pipe cannot take now is written when it can.
 
         A dead worker shows as the end of its output stream, so errors here are
@@ -472,22 +643,42 @@ class WorkerRun:
 
     async def _converse(self) -> Outcome:
         loop = asyncio.get_running_loop()
+        session = self.session
+        inbox = self._inbox
         got_bytes = False
         last_chunk = loop.time()
         while True:
-            outcome = await self._process()
-            if outcome is not None:
-                return outcome
-            now = loop.time()
+            # Handle every message that can be handled now (inline: this runs per chunk).
+            while True:
+                if self._withheld is not None:
+                    if not self._answer_input(self._withheld):
+                        if self._eof:
+                            return await self._crashed(session.unparsed)
+                        break
+                    self._withheld = None
+                try:
+                    event = session.next_event()
+                except RemoteProtocolError as exc:
+                    return await self._protocol_error(exc)
+                if event is NEED_DATA:
+                    break
+                if event is END_OF_STREAM:
+                    return await self._crashed(b"")
+                if isinstance(event, Msg):
+                    outcome = await self._msg(event)
+                else:
+                    outcome = self._handle(event)
+                if outcome is not None:
+                    return outcome
             timeout: float | None = None
             if not got_bytes:
-                timeout = self.timers.pid - (now - last_chunk)
-            elif self._withheld is None and self.session.unparsed:
-                timeout = self.timers.partial - (now - last_chunk)
+                timeout = self.timers.pid - (loop.time() - last_chunk)
+            elif self._withheld is None and session.unparsed:
+                timeout = self.timers.partial - (loop.time() - last_chunk)
             try:
                 if timeout is not None and timeout <= 0:
                     raise TimeoutError
-                item = await self._inbox.get(timeout)
+                item = await inbox.get(timeout)
             except TimeoutError:
                 return self._timed_out()
             if item is _WAKE:
@@ -498,7 +689,7 @@ class WorkerRun:
                 last_chunk = loop.time()
             else:
                 self._eof = True
-            self.session.receive_data(item)
+            session.receive_data(item)
 
     def _timed_out(self) -> Outcome:
         if self.session.worker_pid is None:
@@ -507,27 +698,6 @@ class WorkerRun:
             text = "Worker stuck in the middle of a message"
         self._warn(text)
         return RunError(died(text, self.session.unparsed))
-
-    async def _process(self) -> Outcome | None:
-        """Handle every message that can be handled now."""
-        while True:
-            if self._withheld is not None:
-                if not await self._answer_input(self._withheld):
-                    if self._eof:
-                        return await self._crashed(self.session.unparsed)
-                    return None
-                self._withheld = None
-            try:
-                event = self.session.next_event()
-            except RemoteProtocolError as exc:
-                return await self._protocol_error(exc)
-            if event is NEED_DATA:
-                return None
-            if event is END_OF_STREAM:
-                return await self._crashed(b"")
-            outcome = await self._handle(event)
-            if outcome is not None:
-                return outcome
 
     async def _crashed(self, last_words: bytes) -> Outcome:
         code = await self._exit_code()
@@ -579,20 +749,19 @@ class WorkerRun:
         cause = f"could not parse worker event: {exc.kind.value} ({exc.message})"
         return RunError(died(cause, bytes(buffer)))
 
-    async def _handle(self, message: object) -> Outcome | None:
+    def _handle(self, message: object) -> Outcome | None:
+        """Answer one message, or end the run (MSG, which may have to wait, is not here)."""
         if isinstance(message, Worker):
-            await self._send(self.session.send(Ok("ok")))
+            self._send(self.session.send(Ok("ok")))
         elif isinstance(message, TaskRequest):
-            await self._send(self.session.send(TaskReply(self.info)))
+            self._send(self.session.send(TaskReply(self.info)))
         elif isinstance(message, InputRequest):
-            if not await self._answer_input(message):
+            if not self._answer_input(message):
                 self._withheld = message
         elif isinstance(message, InputErr):
-            await self._send(self.session.send(self._input_err(message)))
-        elif isinstance(message, Msg):
-            return await self._msg(message)
+            self._send(self.session.send(self._input_err(message)))
         elif isinstance(message, OutputMessage):
-            return await self._output(message)
+            return self._output(message)
         elif isinstance(message, Done):
             return self._done()
         elif isinstance(message, Error):
@@ -601,7 +770,7 @@ class WorkerRun:
             return RunFatal(message.text)
         elif isinstance(message, Ping):
             # Disco 0.5.4 kills the job on PING (unknown message); we answer as documented.
-            await self._send(self.session.send(Ok("pong")))
+            self._send(self.session.send(Ok("pong")))
         return None
 
     # -- INPUT and INPUT_ERR ------------------------------------------------------------------
@@ -618,7 +787,7 @@ class WorkerRun:
         item = inputs[input_id]
         return Input(input_id, InputStatus.OK, item.label, self._replicas(input_id, item.urls))
 
-    async def _answer_input(self, request: InputRequest) -> bool:
+    def _answer_input(self, request: InputRequest) -> bool:
         """Answer INPUT now if Disco would; False means the reply is withheld (facts §4.3)."""
         known = range(len(self.task.inputs))
         if request.mode == "include":
@@ -632,7 +801,7 @@ class WorkerRun:
         if not ids and not done:
             return False
         reply = InputReply(done, tuple(self._entry(i) for i in ids))
-        await self._send(self.session.send(reply))
+        self._send(self.session.send(reply))
         return True
 
     def _input_err(self, message: InputErr) -> Retry | Fail:
@@ -662,10 +831,10 @@ class WorkerRun:
             return RunFatal(died(verdict.warning, self.session.unparsed))
         if verdict.action is ThrottleAction.DELAY:
             await asyncio.sleep(verdict.delay)
-        await self._send(self.session.send(Ok("ok")))
+        self._send(self.session.send(Ok("ok")))
         return None
 
-    async def _output(self, message: OutputMessage) -> Outcome | None:
+    def _output(self, message: OutputMessage) -> Outcome | None:
         kind = classify_output(message.location)
         if kind == "invalid":
             return RunError(
@@ -676,7 +845,7 @@ class WorkerRun:
             self._remote.append(DataOutput(message.label, message.size, (message.location,)))
         else:
             self._record_local(message)
-        await self._send(self.session.send(Ok("ok")))
+        self._send(self.session.send(Ok("ok")))
         return None
 
     def _record_local(self, message: OutputMessage) -> None:
@@ -697,9 +866,8 @@ class WorkerRun:
         outputs: list[Output] = []
         index = None
         if self._index_name:
-            index = IndexFile(
-                self.home / ".disco" / self._index_name, "".join(self._index_lines).encode()
-            )
+            path = f"{self.home}/.disco/{self._index_name}"
+            index = IndexFile(path, "".join(self._index_lines).encode())
             host = self.info.host
             url = f"dir://{host}/{job_url_prefix(host, self.info.jobname)}/.disco/"
             labels = tuple(sorted(self._label_sizes.items()))

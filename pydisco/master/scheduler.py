@@ -100,8 +100,10 @@ class Scheduler:
         candidates = self._candidates()
         known = set(candidates)
         waiting: list[tuple[Any, Starter]] = []
-        remaining = iter(self.queue)
-        for task, start in remaining:
+        queue = self.queue
+        examined = 0
+        for task, start in queue:
+            examined += 1
             avoided = task.avoided_hosts()
             preferred = next(
                 (h for h in task.preferred_hosts() if h in known and h not in avoided), None
@@ -118,7 +120,9 @@ class Scheduler:
                 free.remove(host)
                 if not free:
                     break
-        leftover = list(remaining)
+        # In place (no copy of a long queue per call): drop what was examined; what
+        # still waits goes back in front, in order.
+        del queue[:examined]
         still = []
         for task, start in waiting:  # idle nodes take work waiting for busy ones
             host = self._first_free(free, candidates, task.avoided_hosts()) if free else None
@@ -128,7 +132,7 @@ class Scheduler:
             self._start(task, start, host)
             if not self.nodes[host].free:
                 free.remove(host)
-        self.queue = still + leftover
+        queue[:0] = still
 
     @staticmethod
     def _first_free(free: list[str], candidates: list[str], avoided: set[str]) -> str | None:
@@ -141,16 +145,32 @@ class Scheduler:
         node = self.nodes[host]
         node.running += 1
         node.tasks.append(task.jobname)
-        run = asyncio.get_running_loop().create_task(start(task, host))
-        self._running.add(run)
+        released = False
 
-        def finished(done: asyncio.Task[None]) -> None:
-            self._running.discard(done)
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
             node.running -= 1
             if task.jobname in node.tasks:
                 node.tasks.remove(task.jobname)
             self.schedule()
 
+        async def running() -> None:
+            # The slot is given back in the run's last step, so the next task starts
+            # one loop iteration sooner than from a done callback.
+            try:
+                await start(task, host)
+            finally:
+                release()
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._running.discard(done)
+            release()  # cancelled before its first step: the coroutine never ran
+
+        run = asyncio.get_running_loop().create_task(running())
+        self._running.add(run)
         run.add_done_callback(finished)
 
     async def drain(self) -> None:
