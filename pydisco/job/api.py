@@ -235,8 +235,6 @@ def map_reduce(
     with all of the task's records, for in-mapper combining); exactly one of them.
     Without ``reduce`` it is a map-only job whose results are the map's outputs.
     """
-    if (map is None) == (task is None):
-        raise JobDefinitionError("map_reduce needs exactly one of map (per record) or task=.")
     stages = [Stage("map", "split", map=map, task=task, combine=combine, partitions=partitions)]
     if reduce is not None:
         stages.append(Stage("reduce", "group_label", reduce=reduce))
