@@ -262,11 +262,11 @@ _WAKE = object()
 _UNREAPED: dict[subprocess.Popen[bytes], asyncio.AbstractEventLoop] = {}
 #: Loops whose reaping poll is armed.
 _REAPING: set[asyncio.AbstractEventLoop] = set()
-#: Workers being started (in a thread), by the future their run awaits.
+#: Workers being started in a thread (their file was busy), by the future their run awaits.
 _STARTING: set[asyncio.Future[subprocess.Popen[bytes]]] = set()
 #: Starting a worker whose file is busy is retried for about twice this many seconds.
 TEXT_BUSY_PATIENCE = 1.0
-#: Threads starting workers (shared by every master in the process).
+#: Threads starting workers whose file was busy (shared by every master in the process).
 SPAWN_THREADS = 4
 #: How often killed workers are polled for their exit.
 REAP_INTERVAL = 0.01
@@ -275,7 +275,10 @@ _Popen: TypeAlias = Callable[[], "subprocess.Popen[bytes]"]
 
 
 class _Spawner:
-    """Threads that only start workers: never queued behind results-index fsyncs.
+    """Threads that start the workers whose file was busy (the loop starts the others).
+
+    They wait out ``ETXTBSY`` without blocking the loop, and never queue behind
+    results-index fsyncs.
 
     Each started worker goes back to its loop with one ``call_soon_threadsafe``
     onto a plain future (no executor future, ``wrap_future`` chain or shield).
@@ -499,20 +502,16 @@ class WorkerRun:
                 _reap_later(self._proc, self._loop)
 
     async def _spawn(self) -> None:
-        # Popen runs in a thread: fork/exec releases the GIL, so the event loop keeps
-        # serving other workers meanwhile (asyncio's own spawn blocks the loop).
         loop = asyncio.get_running_loop()
-        spawned: asyncio.Future[subprocess.Popen[bytes]] = loop.create_future()
-        _STARTING.add(spawned)
-        _SPAWNER.submit(self._popen, loop, spawned)
         try:
-            proc = await spawned
-        except asyncio.CancelledError:
-            # The job ended meanwhile. Still starting: _settle kills the worker once it
-            # is there. Already handed over (the cancel came first): kill it now.
-            if spawned.done() and not spawned.cancelled() and spawned.exception() is None:
-                _discard(spawned.result(), loop)
-            raise
+            # On the loop: Popen uses vfork, so it returns as soon as the worker has
+            # exec'd (a fraction of a millisecond). That costs less, in CPU and in wall
+            # time, than a hand-off to a thread and back (bench/README.md, "Master").
+            proc = self._popen_once()
+        except OSError as exc:
+            if exc.errno != errno.ETXTBSY:
+                raise
+            proc = await self._spawn_in_thread(loop)
         self._proc = proc
         self.pid = proc.pid
         assert proc.stdout is not None and proc.stdin is not None
@@ -525,6 +524,20 @@ class WorkerRun:
         self._loop = loop
         loop.add_reader(self._out_fd, self._readable)
 
+    async def _spawn_in_thread(self, loop: asyncio.AbstractEventLoop) -> subprocess.Popen[bytes]:
+        """Start the worker from a thread that waits out a busy worker file (``ETXTBSY``)."""
+        spawned: asyncio.Future[subprocess.Popen[bytes]] = loop.create_future()
+        _STARTING.add(spawned)
+        _SPAWNER.submit(self._popen, loop, spawned)
+        try:
+            return await spawned
+        except asyncio.CancelledError:
+            # The job ended meanwhile. Still starting: _settle kills the worker once it
+            # is there. Already handed over (the cancel came first): kill it now.
+            if spawned.done() and not spawned.cancelled() and spawned.exception() is None:
+                _discard(spawned.result(), loop)
+            raise
+
     def _popen(self) -> subprocess.Popen[bytes]:
         """Start the worker (in a thread), retrying while its file is busy.
 
@@ -536,21 +549,24 @@ class WorkerRun:
         delay = 0.001
         while True:
             try:
-                return subprocess.Popen(
-                    self.argv,
-                    bufsize=0,
-                    cwd=self.home,
-                    env=self.env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+                return self._popen_once()
             except OSError as exc:
                 if exc.errno != errno.ETXTBSY or delay > TEXT_BUSY_PATIENCE:
                     raise
             time.sleep(delay)
             delay *= 2
+
+    def _popen_once(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.argv,
+            bufsize=0,
+            cwd=self.home,
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def _readable(self) -> None:
         try:

@@ -183,17 +183,20 @@ def test_a_failed_index_write_is_a_task_error(tmp_path, monkeypatch):
 
 
 def slow_start(monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[subprocess.Popen[bytes]]:
-    """Make worker starts take ``seconds`` (in their thread); returns the started workers."""
+    """Make worker starts go to a thread (the file is busy for the loop) and take ``seconds``
+    there; returns the started workers."""
     started: list[subprocess.Popen[bytes]] = []
-    real = WorkerRun._popen
+    real = WorkerRun._popen_once
 
-    def popen(self: WorkerRun) -> subprocess.Popen[bytes]:
+    def popen_once(self: WorkerRun) -> subprocess.Popen[bytes]:
+        if threading.current_thread() is threading.main_thread():  # the loop's first try
+            raise OSError(errno.ETXTBSY, os.strerror(errno.ETXTBSY))
         time.sleep(seconds)
         proc = real(self)
         started.append(proc)
         return proc
 
-    monkeypatch.setattr(WorkerRun, "_popen", popen)
+    monkeypatch.setattr(WorkerRun, "_popen_once", popen_once)
     return started
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,44 @@ def test_no_pipe_or_process_left_behind(tmp_path, mode):
         assert outcome == RunDone(())
     elif mode == "crash":
         assert isinstance(outcome, RunError) and "exit code: 7" in outcome.reason
+
+
+def test_workers_are_started_on_the_loop(tmp_path, monkeypatch):
+    """A worker whose file is not busy starts on the loop's own thread (no thread hand-off)."""
+    threads: list[str] = []
+    real = WorkerRun._popen_once
+
+    def popen_once(self: WorkerRun) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(self)
+
+    monkeypatch.setattr(WorkerRun, "_popen_once", popen_once)
+
+    async def scenario() -> Any:
+        outcome = await make_run(tmp_path, "ok", []).run()
+        await runner.reap_all()
+        return outcome
+
+    assert asyncio.run(scenario()) == RunDone(())
+    assert threads == [threading.main_thread().name]
+
+
+def test_a_bug_answering_a_message_ends_the_run_instead_of_hanging(tmp_path, monkeypatch):
+    """A bug while answering a message reaches the run's caller (which turns it into the
+    job's fatal internal error) instead of leaving the run waiting for the worker."""
+
+    def broken(self: WorkerRun, request: Any) -> bool:
+        raise RuntimeError("bug in INPUT")
+
+    monkeypatch.setattr(WorkerRun, "_answer_input", broken)
+
+    async def scenario() -> None:
+        run = make_run(tmp_path, "ok", [])
+        try:
+            with pytest.raises(RuntimeError, match="bug in INPUT"):
+                await asyncio.wait_for(run.run(), 10)
+        finally:
+            await runner.reap_all()
+
+    asyncio.run(scenario())
+    assert not runner._UNREAPED
