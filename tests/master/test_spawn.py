@@ -183,3 +183,18 @@ def test_a_bug_answering_a_message_ends_the_run_instead_of_hanging(tmp_path, mon
 
     asyncio.run(scenario())
     assert not runner._UNREAPED
+
+
+def test_a_worker_that_cannot_be_executed_is_a_task_error(tmp_path):
+    """Started on the loop, an exec failure (here a worker file without the execute
+    bit) is reported at once as the run's error, with the OS's reason."""
+    shutil.copy(WORKERS / "behave.sh", tmp_path / "behave.sh")
+    (tmp_path / "behave.sh").chmod(0o644)
+
+    async def scenario() -> Any:
+        return await make_run(tmp_path, "ok", []).run()
+
+    outcome = asyncio.run(scenario())
+    assert isinstance(outcome, RunError)
+    assert outcome.reason.startswith("Worker could not be started:")
+    assert "Permission denied" in outcome.reason
