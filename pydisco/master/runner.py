@@ -348,8 +348,17 @@ def _settle(
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL ``proc``'s process group and close our ends of its pipes."""
+    _killpg(proc)
+    _close_pipes(proc)
+
+
+def _killpg(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker's whole process group (it leads its own session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
     for pipe in (proc.stdin, proc.stdout):
         if pipe is not None:
             pipe.close()
@@ -590,19 +599,13 @@ class WorkerRun:
             self._loop.remove_writer(self._in_fd)
         self._in_fd = -1
         self._unsent.clear()
-        proc = self._proc
-        if proc is not None:
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None:
-                    pipe.close()
+        if self._proc is not None:
+            _close_pipes(self._proc)
 
     def kill(self) -> None:
         """SIGKILL the worker's whole process group (it leads its own session)."""
-        proc = self._proc
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        if self._proc is not None:
+            _killpg(self._proc)
 
     # -- the stream ---------------------------------------------------------------------------
 
