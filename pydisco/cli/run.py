@@ -26,7 +26,7 @@ import tempfile
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import click
 
@@ -40,6 +40,9 @@ from pydisco.cli._output import (
     options,
 )
 from pydisco.cli.jobs import _result_modes, print_results, watch
+
+if TYPE_CHECKING:
+    from pydisco.client import JobResults, Master
 
 __all__ = ["classify_target", "local_master", "replace_inputs", "run"]
 
@@ -202,14 +205,7 @@ def _run_python_job(
         runner.write_pack(pack, job, list(inputs))
         pack.seek(0)
         master = stack.enter_context(Master(handle.url))
-        name = master.submit(pack)
-        note(f"Submitted {name} to a local master at {handle.url}")
-        result = watch(
-            master,
-            name,
-            timeout=timeout,
-            interrupted=f"\nInterrupted: job {name} and the local master are stopped.",
-        )
+        result = _submit_and_watch(master, pack, handle.url, timeout)
         if mode is not None:
             print_results(master, result, mode=mode, labels=labels or None)
             return
@@ -254,6 +250,20 @@ def run(
     _run_pack(job, inputs, timeout=timeout, data_dir=data_dir, mode=mode, labels=labels)
 
 
+def _submit_and_watch(
+    master: Master, pack: str | IO[bytes], url: str, timeout: float | None
+) -> JobResults:
+    """Submit ``pack`` to the local master at ``url`` and watch the job to its end."""
+    name = master.submit(pack)
+    note(f"Submitted {name} to a local master at {url}")
+    return watch(
+        master,
+        name,
+        timeout=timeout,
+        interrupted=f"\nInterrupted: job {name} and the local master are stopped.",
+    )
+
+
 def _run_pack(
     file: str,
     inputs: Sequence[str],
@@ -275,18 +285,11 @@ def _run_pack(
             pack = temp
         handle = stack.enter_context(local_master(data_dir))
         master = stack.enter_context(Master(handle.url))
-        name = master.submit(pack)
-        note(f"Submitted {name} to a local master at {handle.url}")
-        result = watch(
-            master,
-            name,
-            timeout=timeout,
-            interrupted=f"\nInterrupted: job {name} and the local master are stopped.",
-        )
+        result = _submit_and_watch(master, pack, handle.url, timeout)
         if options().json and mode is None:
             emit_json(
                 {
-                    "name": name,
+                    "name": result.name,
                     "status": str(result.status),
                     "results": master.result_urls(result, labels or None),
                 }
