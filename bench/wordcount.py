@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from examples.jobs.wordcount import wordcount, wordcount_by_word  # noqa: E402
-from pydisco.job import map_reduce  # noqa: E402
+from pydisco.job import Job, map_reduce  # noqa: E402
 from pydisco.job.remote import LocalMasterRunner, bundled_master  # noqa: E402
 
 VOCABULARY = 50_000
@@ -204,30 +204,28 @@ def main() -> None:
     )
     expected: collections.Counter[str] = collections.Counter()
     peak_wc = 0.0
+
+    def count_with(job: Job, original: Job) -> dict[str, int]:
+        return dict(runner.run(job, inputs, original=original))
+
+    # Each pydisco form: its key in ``best``, its label, the job as run and as defined.
+    forms = [("pydisco", "pydisco word count example", chunked, wordcount)]
+    if not args.skip_task_variant:
+        forms.append(("by_word", "pydisco word count, (word, 1) form", by_word, wordcount_by_word))
     for round_ in range(args.rounds):
         print(f" round {round_ + 1} (load average {load()})", flush=True)
         expected, t, cpu = timed("single process collections.Counter", baseline_counter, paths)
         keep("counter", t, cpu)
-        ours, t, cpu = timed(
-            "pydisco word count example (bundled master)",
-            lambda: dict(runner.run(chunked, inputs, original=wordcount)),
-        )
-        keep("pydisco", t, cpu)
-        assert ours == dict(expected), "word counts differ from the Counter baseline"
-        peak_wc = max(peak_wc, worker_peak_mb())
-        if not args.skip_task_variant:
-            ours2, t, cpu = timed(
-                "pydisco word count, (word, 1) form (bundled master)",
-                lambda: dict(runner.run(by_word, inputs, original=wordcount_by_word)),
-            )
-            keep("task", t, cpu)
-            assert ours2 == dict(expected), "word counts differ from the Counter baseline"
+        for key, label, job, original in forms:
+            ours, t, cpu = timed(f"{label} (bundled master)", count_with, job, original)
+            keep(key, t, cpu)
+            assert ours == dict(expected), "word counts differ from the Counter baseline"
             peak_wc = max(peak_wc, worker_peak_mb())
     t_counter, cpu_counter = best["counter"]
     print(f" best of {args.rounds} (load average {load()}):")
     for name, label in (
         ("pydisco", "pydisco word count example"),
-        ("task", "pydisco (word, 1) form"),
+        ("by_word", "pydisco (word, 1) form"),
         ("counter", "collections.Counter"),
         ("shell", "tr | sort | uniq -c"),
     ):
