@@ -45,6 +45,8 @@ MUTATING = frozenset(
 #: How many events ``jobevents`` returns at most.
 MAX_EVENTS = 1000
 COPY_CHUNK = 1 << 20
+#: mochiweb's plain-text header, as Disco sends it (aiohttp would add a charset).
+TEXT_PLAIN = {"Content-Type": "text/plain"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -63,14 +65,19 @@ def ok(value: Any) -> web.Response:
     return web.Response(body=jsoncodec.dumps(value), content_type="application/json")
 
 
-def raw(text: str) -> web.Response:
+def text(body: str, status: int = 200) -> web.Response:
+    """A plain-text reply with Disco's exact ``Content-Type: text/plain`` (no charset)."""
+    return web.Response(status=status, body=body.encode(), headers=TEXT_PLAIN)
+
+
+def raw(body: str) -> web.Response:
     """Disco's ``{raw, D}``: 200 text/plain."""
-    return web.Response(text=text, content_type="text/plain")
+    return text(body)
 
 
 def not_found() -> web.Response:
     """Disco's ``not_found``."""
-    return web.Response(status=404, text="Not found.", content_type="text/plain")
+    return text("Not found.", 404)
 
 
 def refused(reason: str, status: int = 400) -> web.Response:
@@ -192,13 +199,9 @@ class Api:
         """``POST /disco/job/<anything>``: stream the pack to disk, validate, start."""
         settings = self.core.settings
         if settings.accept_new_jobs == 0:
-            return web.Response(
-                status=403,
-                text="No new jobs should be submitted to this cluster.",
-                content_type="text/plain",
-            )
+            return text("No new jobs should be submitted to this cluster.", 403)
         limit = settings.max_jobpack_bytes
-        too_large = web.Response(status=413, text="Job packet too large", content_type="text/plain")
+        too_large = text("Job packet too large", 413)
         too_large.force_close()  # the rest of the body is never read
         if request.content_length is not None and request.content_length > limit:
             return too_large
@@ -257,18 +260,28 @@ class Api:
         query = request.query.get("filter", "")
         job.events.flush()
         try:
-            lines = job.events.path.read_text("ascii", "replace").splitlines(keepends=True)
+            data = job.events.path.read_bytes()
         except OSError:
-            lines = []
+            data = b""
+        # Only whole lines that are JSON arrays are spliced in: a torn last line (a crash
+        # mid-write) or a damaged file cannot turn the reply into invalid JSON.
+        lines = [
+            line + "\n"
+            for line in data.decode("ascii", "replace").splitlines()
+            if _is_event_line(line)
+        ]
         if query:
             chosen = filter_events(lines, query, max(num, 0))
         else:
             chosen = list(reversed(lines[-num:])) if num > 0 else []
         if not chosen:
             return raw("")
-        return raw(jsoncodec.dumps_text(chosen))
+        # Disco splices each line in as raw JSON: ``[`` + lines joined by ``,`` + ``]``,
+        # so every element is the event's own ``[time, host, message]`` array.
+        return raw("[" + ",".join(chosen) + "]")
 
     async def nodeinfo(self, request: web.Request) -> web.StreamResponse:
+        disk = disk_kb(self.data)
         reply = {}
         for name, node in self.core.scheduler.nodes.items():
             entry: dict[str, Any] = {
@@ -281,6 +294,8 @@ class Api:
             }
             if node.tasks:
                 entry["tasks"] = list(node.tasks)
+            if disk is not None:
+                entry["diskfree"], entry["diskused"] = disk
             reply[name] = entry
         return ok(reply)
 
@@ -398,10 +413,35 @@ class Api:
         if not real.is_relative_to(self.data):
             return not_found()
         if real.is_dir():
-            return web.Response(status=403, text="Forbidden", content_type="text/plain")
+            return text("Forbidden", 403)
         if not real.is_file():
             return not_found()
         return await serve_file(request, real, "application/octet-stream")
+
+
+def _is_event_line(line: str) -> bool:
+    """Whether ``line`` is one whole event: a JSON array of three values."""
+    if not line.startswith("["):
+        return False
+    try:
+        value = jsoncodec.loads(line)
+    except jsoncodec.JSONError:
+        return False
+    return isinstance(value, list) and len(value) == 3
+
+
+def disk_kb(path: Path) -> tuple[int, int] | None:
+    """``(free, used)`` of the file system holding ``path``, in KiB as ``df -k`` gives them.
+
+    Every node keeps its data under the one data directory, so they share the figure.
+    """
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize // 1024
+    used = (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
+    return free, used
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -137,6 +137,14 @@ def test_jobevents_newest_first_and_empty_body(routes: Routes, master: Master) -
     assert master.jobevents(JOB) == ()
 
 
+def test_jobevents_accepts_lines_sent_as_strings(routes: Routes, master: Master) -> None:
+    """Older pydisco masters sent each event line as a JSON string; both shapes parse."""
+    body = '["[\\"2024/01/01 00:00:02\\",\\"master\\",\\"READY: Job done\\"]\\n"]'
+    routes.add("GET", "/disco/ctrl/jobevents", lambda _r: httpx.Response(200, text=body))
+    (event,) = master.jobevents(JOB)
+    assert event.host == "master" and event.kind == "READY"
+
+
 def test_nodeinfo(routes: Routes, master: Master) -> None:
     routes.json(
         "GET",

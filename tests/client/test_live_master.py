@@ -80,6 +80,22 @@ def test_joblist_jobinfo_and_jobpack(live: Master, tmp_path: Path) -> None:
         assert any(e.name == "testworker.py" for e in parsed.jobhome_entries())
 
 
+def test_jobevents_and_nodeinfo_from_a_real_master(live: Master, tmp_path: Path) -> None:
+    """The real master's jobevents shape (raw event arrays) parses, with and without filter."""
+    name = _run(live, tmp_path)
+    everything, _end = live.events(name)
+    latest = live.jobevents(name, num=3)
+    assert [e.message for e in latest] == [e.message for e in reversed(everything[-3:])]
+    assert latest[0].kind == "READY"
+    (msg,) = live.jobevents(name, num=5, filter="copying")
+    assert msg.kind == "MSG" and msg.stage == "map" and msg.task == 0
+    assert live.jobevents(name, filter="no such text") == ()
+    (node,) = live.nodeinfo()
+    assert node.connected and node.job_ok >= 1
+    assert node.diskfree is not None and node.diskfree > 0
+    assert node.diskused is not None and node.diskused > 0
+
+
 def test_unknown_job(live: Master) -> None:
     with pytest.raises(JobUnknown):
         live.jobinfo("Nope@1:2:3")

@@ -95,14 +95,19 @@ def test_client_flow(reference_master, tmp_path):
                  headers={"Range": f"bytes={len(whole.content)}-"})  # fmt: skip
     assert at_eof.status_code == 200 and at_eof.content == whole.content  # Disco's EOF quirk
 
-    # jobevents: newest first, num, filter, empty body when nothing matches
+    # jobevents: newest first, num, filter, empty body when nothing matches. As on the
+    # real master, each line is spliced in as raw JSON (facts §9.2 correction): the body
+    # is "[" + the lines, each still ending in "\n", joined by "," + "]".
     newest = get(url, "/disco/ctrl/jobevents", params={"name": name, "num": "2"})
-    assert newest.headers["content-type"].startswith("text/plain")
+    assert newest.headers["content-type"] == "text/plain"
+    file_lines = whole.text.splitlines(keepends=True)
+    assert newest.text == "[" + ",".join([file_lines[-1], file_lines[-2]]) + "]"
     two = json.loads(newest.text)
-    assert len(two) == 2 and "READY" in two[0]
-    ready = json.loads(get(url, "/disco/ctrl/jobevents",
-                           params={"name": name, "filter": "ready:"}).text)  # fmt: skip
-    assert len(ready) == 1 and "READY: Job done" in ready[0]
+    assert len(two) == 2 and two[0][1] == "master" and two[0][2].startswith("READY: Job done")
+    ready_reply = get(url, "/disco/ctrl/jobevents", params={"name": name, "filter": "ready:"})
+    assert ready_reply.headers["content-type"] == "text/plain"
+    ready = json.loads(ready_reply.text)
+    assert len(ready) == 1 and ready[0] == json.loads(file_lines[-1])
     none = get(url, "/disco/ctrl/jobevents", params={"name": name, "filter": "zzzz"})
     assert none.status_code == 200 and none.text == ""
 
