@@ -76,8 +76,10 @@ class MasterSettings:
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS
     #: Run workers under ``nice -n <nice>`` (Disco uses 19); 0 runs them as they are.
     nice: int = 0
-    #: Also listen on each loopback node address (127.x.y.z) at the same port.
+    #: Also listen on each node's loopback address (127.x.y.z) at the same port.
     listen_on_nodes: bool = True
+    #: Seconds between attempts to connect a node that is not connected (Disco: 10 s).
+    node_retry: float = 10.0
     max_jobpack_bytes: int = MAX_JOBPACK_BYTES
 
     @property

@@ -16,6 +16,7 @@ from pydisco.master.errors import ConfigError
 from pydisco.master.events import append_event
 from pydisco.master.job import STATE_FILE, Job, hh_dir, on_disk
 from pydisco.master.layout import JobNamer, atomic_write, hexhash, url_host
+from pydisco.master.nodes import Link, NodeLinks
 from pydisco.master.runner import reap_all
 from pydisco.master.scheduler import Scheduler
 from pydisco.protocol import jsoncodec
@@ -54,7 +55,11 @@ class MasterCore:
             fresh.prune()
             self.table = fresh
         self._save_table()
-        self.scheduler = Scheduler(self.table.nodes(), self.table.blacklist)
+        #: Node connections; None until the server listens (no node is connected before).
+        self.links: NodeLinks | None = None
+        self.scheduler = Scheduler(
+            self.table.nodes(), self.table.blacklist, link=self._link, stalled=self._stalled
+        )
         self.jobs: dict[str, Job] = {}
         self.namer = JobNamer()
         self.url = ""
@@ -96,6 +101,49 @@ class MasterCore:
         """A job ended (ready or dead)."""
         log.info("job %s is %s", job.name, job.status)
 
+    # -- nodes --------------------------------------------------------------------------------
+
+    def _link(self, name: str) -> tuple[bool, str]:
+        if self.links is None:
+            return False, "the master is not listening yet"
+        link = self.links.status(name)
+        return link.connected, link.reason
+
+    async def attach_links(self, links: NodeLinks) -> None:
+        """Start connecting the table's nodes; returns once each has had a first attempt."""
+        self.links = links
+        links.track(self.table.nodes())
+        await links.settle()
+        self.scheduler.apply(self.table.nodes(), self.table.blacklist)
+
+    def link_changed(self, name: str, link: Link) -> None:
+        """A node became connected, or not: log it, tell running jobs, schedule."""
+        if link.connected:
+            log.info("node %s is connected", name)
+            self._tell_jobs(f"Node {name} is connected")
+        else:
+            log.warning("node %s is not connected: %s", name, link.reason)
+            self._tell_jobs(
+                f"WARN: Node {name} is not connected: {link.reason}; no task goes there"
+            )
+        self.scheduler.set_link(name, link.connected, link.reason)
+
+    def _tell_jobs(self, message: str) -> None:
+        """Log an event in every running job (node changes affect them all)."""
+        for job in self.jobs.values():
+            if job.active and job.ctx is not None:
+                job.emit(message)
+
+    def _stalled(self, names: list[str], why: str) -> None:
+        """No node can take the queued tasks of these jobs: say so in their events."""
+        log.warning("no node can run tasks: %s", why)
+        for name in names:
+            job = self.jobs.get(name)
+            if job is not None and job.active:
+                job.emit(
+                    f"WARN: No node can run tasks now ({why}); this job's tasks wait until one can"
+                )
+
     # -- node table ---------------------------------------------------------------------------
 
     def _load_table(self) -> NodeTable:
@@ -115,19 +163,35 @@ class MasterCore:
         data[SETTINGS_KEY] = self.current_settings()
         atomic_write(self.root / CONFIG_FILE, jsoncodec.dumps(data))
 
-    def apply_table(self) -> None:
-        """Save the table and make the scheduler follow it."""
+    def apply_table(self, *, retry_now: bool = False) -> None:
+        """Save the table and make the scheduler follow it (new nodes start connecting)."""
         self.table.prune()
         self._save_table()
-        self.scheduler.apply(self.table.nodes(), self.table.blacklist)
+        before = self._node_view()
+        nodes = self.table.nodes()
+        if self.links is not None:
+            self.links.track(nodes, retry_now=retry_now)
+        self.scheduler.apply(nodes, self.table.blacklist)
+        after = self._node_view()
+        if before != after:
+            self._tell_jobs(f"Node table changed: {', '.join(after) or 'no nodes'}")
+
+    def _node_view(self) -> list[str]:
+        """``name=slots``, with what keeps new tasks off it, per node in the table."""
+        view = []
+        for name, state in self.scheduler.nodes.items():
+            if state.in_table:
+                why = state.why_unusable()
+                view.append(f"{name}={state.slots}" + (f" ({why})" if why else ""))
+        return view
 
     def reload_table(self) -> list[list[str]]:
-        """``load_config_table``: re-read the config file and apply it."""
+        """``load_config_table``: re-read the config file and apply it; retry lost nodes now."""
         try:
             self.table = self._load_table()
         except (ConfigError, ValueError) as exc:
             log.warning("config table unreadable, keeping the current one: %s", exc)
-        self.apply_table()
+        self.apply_table(retry_now=True)
         return self.table.hosts
 
     def save_table(self, hosts: Any) -> None:
@@ -223,6 +287,11 @@ class MasterCore:
             self.jobs[name] = job
         job.emit("New job initialized!")
         job.emit(f'Created job "{name}"')
+        for node in self.scheduler.nodes.values():
+            if node.in_table and not node.connected:
+                job.emit(
+                    f"WARN: Node {node.name} is not connected: {node.reason}; no task goes there"
+                )
         job.save()
         start = asyncio.get_running_loop().create_task(job.start())
         self._starts.add(start)
@@ -299,6 +368,8 @@ class MasterCore:
 
     async def shutdown(self) -> None:
         """Kill every running job (their workers die) and mark it dead on disk."""
+        if self.links is not None:
+            self.links.close()
         for start in list(self._starts):
             start.cancel()
         for job in list(self.jobs.values()):

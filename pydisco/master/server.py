@@ -12,9 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from pydisco.master.config import MasterSettings, is_loopback_host, loopback_addresses
+from pydisco.master.config import MasterSettings, is_loopback_host
 from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
+from pydisco.master.nodes import NodeLinks
 from pydisco.master.web import make_app
 
 __all__ = ["MasterHandle", "ReferenceMaster"]
@@ -86,23 +87,31 @@ class ReferenceMaster:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
         self.addresses = [self.settings.host]
-        if self.settings.listen_on_nodes and self.settings.host not in ("0.0.0.0", "::"):
-            for address in loopback_addresses(core.table.nodes()):
-                if address == self.settings.host:
-                    continue
-                site = web.TCPSite(runner, address, self.port, reuse_address=True)
-                try:
-                    await site.start()
-                    self.addresses.append(address)
-                except OSError as exc:
-                    log.warning("cannot listen on node address %s: %s", address, exc)
+        core.port = self.port
+        wildcard = self.settings.host in ("0.0.0.0", "::", "")
+        links = NodeLinks(
+            port=self.port,
+            listening=[str(s.getsockname()[0]) for s in sockets],
+            wildcard=wildcard,
+            allow_remote=self.settings.allow_remote,
+            listen=self._listen if self.settings.listen_on_nodes and not wildcard else None,
+            changed=core.link_changed,
+            retry=self.settings.node_retry,
+        )
+        await core.attach_links(links)
         shown = self.settings.host
         if shown in ("0.0.0.0", "::"):
             shown = socket.gethostname()
         self.url = f"http://{shown}:{self.port}"
         core.url = self.url
-        core.port = self.port
         log.info("listening on %s (data in %s)", self.url, self.settings.data_dir)
+
+    async def _listen(self, address: str) -> None:
+        """Serve this master on ``address`` at its port too (a node's data URL)."""
+        assert self._runner is not None
+        site = web.TCPSite(self._runner, address, self.port, reuse_address=True)
+        await site.start()
+        self.addresses.append(address)
 
     async def stop(self) -> None:
         """Kill every worker, mark running jobs dead, and close the server."""

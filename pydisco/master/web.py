@@ -284,12 +284,14 @@ class Api:
         disk = disk_kb(self.data)
         reply = {}
         for name, node in self.core.scheduler.nodes.items():
+            if not node.in_table:
+                continue  # left the table; listed again if it comes back
             entry: dict[str, Any] = {
                 "job_ok": node.job_ok,
                 "data_error": node.data_error,
                 "error": node.error,
                 "max_workers": node.slots,
-                "connected": True,
+                "connected": node.connected,
                 "blacklisted": node.blacklisted,
             }
             if node.tasks:
