@@ -7,6 +7,7 @@ cannot be listened on, is not connected and never gets a task.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -16,6 +17,7 @@ import httpx
 
 from pydisco.master import ReferenceMaster
 from pydisco.master.job import hh_dir
+from pydisco.master.scheduler import Scheduler
 from tests.master.helpers import events, make_pack, submit, wait
 
 
@@ -160,3 +162,142 @@ def test_an_empty_usable_table_gets_an_event_then_a_new_node_runs_the_job(tmp_pa
         assert post(url, "/disco/ctrl/save_config_table", [[A, "1"]]) == "table saved!"
         assert wait(url, name)[0] == "ready"
         assert {host for _s, _t, host in assignments(events(url, name))} == {A}
+
+
+# -- item 2: the node table changes while a job runs ------------------------------------------
+
+TABLE_CHANGED = "Node table changed: "
+
+
+def allowed_after(marker: str) -> set[str]:
+    """The nodes that may take tasks after a ``Node table changed`` event."""
+    return {
+        part.split("=")[0]
+        for part in marker[len(TABLE_CHANGED) :].split(", ")
+        if "(" not in part and "=" in part
+    }
+
+
+def check_assignments_follow_the_table(log: list[str], allowed: set[str]) -> int:
+    """Every assignment goes to a node that could take tasks then; returns the changes seen."""
+    changes = 0
+    for message in log:
+        if message.startswith(TABLE_CHANGED):
+            allowed = allowed_after(message)
+            changes += 1
+        elif match := ASSIGNED.match(message):
+            assert match[3] in allowed, f"{message!r} while the table had {sorted(allowed)}"
+    return changes
+
+
+def test_node_table_changes_three_times_mid_job(tmp_path):
+    """24 map tasks of 0.5 s on two nodes; a node leaves, the other leaves and the first
+    comes back, then both are in: each change is made once enough tasks are done."""
+    tables = {
+        3: [[A, "2"]],
+        8: [[B, "2"]],
+        13: [[A, "2"], [B, "2"]],
+    }
+    with ReferenceMaster.start_in_thread(tmp_path / "data", nodes=TWO_NODES, retry_delay=0.0) as m:
+        url = m.url
+        pipeline = [["map", "split", False], ["reduce", "group_all", False]]
+        name = submit(url, probe_pack(tmp_path, raw_inputs(24), pipeline))
+        for after, table in tables.items():
+            wait_until(lambda n=after: done_count(url, name) >= n, f"{after} map tasks done")
+            assert post(url, "/disco/ctrl/save_config_table", table) == "table saved!"
+            nodes = get(url, "/disco/ctrl/nodeinfo").json()
+            assert sorted(nodes) == sorted(row[0] for row in table)
+        status, results = wait(url, name)
+        assert status == "ready"
+        log = events(url, name)
+        assert check_assignments_follow_the_table(log, {A, B}) == 3
+        changed = [n for n, e in enumerate(log) if e.startswith(TABLE_CHANGED)]
+        map_done = next(n for n, e in enumerate(log) if e.startswith("Stage map finished"))
+        assert changed[-1] < map_done  # all three changes happened mid-job
+        # every map task ran to completion exactly once, and its output is in the results
+        received = [int(m[1]) for e in log if (m := re.match(r"SYS: \[map:(\d+)\] Received", e))]
+        assert sorted(received) == list(range(24))
+        map_results = get(
+            url, "/disco/ctrl/get_stageresults", params={"name": name, "stage": "map"}
+        ).json()
+        assert len(map_results) == 24
+        lines = []
+        for (index_url,) in map_results:
+            path = index_url.split("/", 3)[3]
+            for entry in get(url, f"/{path}").text.splitlines():
+                data_path = entry.split()[1].split("/", 3)[3]
+                lines.extend(get(url, f"/{data_path}").text.splitlines())
+        assert sorted(int(line.split()[0]) for line in lines) == list(range(24))
+        # the reduce read every map index over HTTP, whichever node served it
+        index_bytes = sum(len(get(url, "/" + u.split("/", 3)[3]).content) for (u,) in map_results)
+        (reduce_probe,) = [e for e in log if e.startswith("MSG: [reduce:")]
+        assert f"fetched={index_bytes}" in reduce_probe
+        assert len(results) == 1
+
+
+class _Queued:
+    """A task as the scheduler sees it."""
+
+    def __init__(self, jobname: str = "J", prefer: str = "") -> None:
+        self.jobname = jobname
+        self.prefer = prefer
+
+    def preferred_hosts(self) -> list[str]:
+        return [self.prefer] if self.prefer else []
+
+    def avoided_hosts(self) -> set[str]:
+        return set()
+
+
+def test_scheduler_places_again_a_task_whose_node_left_before_it_started():
+    ran: list[str] = []
+
+    async def start(task, host: str) -> None:
+        ran.append(host)
+
+    async def scenario() -> None:
+        scheduler = Scheduler({"a": 1, "b": 1})
+        scheduler.submit(_Queued(prefer="a"), start)
+        assert scheduler.nodes["a"].running == 1  # placed; its first step has not run
+        scheduler.apply({"b": 1}, [])  # "a" leaves the table before the task starts
+        assert "a" in scheduler.nodes and not scheduler.nodes["a"].in_table
+        await scheduler.drain()
+        await asyncio.sleep(0)
+        await scheduler.drain()
+        assert "a" not in scheduler.nodes  # gone once its last task slot was given back
+        assert scheduler.nodes["b"].running == 0
+
+    asyncio.run(scenario())
+    assert ran == ["b"]
+
+
+def test_scheduler_tells_each_waiting_job_once_that_no_node_can_take_tasks():
+    told: list[tuple[list[str], str]] = []
+    links = {"a": (False, "the name does not resolve"), "b": (True, "")}
+
+    async def start(task, host: str) -> None:
+        pass
+
+    async def scenario() -> None:
+        scheduler = Scheduler(
+            {"a": 1, "b": 1},
+            ["b"],
+            link=lambda name: links[name],
+            stalled=lambda names, why: told.append((names, why)),
+        )
+        scheduler.submit(_Queued("J1"), start)
+        scheduler.submit(_Queued("J1"), start)
+        scheduler.submit(_Queued("J2"), start)
+        assert told == [
+            (["J1"], "a: not connected: the name does not resolve; b: blacklisted"),
+            (["J2"], "a: not connected: the name does not resolve; b: blacklisted"),
+        ]
+        scheduler.apply({"a": 1, "b": 1}, [])  # whitelisted: b takes the first task
+        assert scheduler.nodes["b"].running == 1 and len(scheduler.queue) == 2
+        scheduler.apply({}, [])  # J1 had a task started since it was told; J2 had not
+        assert told[2:] == [(["J1"], "the node table is empty")]
+        await scheduler.drain()
+        # the task placed on b had not started: it is queued again, b is gone
+        assert len(told) == 3 and len(scheduler.queue) == 3 and not scheduler.nodes
+
+    asyncio.run(scenario())
