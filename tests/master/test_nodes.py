@@ -301,3 +301,36 @@ def test_scheduler_tells_each_waiting_job_once_that_no_node_can_take_tasks():
         assert len(told) == 3 and len(scheduler.queue) == 3 and not scheduler.nodes
 
     asyncio.run(scenario())
+
+
+# -- item 3: inputs served by a node that left the table ------------------------------------
+
+
+def test_inputs_served_by_a_node_removed_mid_job_are_still_read(tmp_path):
+    with ReferenceMaster.start_in_thread(tmp_path / "data", nodes=TWO_NODES, retry_delay=0.0) as m:
+        url = m.url
+        served = m.data_dir / B / "input"
+        served.mkdir(parents=True)
+        inputs = []
+        for k in range(12):
+            (served / f"part-{k}").write_text(f"part {k}\n")
+            scheme = "http" if k % 2 else "disco"
+            port = f":{m.port}" if scheme == "http" else ""
+            inputs.append([0, 0, [f"{scheme}://{B}{port}/disco/{B}/input/part-{k}"]])
+        name = submit(url, probe_pack(tmp_path, inputs))
+        wait_until(lambda: done_count(url, name) >= 2, "2 map tasks done")
+        assert post(url, "/disco/ctrl/save_config_table", [[A, "2"]]) == "table saved!"
+        assert wait(url, name)[0] == "ready"
+        log = events(url, name)
+        assert check_assignments_follow_the_table(log, {A, B}) == 1
+        changed = log.index(next(e for e in log if e.startswith(TABLE_CHANGED)))
+        after = [host for _s, _t, host in assignments(log[changed:])]
+        assert after and set(after) == {A}  # these read B's inputs after B left
+        map_results = get(
+            url, "/disco/ctrl/get_stageresults", params={"name": name, "stage": "map"}
+        ).json()
+        text = []
+        for (index_url,) in map_results:
+            for entry in get(url, "/" + index_url.split("/", 3)[3]).text.splitlines():
+                text.extend(get(url, "/" + entry.split()[1].split("/", 3)[3]).text.splitlines())
+        assert sorted(text) == sorted(f"part {k}" for k in range(12))

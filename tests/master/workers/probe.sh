@@ -1,7 +1,7 @@
 #!/bin/sh
 # A POSIX sh worker that reports what the master told it, for grouping tests.
 # Stage "first" (or "map"): each input raw://L1,L2,... makes one local output per label Li;
-# an http:// input is read (curl) and copied into output 0.
+# an http:// or disco:// input is read over HTTP (curl) and copied into output 0.
 # Any other stage: reads every dir:// input over HTTP (http://<host>:<disco_port>/...),
 # then writes one output labelled with its group label.
 # Each task sends: MSG "probe <stage>:<id> host=<h> group=<g> labels=<l,...> fetched=<n>".
@@ -36,8 +36,10 @@ fetched=0
 if [ "$stage" = first ] || [ "$stage" = map ]; then
     for url in $urls; do
         case "$url" in
-        http://*)  # copied into output 0; a read that fails is a task error
-            curl -sf "$url" >> "$out/out-0" || { send ERROR "\"cannot read $url\""; exit 1; }
+        http://* | disco://*)  # copied into output 0; a read that fails is a task error
+            from=$url
+            case "$url" in disco://*) rest=${url#disco://}; from="http://${rest%%/*}:$port/${rest#*/}" ;; esac
+            curl -sf "$from" >> "$out/out-0" || { send ERROR "\"cannot read $url\""; exit 1; }
             fetched=$((fetched + 1)) ;;
         *)
             for l in $(printf '%s' "${url#raw://}" | tr ',' ' '); do
