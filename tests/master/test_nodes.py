@@ -334,3 +334,43 @@ def test_inputs_served_by_a_node_removed_mid_job_are_still_read(tmp_path):
             for entry in get(url, "/" + index_url.split("/", 3)[3]).text.splitlines():
                 text.extend(get(url, "/" + entry.split()[1].split("/", 3)[3]).text.splitlines())
         assert sorted(text) == sorted(f"part {k}" for k in range(12))
+
+
+# -- item 4: blacklisting mid-job ------------------------------------------------------------
+
+
+def test_blacklisting_a_node_mid_job_moves_its_waiting_tasks(tmp_path):
+    with ReferenceMaster.start_in_thread(
+        tmp_path / "data", nodes=f"{A}=1,{B}=1", retry_delay=0.0
+    ) as m:
+        url = m.url
+        inputs = [[0, 0, [f"raw://{k}"]] for k in range(10)]
+        name = submit(url, probe_pack(tmp_path, inputs, sleep="0.3"))
+        wait_until(lambda: done_count(url, name) >= 2, "2 map tasks done")
+        assert post(url, "/disco/ctrl/blacklist", B) == ""
+        assert wait(url, name)[0] == "ready"
+        log = events(url, name)
+        assert check_assignments_follow_the_table(log, {A, B}) == 1
+        changed = next(n for n, e in enumerate(log) if e.startswith(TABLE_CHANGED))
+        assert log[changed] == f"Node table changed: {A}=1, {B}=1 (blacklisted)"
+        after = [host for _s, _t, host in assignments(log[changed:])]
+        assert after and set(after) == {A}
+        received = [int(m[1]) for e in log if (m := re.match(r"SYS: \[map:(\d+)\] Received", e))]
+        assert sorted(received) == list(range(10))
+        assert get(url, "/disco/ctrl/nodeinfo").json()[B]["blacklisted"] is True
+
+
+def test_blacklisting_the_only_node_gives_an_event_then_whitelisting_resumes(tmp_path):
+    with ReferenceMaster.start_in_thread(tmp_path / "data", nodes=f"{A}=1", retry_delay=0.0) as m:
+        url = m.url
+        name = submit(url, probe_pack(tmp_path, raw_inputs(3), sleep="0.3"))
+        wait_until(lambda: done_count(url, name) >= 1, "a map task done")
+        assert post(url, "/disco/ctrl/blacklist", A) == ""
+        stalled = wait_for_event(url, name, "No node can run tasks now")
+        assert f"({A}: blacklisted)" in stalled
+        assert post(url, "/disco/ctrl/get_results", [0, [name]])[0][1][0] == "active"
+        assert post(url, "/disco/ctrl/whitelist", A) == ""
+        assert wait(url, name)[0] == "ready"
+        log = events(url, name)
+        assert log.count(stalled) == 1
+        assert check_assignments_follow_the_table(log, {A}) == 2
