@@ -21,6 +21,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
 
 import attrs
 
@@ -34,6 +35,17 @@ RESOLVE_TIMEOUT_SECONDS = 5.0
 Resolver = Callable[[str], Awaitable[list[str]]]
 Listener = Callable[[str], Awaitable[None]]
 Changed = Callable[[str, "Link"], None]
+
+
+class Cancellable(Protocol):
+    """What a timer returns (``asyncio.TimerHandle``)."""
+
+    def cancel(self) -> None: ...
+
+
+#: ``later(delay, callback)``: run ``callback`` after ``delay`` seconds (the loop's
+#: ``call_later``; tests pass their own to fire retries without waiting).
+Later = Callable[[float, Callable[[], None]], Cancellable]
 
 
 @attrs.frozen
@@ -82,7 +94,8 @@ class NodeLinks:
     says it listens on every address of this machine. ``listen(address)`` opens
     a listener at the master's port (raising ``OSError``), or is None when new
     listeners must not be opened. ``changed(name, link)`` is called whenever a
-    node's state changes.
+    node's state changes. A node that is not connected is tried again every
+    ``retry`` seconds (never when ``retry`` is 0 or less) while it is in the table.
     """
 
     def __init__(
@@ -96,6 +109,8 @@ class NodeLinks:
         changed: Changed,
         retry: float,
         resolve: Resolver = resolve_host,
+        resolve_timeout: float = RESOLVE_TIMEOUT_SECONDS,
+        later: Later | None = None,
     ) -> None:
         self.port = port
         self.listening = set(listening)
@@ -105,10 +120,12 @@ class NodeLinks:
         self._changed = changed
         self.retry = retry
         self._resolve = resolve
+        self.resolve_timeout = resolve_timeout
+        self._later = later
         self.links: dict[str, Link] = {}
         self._wanted: set[str] = set()
         self._attempts: dict[str, asyncio.Task[None]] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers: dict[str, Cancellable] = {}
         self._closed = False
 
     def status(self, name: str) -> Link:
@@ -162,9 +179,9 @@ class NodeLinks:
         self.links[name] = link
         if before != link:
             self._changed(name, link)
-        if not link.connected and name in self._wanted and self.retry >= 0:
-            loop = asyncio.get_running_loop()
-            self._timers[name] = loop.call_later(self.retry, self._retry, name)
+        if not link.connected and name in self._wanted and self.retry > 0:
+            later = self._later or asyncio.get_running_loop().call_later
+            self._timers[name] = later(self.retry, lambda: self._retry(name))
 
     def _retry(self, name: str) -> None:
         self._timers.pop(name, None)
@@ -174,9 +191,13 @@ class NodeLinks:
     async def connect(self, name: str) -> Link:
         """One attempt: is ``name`` served by this machine, or can it be made so?"""
         try:
-            addresses = await asyncio.wait_for(self._resolve(name), RESOLVE_TIMEOUT_SECONDS)
-        except (OSError, UnicodeError, asyncio.TimeoutError) as exc:
-            return Link(False, f"the name does not resolve ({exc or type(exc).__name__})")
+            addresses = await asyncio.wait_for(self._resolve(name), self.resolve_timeout)
+        except asyncio.TimeoutError:
+            return Link(
+                False, f"the name does not resolve (no answer in {self.resolve_timeout:g} s)"
+            )
+        except (OSError, UnicodeError) as exc:
+            return Link(False, f"the name does not resolve ({exc})")
         if not addresses:
             return Link(False, "the name resolves to no address")
         if any(a in self.listening for a in addresses):

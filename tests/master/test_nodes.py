@@ -17,6 +17,8 @@ import httpx
 
 from pydisco.master import ReferenceMaster
 from pydisco.master.job import hh_dir
+from pydisco.master.nodes import Link as NodeLink
+from pydisco.master.nodes import NodeLinks
 from pydisco.master.scheduler import Scheduler
 from tests.master.helpers import events, make_pack, submit, wait
 
@@ -374,3 +376,102 @@ def test_blacklisting_the_only_node_gives_an_event_then_whitelisting_resumes(tmp
         log = events(url, name)
         assert log.count(stalled) == 1
         assert check_assignments_follow_the_table(log, {A}) == 2
+
+
+# -- NodeLinks on its own: every reason, and retries fired by the test's own clock ----------
+
+
+class _Clock:
+    """Timers the test fires by hand: no wall-clock waiting."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[float, object]] = []
+
+    def later(self, delay: float, callback):
+        entry = (delay, callback)
+        self.pending.append(entry)
+
+        class Handle:
+            def cancel(_self) -> None:
+                if entry in self.pending:
+                    self.pending.remove(entry)
+
+        return Handle()
+
+    def fire(self) -> None:
+        due, self.pending = self.pending, []
+        for _delay, callback in due:
+            callback()
+
+
+def test_node_links_reasons_and_retries():
+    answers = {
+        "good": ["127.0.0.1"],
+        "far": ["192.0.2.7"],
+        "busy": ["127.0.0.9"],
+        "none": [],
+    }
+    refuse = {"127.0.0.9"}
+    changes: list[tuple[str, NodeLink]] = []
+    clock = _Clock()
+
+    async def resolve(name: str) -> list[str]:
+        if name == "slow":
+            await asyncio.Event().wait()
+        if name not in answers:
+            raise socket.gaierror(-2, "Name or service not known")
+        return answers[name]
+
+    async def listen(address: str) -> None:
+        if address in refuse:
+            raise OSError(98, "Address already in use")
+
+    async def scenario() -> None:
+        links = NodeLinks(
+            port=4321,
+            listening=["127.0.0.1"],
+            wildcard=False,
+            allow_remote=False,
+            listen=listen,
+            changed=lambda name, link: changes.append((name, link)),
+            retry=7.0,
+            resolve=resolve,
+            resolve_timeout=0.01,
+            later=clock.later,
+        )
+        names = ["good", "far", "busy", "none", "missing", "slow"]
+        links.track(names)
+        assert not links.status("good").connected  # before its first attempt ends
+        await links.settle()
+        got = {name: links.status(name) for name in names}
+        assert got["good"] == NodeLink(True)
+        assert got["far"] == NodeLink(
+            False, "192.0.2.7 is not a loopback address (serving it needs --allow-remote)"
+        )
+        assert got["busy"] == NodeLink(
+            False, "cannot listen on 127.0.0.9:4321: Address already in use"
+        )
+        assert got["none"] == NodeLink(False, "the name resolves to no address")
+        assert got["missing"] == NodeLink(
+            False, "the name does not resolve ([Errno -2] Name or service not known)"
+        )
+        assert got["slow"] == NodeLink(False, "the name does not resolve (no answer in 0.01 s)")
+        assert sorted(n for n, _l in changes) == sorted(names)
+        assert sorted(d for d, _c in clock.pending) == [7.0] * 5  # one retry per failed node
+
+        refuse.clear()  # the port on 127.0.0.9 is free now
+        links.track(["good", "busy", "far"])  # the others left the table
+        assert len(clock.pending) == 2  # their timers were cancelled
+        clock.fire()
+        await links.settle()
+        assert links.status("busy") == NodeLink(True) and "127.0.0.9" in links.listening
+        assert changes[-1] == ("busy", NodeLink(True))
+        assert [d for d, _c in clock.pending] == [7.0]  # "far" is tried again later
+        count = len(changes)
+        clock.fire()
+        await links.settle()
+        assert len(changes) == count  # the same failure again is not reported again
+        links.close()
+        assert clock.pending == []
+
+    asyncio.run(scenario())
