@@ -14,6 +14,7 @@ import socket
 import time
 
 import httpx
+import pytest
 
 from pydisco.master import ReferenceMaster
 from pydisco.master.job import hh_dir
@@ -23,8 +24,20 @@ from pydisco.master.scheduler import Scheduler
 from tests.master.helpers import events, make_pack, submit, wait
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _http():
+    """One HTTP client for the module's many small requests (a client per request is slow)."""
+    global HTTP
+    with httpx.Client(timeout=30) as client:
+        HTTP = client
+        yield
+
+
+HTTP: httpx.Client
+
+
 def get(url: str, path: str, **kw):
-    return httpx.get(f"{url}{path}", timeout=30, **kw)
+    return HTTP.get(f"{url}{path}", **kw)
 
 
 def test_jobevents_skips_a_torn_line_and_nodeinfo_has_disk_figures(reference_master, tmp_path):
@@ -61,7 +74,7 @@ ASSIGNED = re.compile(r"^(\w+):(\d+) assigned to (\S+)$")
 
 
 def post(url: str, path: str, body):
-    reply = httpx.post(f"{url}{path}", content=json.dumps(body), timeout=30)
+    reply = HTTP.post(f"{url}{path}", content=json.dumps(body))
     assert reply.status_code == 200, reply.text
     return reply.json()
 
@@ -149,6 +162,28 @@ def test_no_node_can_run_tasks_until_one_comes_up(tmp_path):
             assert "Node 127.0.0.5 is connected" in log
             assert {host for _s, _t, host in assignments(log)} == {"127.0.0.5"}
             assert get(url, "/disco/ctrl/nodeinfo").json()["127.0.0.5"]["connected"] is True
+    finally:
+        blocker.close()
+
+
+def test_load_config_table_retries_a_node_at_once(tmp_path):
+    """With the retry timer off, re-reading the table (load_config_table) retries."""
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.6", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    try:
+        with ReferenceMaster.start_in_thread(
+            tmp_path / "data", port=port, nodes="127.0.0.6=1", node_retry=0
+        ) as master:
+            url = master.url
+            assert get(url, "/disco/ctrl/nodeinfo").json()["127.0.0.6"]["connected"] is False
+            blocker.close()
+            assert get(url, "/disco/ctrl/load_config_table").json() == [["127.0.0.6", "1"]]
+            wait_until(
+                lambda: get(url, "/disco/ctrl/nodeinfo").json()["127.0.0.6"]["connected"],
+                "the node to connect",
+            )
     finally:
         blocker.close()
 
