@@ -56,7 +56,7 @@ class Link:
     reason: str = ""
 
 
-CONNECTING = Link(False, "not checked yet")
+CONNECTING = Link(False, "connecting")
 
 
 async def resolve_host(name: str) -> list[str]:
