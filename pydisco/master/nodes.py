@@ -25,6 +25,8 @@ from typing import Protocol
 
 import attrs
 
+from pydisco.master.config import is_loopback_host
+
 __all__ = ["Link", "NodeLinks", "resolve_host"]
 
 log = logging.getLogger("pydisco.master")
@@ -78,13 +80,6 @@ def _can_bind(address: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def _loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 class NodeLinks:
@@ -206,7 +201,7 @@ class NodeLinks:
             return Link(True)
         reasons = []
         for address in addresses:
-            if not _loopback(address) and not self.allow_remote:
+            if not is_loopback_host(address) and not self.allow_remote:
                 reasons.append(
                     f"{address} is not a loopback address (serving it needs --allow-remote)"
                 )
