@@ -145,7 +145,13 @@ class Scheduler:
 
     def withdraw(self, predicate: Callable[[Any], bool]) -> None:
         """Remove queued tasks for which ``predicate`` is true."""
-        self.queue = [(t, s) for t, s in self.queue if not predicate(t)]
+        kept = []
+        for task, start in self.queue:
+            if predicate(task):
+                self._stalled.discard(task.jobname)
+            else:
+                kept.append((task, start))
+        self.queue = kept
 
     def _candidates(self) -> list[str]:
         return sorted(n for n, s in self.nodes.items() if s.usable)
