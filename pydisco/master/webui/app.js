@@ -413,7 +413,8 @@
     build() {
       this.filterInput = el("input", {
         type: "search", id: "job-filter", placeholder: "Filter by name or owner", value: this.text,
-        oninput: () => { this.text = this.filterInput.value; this.page = 0; this.render(); },
+        oninput: () => this.setText(),
+        onchange: () => this.setText(),
       });
       this.statusSelect = el("select", { id: "status-filter", onchange: () => { this.status = this.statusSelect.value; this.page = 0; this.render(); } },
         ["", "active", "ready", "dead"].map((s) => el("option", { value: s, textContent: s || "any status", selected: s === this.status })));
@@ -426,6 +427,13 @@
           el("thead", null, el("tr", null, ["Job", "Status", "Owner", "Started", "Duration"].map((h) => el("th", { textContent: h })))),
           this.tbody),
       ]);
+    }
+
+    setText() {
+      if (this.text === this.filterInput.value) return;
+      this.text = this.filterInput.value;
+      this.page = 0;
+      this.render();
     }
 
     interval() {
@@ -444,8 +452,8 @@
       this.listText = text;
       const list = JSON.parse(text || "[]");
       this.jobs = list.map(([start, status, name]) => ({ start: Number(start), status: String(status), name: String(name) }));
-      // Newest first, whatever order the master sent.
-      this.jobs.sort((a, b) => b.start - a.start || (a.name < b.name ? 1 : -1));
+      // Newest first (a stable sort: the master's order stands within a second).
+      this.jobs.sort((a, b) => b.start - a.start);
       for (const job of this.jobs) {
         const known = this.details.get(job.name);
         if (known && known.status !== job.status) known.stale = true;
@@ -953,7 +961,7 @@
         if (!state.length) state.push(el("span", { className: "badge status-ready", textContent: "ok" }));
         return el("tr", { data: { node: name, blacklisted: String(blacklisted) } },
           el("td", { className: "node-name", textContent: name }),
-          el("td", null, meter, ` ${tasks.length}/${max}`),
+          el("td", { className: "slots-cell" }, meter, ` ${tasks.length}/${max}`),
           el("td", { className: "tasks" }, [...counts].map(([job, n]) => el("div", null, el("a", { href: jobHash(job), textContent: job }), n > 1 ? ` \u00d7${n}` : ""))),
           el("td", { textContent: String(node.job_ok ?? "") }),
           el("td", { textContent: String(node.data_error ?? "") }),

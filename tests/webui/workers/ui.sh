@@ -3,6 +3,7 @@
 #   SAY        a JSON string literal sent as a MSG first (for escaping tests);
 #   FAIL_ONCE  "stage:id" whose first run sends ERROR (a marker file in MARKER_DIR, default the
 #              job home, remembers it), so it is retried;
+#   FATAL      a JSON string literal sent as FATAL (the job dies);
 #   RELEASE    a file to wait for (after a MSG saying so) before finishing: a job that stays running.
 # Each task writes one small output; every stage is `split`, so each output makes one next task.
 export LC_ALL=C
@@ -13,6 +14,7 @@ send TASK '""'; recv; TASK=$R_PAYLOAD
 stage=$(printf '%s' "$TASK" | sed -n 's/.*"stage":"\([^"]*\)".*/\1/p')
 taskid=$(printf '%s' "$TASK" | sed -n 's/.*"taskid":\([0-9]*\).*/\1/p')
 if [ -n "${SAY:-}" ]; then send MSG "$SAY"; recv; fi
+if [ -n "${FATAL:-}" ]; then send FATAL "$FATAL"; exec sleep 60; fi
 marker="${MARKER_DIR:-.}/failed-$stage-$taskid"
 if [ "${FAIL_ONCE:-}" = "$stage:$taskid" ] && [ ! -e "$marker" ]; then
     : > "$marker"
