@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
@@ -99,7 +98,8 @@ def test_jobs_page_lists_jobs_newest_first_and_filters(
         names = ui.attrs("#job-rows tr[data-job]", "data-job")
         listed = httpx.get(f"{master.url}/disco/ctrl/joblist", timeout=30).json()
         assert names == [name for _start, _status, name in listed]  # newest first
-        assert names.index(running) < names.index(finished["nasty"]) < names.index(finished["multi"])
+        order = [names.index(n) for n in (running, finished["nasty"], finished["multi"])]
+        assert order == sorted(order)
         row = f'#job-rows tr[data-job="{running}"]'
         assert ui.texts(f"{row} .badge") == ["active"]
         ui.until(lambda d: ui.texts(f"{row} .duration") != [""], "a duration")
@@ -177,8 +177,10 @@ def test_timeline_has_one_bar_per_task_run(
     rows = [(r.get_attribute("data-host"), r.get_attribute("data-slot")) for r in ui.all(".tl-row")]
     slots = {"127.0.0.2": 2, "127.0.0.3": 1}
     assert rows and all(int(str(slot)) <= slots[str(host)] for host, slot in rows)
-    stage_colour = {b.get_attribute("data-task"): b.value_of_css_property("background-color") for b in bars}
-    assert stage_colour["map:1"] != stage_colour["reduce:3"]
+    colour = {
+        b.get_attribute("data-task"): b.value_of_css_property("background-color") for b in bars
+    }
+    assert colour["map:1"] != colour["reduce:3"]  # coloured by stage
     ui.shot("timeline")
 
 
@@ -213,7 +215,8 @@ def test_kill_button_kills_a_running_job(ui: UI, master: MasterHandle, tmp_path:
         ui.until(lambda d: "MSG: [map:0] waiting for the release file" in event_texts(ui), "MSG")
         ui.click("#kill")
         ui.until(lambda d: ui.texts("#job-status .badge") == ["dead"], "the job dead")
-        ui.until(lambda d: "WARN: Job killed" in ui.texts("#events .level-warning .ev-text"), "WARN")
+        warnings = "#events .level-warning .ev-text"
+        ui.until(lambda d: "WARN: Job killed" in ui.texts(warnings), "the WARN event")
         assert wait(master.url, name)[0] == "dead"
         ui.until(lambda d: ui.attrs(".tl-bar", "data-outcome") == ["killed"], "a killed bar")
         assert ui.find("#kill").get_property("disabled") is True
@@ -234,7 +237,8 @@ def test_warnings_and_errors_are_highlighted(
     ui.until(lambda d: ui.attrs(".tl-bar", "data-outcome") == ["fatal"], "a fatal bar")
     ui.open(fragment(finished["multi"]))
     ui.until(lambda d: ui.all("#events .level-warning"), "a warning event")
-    assert ui.texts("#events .level-warning .ev-text") == ["WARNING: [map:0] failing once on purpose"]
+    warnings = ui.texts("#events .level-warning .ev-text")
+    assert warnings == ["WARNING: [map:0] failing once on purpose"]
 
 
 def test_event_filter_uses_the_masters_search(
@@ -259,7 +263,8 @@ def test_jobevents_replies_of_both_shapes_are_read(
     parse = "return window.pydisco.parseJobEvents(arguments[0])"
     event = ["2026/12/06 22:10:24", "master", "READY: Job done in 0:00:01.371"]
     older = ["2026/12/06 22:10:23", "master", "Stage map finished in 0:00:01.000"]
-    disco = "[" + ",".join(json.dumps(e, separators=(",", ":")) + "\n" for e in (event, older)) + "]"
+    lines = [json.dumps(e, separators=(",", ":")) + "\n" for e in (event, older)]
+    disco = "[" + ",".join(lines) + "]"
     strings = json.dumps([json.dumps(e) + "\n" for e in (event, older)])
     assert ui.driver.execute_script(parse, disco) == [event, older]
     assert ui.driver.execute_script(parse, strings) == [event, older]
@@ -341,10 +346,12 @@ def test_settings_page_saves_settings(ui: UI, master: MasterHandle) -> None:
     field.send_keys("100")
     ui.click("#save-settings")
     ui.until(
-        lambda d: httpx.get(f"{master.url}/disco/ctrl/get_settings", timeout=30).json()[
-            "max_failure_rate"
-        ]
-        == 100,
+        lambda d: (
+            httpx.get(f"{master.url}/disco/ctrl/get_settings", timeout=30).json()[
+                "max_failure_rate"
+            ]
+            == 100
+        ),
         "the setting restored",
     )
 
@@ -353,7 +360,7 @@ def test_clean_and_purge_ask_twice_then_forget_the_job(
     ui: UI, master: MasterHandle, tmp_path: Path
 ) -> None:
     names = [submit(master.url, ui_pack(tmp_path, prefix=p)) for p in ("Cleaned", "Purged")]
-    for name, button in zip(names, ("#clean", "#purge")):
+    for name, button in zip(names, ("#clean", "#purge"), strict=True):
         assert wait(master.url, name)[0] == "ready"
         ui.open(fragment(name))
         ui.until(lambda d: ui.texts("#job-status .badge") == ["ready"], "the status")
@@ -364,7 +371,7 @@ def test_clean_and_purge_ask_twice_then_forget_the_job(
         ui.until(lambda d: ui.find("main").get_attribute("data-page") == "JobsPage", "the jobs")
         reply = httpx.get(f"{master.url}/disco/ctrl/jobinfo", params={"name": name}, timeout=30)
         assert reply.status_code == 404
-        ui.until(lambda d: name not in ui.texts("#job-rows a.job-link"), "the job gone")
+        ui.until(lambda d, gone=name: gone not in ui.texts("#job-rows a.job-link"), "it gone")
 
 
 def test_token_is_asked_once_and_a_refusal_is_shown(browser: WebDriver, tmp_path: Path) -> None:
