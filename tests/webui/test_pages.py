@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -410,3 +411,24 @@ def test_token_is_asked_once_and_a_refusal_is_shown(browser: WebDriver, tmp_path
         assert ui.find("#token-dialog").get_property("open") is False
         browser.execute_script("sessionStorage.clear()")
         assert ui.errors() == []
+
+
+def test_the_docs_screenshot_script_shoots_every_page(
+    browser: WebDriver, master: MasterHandle, tmp_path: Path
+) -> None:
+    """docs/screenshots.py (which made the pictures in docs/master.md) works as it is."""
+    script = Path(__file__).parents[2] / "docs" / "screenshots.py"
+    spec = importlib.util.spec_from_file_location("docs_screenshots", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        saved = module.shoot(browser, master.url, tmp_path, tmp_path / "shots", pause=0)
+    finally:
+        browser.set_window_size(1280, 1000)
+    names = ["jobs", "job", "job-running", "nodes", "settings"]
+    assert [p.name for p in saved] == [f"webui-{n}.png" for n in names]
+    for path in saved:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in names:
+        assert (script.parent / f"webui-{name}.png").is_file(), "docs/master.md shows each page"

@@ -91,6 +91,14 @@
     return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000;
   }
 
+  /** Now on the master's clock face (as parseStamp counts), assuming the browser shares the
+   * master's time zone; null when that is clearly not so (then the last event stands for now). */
+  function faceNow(last) {
+    const now = Date.now() / 1000 - new Date().getTimezoneOffset() * 60;
+    if (last === null || now < last - 5 || now > last + 86400 * 7) return null;
+    return Math.max(now, last);
+  }
+
   /** "H:MM:SS.mmm" (Disco's durations) as seconds. */
   function parseDuration(text) {
     const m = /(\d+):(\d\d):(\d\d(?:\.\d+)?)/.exec(String(text));
@@ -108,6 +116,12 @@
     if (h) return `${h} h ${String(m).padStart(2, "0")} min`;
     if (m) return `${m} min ${String(r).padStart(2, "0")} s`;
     return `${r} s`;
+  }
+
+  /** A duration from whole-second stamps: never shown finer than it is known. */
+  function roughDuration(seconds) {
+    if (seconds === null || !isFinite(seconds)) return "";
+    return seconds < 1 ? "< 1 s" : formatDuration(Math.round(seconds)).replace(/\.0 s$/, " s");
   }
 
   function formatEpoch(secs) {
@@ -513,7 +527,8 @@
 
     duration(job, detail) {
       if (job.status === "active") return formatDuration(Date.now() / 1000 - job.start);
-      return detail && detail.duration !== null ? formatDuration(detail.duration) : "";
+      if (!detail || detail.duration === null) return "";
+      return detail.approx ? roughDuration(detail.duration) : formatDuration(detail.duration);
     }
 
     want(job) {
@@ -546,6 +561,7 @@
           const start = parseStamp(info.timestamp);
           const end = parseStamp(time);
           detail.duration = ready ? parseDuration(ready[1]) : start !== null && end !== null ? end - start : null;
+          detail.approx = !ready;
         }
       }
       this.details.set(job.name, detail);
@@ -637,11 +653,12 @@
         if (run) run.reason = m[2];
       }
     }
+    const now = jobActive ? faceNow(last) ?? last : last;
     for (const run of open.values()) {
       run.outcome = jobActive ? "running" : "killed";
-      run.end = last;
+      run.end = now;
     }
-    return { runs, stages, lanes, start: times.find((t) => t !== null) ?? null, end: last };
+    return { runs, stages, lanes, start: times.find((t) => t !== null) ?? null, end: open.size ? now : last };
   }
 
   function renderTimeline(box, events, jobActive, stageOrder) {
@@ -769,6 +786,7 @@
       const active = info.active === "active" || info.active === "initializing";
       this.renderInfo(info);
       if (fresh === null || fresh.length || !this.drawn) this.renderEvents(fresh);
+      else if (active && this.events.events.length < 5000) this.renderTimeline();
       if (this.filter) await this.renderFiltered();
       // An ended job changes no more: one last read of its events, then no polling.
       if (!active) this.finished = true;
@@ -803,13 +821,15 @@
       const lastEvent = evs.length ? evs[evs.length - 1] : null;
       if (lastEvent) {
         const ready = /^READY: Job done in (.*)$/.exec(lastEvent[2]);
-        const end = parseStamp(lastEvent[0]);
+        let end = parseStamp(lastEvent[0]);
+        if (status === "active" && end !== null) end = faceNow(end) ?? end;
         duration = ready ? parseDuration(ready[1]) : start !== null && end !== null ? end - start : null;
+        if (!ready && status !== "active") duration = roughDuration(duration);
       }
       clear(this.header).append(definitionList([
         ["Owner", String(info.owner ?? "")],
         ["Started", String(info.timestamp ?? "")],
-        [status === "active" ? "Running for" : "Took", formatDuration(duration)],
+        [status === "active" ? "Running for" : "Took", typeof duration === "string" ? duration : formatDuration(duration)],
         ["Worker", String(info.worker ?? "")],
         ["Running on", (info.hosts || []).length ? [...new Set(info.hosts.map(String))].join(", ") : ""],
       ]));
@@ -843,11 +863,15 @@
       return urls.length ? list : el("p", { className: "muted", textContent: "None." });
     }
 
-    renderEvents(fresh) {
-      const all = this.events.events;
+    renderTimeline() {
       const active = this.info && this.info.active === "active";
       const stageOrder = ((this.info && this.info.pipeline) || []).map((row) => String(row[0]));
-      renderTimeline(this.timeline, all, active, stageOrder);
+      renderTimeline(this.timeline, this.events.events, active, stageOrder);
+    }
+
+    renderEvents(fresh) {
+      const all = this.events.events;
+      this.renderTimeline();
       this.drawn = true;
       if (this.filter) return;
       const atBottom = this.eventList.scrollTop + this.eventList.clientHeight >= this.eventList.scrollHeight - 4;
@@ -968,9 +992,9 @@
           el("td", { textContent: String(node.error ?? "") }),
           el("td", { textContent: node.diskfree !== undefined ? formatKB(node.diskfree) : "" }),
           el("td", null, state),
-          el("td", { className: "node-actions" },
+          el("td", null, el("div", { className: "node-actions" },
             el("button", { className: blacklisted ? "whitelist" : "blacklist danger", textContent: blacklisted ? "Whitelist" : "Blacklist", onclick: () => this.act(blacklisted ? "whitelist" : "blacklist", name) }),
-            el("button", { className: gcListed ? "gc-whitelist" : "gc-blacklist", textContent: gcListed ? "GC whitelist" : "GC blacklist", onclick: () => this.act(gcListed ? "gc_whitelist" : "gc_blacklist", name) })));
+            el("button", { className: gcListed ? "gc-whitelist" : "gc-blacklist", textContent: gcListed ? "GC whitelist" : "GC blacklist", onclick: () => this.act(gcListed ? "gc_whitelist" : "gc_blacklist", name) }))));
       });
       if (!rows.length) rows.push(el("tr", null, el("td", { colSpan: 9, className: "muted empty", textContent: "No nodes." })));
       this.tbody.replaceChildren(...rows);

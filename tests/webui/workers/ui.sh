@@ -4,7 +4,8 @@
 #   FAIL_ONCE  "stage:id" whose first run sends ERROR (a marker file in MARKER_DIR, default the
 #              job home, remembers it), so it is retried;
 #   FATAL      a JSON string literal sent as FATAL (the job dies);
-#   RELEASE    a file to wait for (after a MSG saying so) before finishing: a job that stays running.
+#   RELEASE    a file to wait for (after a MSG saying so) before finishing: a job that stays running;
+#   PAUSE      seconds to sleep before finishing (for docs/screenshots.py: bars with a length).
 # Each task writes one small output; every stage is `split`, so each output makes one next task.
 export LC_ALL=C
 send() { printf '%s %d %s\n' "$1" "${#2}" "$2" >&2; }
@@ -25,6 +26,7 @@ if [ -n "${RELEASE:-}" ]; then
     send MSG '"waiting for the release file"'; recv
     while [ ! -e "$RELEASE" ]; do sleep 0.05; done
 fi
+if [ -n "${PAUSE:-}" ]; then sleep "$PAUSE"; fi
 send INPUT '""'; recv
 mkdir -p out
 printf '%s %s\n' "$stage" "$taskid" > "out/$stage-$taskid"
