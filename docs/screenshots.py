@@ -127,8 +127,11 @@ def shoot(driver: Any, url: str, work: Path, out: Path, pause: float) -> list[Pa
                 ),
                 f"the {name} page never showed {ready}",
             )
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(WIDTH, max(600, min(int(height) + 20, 2400)))
+            height, chrome = driver.execute_script(
+                "return [document.documentElement.scrollHeight,"
+                " window.outerHeight - window.innerHeight]"
+            )
+            driver.set_window_size(WIDTH, min(int(height), 2400) + int(chrome))
             path = out / f"webui-{name}.png"
             driver.save_screenshot(str(path))
             saved.append(path)
