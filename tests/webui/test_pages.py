@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -432,3 +436,52 @@ def test_the_docs_screenshot_script_shoots_every_page(
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for name in names:
         assert (script.parent / f"webui-{name}.png").is_file(), "docs/master.md shows each page"
+
+
+def test_the_url_discotool_master_prints_opens_on_the_jobs_page(
+    browser: WebDriver, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCO_")}
+    command = [sys.executable, "-m", "pydisco", "master", "--port", "0", "--data", str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as proc:
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().strip()
+            ui = UI(browser, url, tmp_path / "screenshots")
+            browser.get(url)
+            ui.until(lambda d: ui.texts("#job-rows td.empty") == ["No jobs yet."], "the jobs")
+            assert ui.texts("nav a.current") == ["Jobs"]
+            assert ui.errors() == []
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=30) == 0
+
+
+RECORD_FETCHES = """
+window.__fetches = [];
+const real = window.fetch;
+window.fetch = function (url, init) {
+  window.__fetches.push([String(url), performance.now()]);
+  return real.call(this, url, init);
+};
+"""
+
+
+@pytest.mark.parametrize("page", ["jobs", "job"])
+def test_an_open_page_polls_at_most_once_a_second(
+    ui: UI, master: MasterHandle, tmp_path: Path, page: str
+) -> None:
+    name, release = held_job(master, tmp_path, "Polled")
+    try:
+        ui.open("#/jobs" if page == "jobs" else fragment(name))
+        ui.until(lambda d: ui.all("#job-rows tr, #events .event"), "the page")
+        ui.driver.execute_script(RECORD_FETCHES)
+        probe = "/disco/ctrl/joblist" if page == "jobs" else "/disco/ctrl/jobinfo"
+        script = "return window.__fetches.filter(f => f[0].startsWith(arguments[0])).map(f => f[1])"
+        times = ui.until(
+            lambda d: (t := d.execute_script(script, probe)) and len(t) >= 4 and t, "four polls"
+        )
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert min(gaps) >= 990, gaps  # never sooner than a second after the last round
+    finally:
+        release.touch()
