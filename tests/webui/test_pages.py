@@ -485,3 +485,39 @@ def test_an_open_page_polls_at_most_once_a_second(
         assert min(gaps) >= 990, gaps  # never sooner than a second after the last round
     finally:
         release.touch()
+
+
+def test_timeline_runs_from_every_kind_of_task_end(ui: UI) -> None:
+    """buildRuns over Disco's event texts (facts §9.4): each way a run ends, and slot reuse."""
+    t = "2026/12/06 10:00:0"
+    log = [
+        (f"{t}0", "master", "map:0 assigned to a"),
+        (f"{t}0", "master", "map:1 assigned to a"),
+        (f"{t}1", "a", "DONE: [map:0] Task finished in 0:00:00.500"),
+        (f"{t}1", "master", "map:2 assigned to a"),  # takes map:0's slot, before SYS
+        (f"{t}1", "master", "SYS: [map:0] Received results from a"),
+        (f"{t}2", "a", "WARNING: [map:1] disk full"),
+        (f"{t}2", "master", 'Task map:1 failed on "a", 1th failures so far. Sleeping 0 seconds'),
+        (f"{t}2", "master", "map:1 assigned to b"),
+        (f"{t}3", "b", "FATAL: [map:1] kaput"),
+        (f"{t}3", "master", "red:3 assigned to b"),
+        (f"{t}4", "master", "ERROR: [red:3] Task red:3 failed 2 times. At most 1 failures..."),
+    ]
+    ui.open()
+    ui.until(lambda d: d.execute_script("return Boolean(window.pydisco)"), "the script")
+    runs = ui.driver.execute_script(
+        "return window.pydisco.buildRuns(arguments[0], false).runs"
+        ".map(r => [r.tag, r.host, r.slot, r.attempt, r.outcome, r.took, r.reason])",
+        [list(e) for e in log],
+    )
+    assert runs == [
+        ["map:0", "a", 0, 1, "done", 0.5, ""],
+        ["map:1", "a", 1, 1, "failed", None, "disk full"],
+        ["map:2", "a", 0, 1, "killed", None, ""],  # never ended: the job is over
+        ["map:1", "b", 0, 2, "fatal", None, "kaput"],
+        ["red:3", "b", 0, 1, "failed", None, ""],
+    ]
+    times = ui.driver.execute_script(
+        "return window.pydisco.eventTimes(arguments[0])", [list(e) for e in log]
+    )
+    assert times == sorted(times) and len(set(times)) == len(times)  # spread within a second

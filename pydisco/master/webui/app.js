@@ -414,6 +414,7 @@
     constructor(root, params) {
       this.root = root;
       this.jobs = [];
+      this.byName = new Map();
       this.listText = null;
       this.details = new Map();
       this.wanted = [];
@@ -468,6 +469,7 @@
       this.jobs = list.map(([start, status, name]) => ({ start: Number(start), status: String(status), name: String(name) }));
       // Newest first (a stable sort: the master's order stands within a second).
       this.jobs.sort((a, b) => b.start - a.start);
+      this.byName = new Map(this.jobs.map((job) => [job.name, job]));
       for (const job of this.jobs) {
         const known = this.details.get(job.name);
         if (known && known.status !== job.status) known.stale = true;
@@ -520,7 +522,7 @@
 
     renderDurations() {
       for (const row of this.tbody.querySelectorAll("tr[data-status=active]")) {
-        const job = this.jobs.find((j) => j.name === row.dataset.job);
+        const job = this.byName.get(row.dataset.job);
         if (job) row.querySelector(".duration").textContent = this.duration(job, this.details.get(job.name));
       }
     }
@@ -1157,7 +1159,12 @@
     let page;
     let nav = parts[0] || "jobs";
     if (parts[0] === "job" && parts.length >= 2) {
-      const name = decodeURIComponent(parts.slice(1).join("/"));
+      let name = parts.slice(1).join("/");
+      try {
+        name = decodeURIComponent(name);
+      } catch (e) {
+        /* not %-encoded: the name as written */
+      }
       page = new JobPage(main, name);
       document.title = name + " \u2013 Disco";
       nav = "jobs";
