@@ -225,6 +225,7 @@ def test_kill_button_kills_a_running_job(ui: UI, master: MasterHandle, tmp_path:
         assert wait(master.url, name)[0] == "dead"
         ui.until(lambda d: ui.attrs(".tl-bar", "data-outcome") == ["killed"], "a killed bar")
         assert ui.find("#kill").get_property("disabled") is True
+        assert ui.texts("#results p") == ["None: the job did not finish."]
         ui.shot("killed")
     finally:
         release.touch()
@@ -409,7 +410,7 @@ def test_token_is_asked_once_and_a_refusal_is_shown(browser: WebDriver, tmp_path
         assert "token set" in ui.find("#token-state").text
 
         # asked once: the next action uses the stored token without asking
-        ui.click("#flash .flash-close")
+        browser.execute_script("document.getElementById('flash').replaceChildren()")
         ui.click("#save-settings")
         ui.until(lambda d: "Settings saved" in ui.texts("#flash .flash-text"), "a second save")
         assert ui.find("#token-dialog").get_property("open") is False

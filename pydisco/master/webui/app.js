@@ -309,6 +309,7 @@
       el("button", { className: "flash-close", textContent: "\u00d7", title: "Dismiss", onclick: () => item.remove() }));
     box.append(item);
     while (box.children.length > 4) box.firstElementChild.remove();
+    if (kind === "info") setTimeout(() => item.remove(), 8000); // errors stay until dismissed
     return item;
   }
 
@@ -855,7 +856,7 @@
       this.results.replaceChildren(
         (info.results || []).length
           ? this.urlList(info.results, "results")
-          : el("p", { className: "muted", textContent: status === "ready" ? "No results." : "Results appear when the job is ready." }));
+          : el("p", { className: "muted", textContent: { ready: "No results.", dead: "None: the job did not finish." }[status] || "Results appear when the job is ready." }));
     }
 
     urlList(urls, what) {
