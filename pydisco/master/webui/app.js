@@ -419,6 +419,7 @@
       this.listText = null;
       this.details = new Map();
       this.wanted = [];
+      this.inflight = new Set();
       this.fetching = 0;
       this.page = 0;
       this.text = params.get("q") || "";
@@ -535,7 +536,8 @@
     }
 
     want(job) {
-      if (!this.wanted.some((j) => j.name === job.name)) this.wanted.push(job);
+      if (this.inflight.has(job.name) || this.wanted.some((j) => j.name === job.name)) return;
+      this.wanted.push(job);
     }
 
     /** Owner and duration need one jobinfo (and, for an ended job, its last event) per job:
@@ -544,8 +546,11 @@
       while (this.fetching < DETAIL_FETCHES && this.wanted.length && !this.closed) {
         const job = this.wanted.shift();
         this.fetching++;
-        this.fetchDetail(job).catch(() => null).finally(() => {
+        this.inflight.add(job.name);
+        // A failed fetch is not retried until the job's status changes (no request storm).
+        this.fetchDetail(job).catch(() => this.details.set(job.name, { owner: "", status: job.status, duration: null, stale: false })).finally(() => {
           this.fetching--;
+          this.inflight.delete(job.name);
           if (this.closed) return;
           if (!this.wanted.length && !this.fetching) this.render();
           else this.pump();
