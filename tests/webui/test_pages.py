@@ -244,7 +244,9 @@ def test_warnings_and_errors_are_highlighted(
     ui.open(fragment(finished["multi"]))
     ui.until(lambda d: ui.all("#events .level-warning"), "a warning event")
     warnings = ui.texts("#events .level-warning .ev-text")
-    assert warnings == ["WARNING: [map:0] failing once on purpose"]
+    assert warnings[0] == "WARNING: [map:0] failing once on purpose"
+    assert warnings[1].startswith('Task map:0 failed on "127.0.0.')  # the retry notice too
+    assert len(warnings) == 2
 
 
 def test_event_filter_uses_the_masters_search(

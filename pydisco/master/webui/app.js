@@ -719,7 +719,7 @@
 
   function eventLevel(message) {
     if (/^(ERROR|FATAL)\b/.test(message)) return "error";
-    if (/^(WARNING|WARN)\b/.test(message)) return "warning";
+    if (/^(WARNING|WARN)\b/.test(message) || RE_RETRY.test(message)) return "warning";
     if (/^READY\b/.test(message)) return "ready";
     if (/^(MSG|DONE|SYS)\b/.test(message)) return "task";
     return "info";
