@@ -496,6 +496,11 @@
       this.page = Math.min(this.page, pages - 1);
       const first = this.page * JOBS_PAGE_SIZE;
       const shown = jobs.slice(first, first + JOBS_PAGE_SIZE);
+      const counts = { "": this.jobs.length };
+      for (const job of this.jobs) counts[job.status] = (counts[job.status] || 0) + 1;
+      for (const option of this.statusSelect.options) {
+        option.textContent = `${option.value || "any status"} (${counts[option.value] || 0})`;
+      }
       this.count.textContent = jobs.length === this.jobs.length
         ? `${this.jobs.length} jobs`
         : `${jobs.length} of ${this.jobs.length} jobs`;
