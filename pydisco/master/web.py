@@ -23,6 +23,7 @@ from pydisco.master.config import DISCO_VERSION, MAX_CTRL_BODY_BYTES
 from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import filter_events
+from pydisco.master.webui import add_routes as add_webui_routes
 from pydisco.protocol import jsoncodec
 
 __all__ = ["MUTATING", "make_app"]
@@ -91,6 +92,7 @@ def make_app(core: MasterCore) -> web.Application:
     """The aiohttp application serving ``core``."""
     api = Api(core)
     app = web.Application(client_max_size=MAX_CTRL_BODY_BYTES)
+    add_webui_routes(app)  # `/` and `/ui/*`: the status page (facts §9.1)
     app.router.add_route("*", "/{tail:.*}", api.dispatch)
     return app
 
