@@ -7,8 +7,11 @@ Each command talks to one master (``--master``, else the environment) through
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -32,6 +35,29 @@ from pydisco.cli._progress import Progress
 from pydisco.client import Event, JobResults, JobStatus, Master
 
 _JOB = click.argument("job", metavar="JOB")
+
+
+def job_name(master: Master, job: str) -> str:
+    """``job``, or the job Disco's shortcuts stand for: ``@`` the newest, ``@?TEXT`` the
+    newest whose name contains ``TEXT``. Any other name is taken as it is."""
+    if not job.startswith("@"):
+        return job
+    if job != "@" and not job.startswith("@?"):
+        return job
+    text = job[2:]
+    for summary in master.joblist():  # newest first
+        if text in summary.name:
+            return summary.name
+    wanted = f"whose name contains {text!r}" if text else "at all"
+    raise CommandError(f"The master at {master.url} has no job {wanted} (for {job!r}).")
+
+
+def _known(master: Master, name: str) -> None:
+    """Raise ``JobUnknown`` unless the master holds ``name`` (kill/clean/purge answer ok)."""
+    if master.results(name).status is JobStatus.UNKNOWN:
+        from pydisco.client import JobUnknown
+
+        raise JobUnknown(name, master.url)
 
 
 def _json_value(value: Any) -> Any:
@@ -151,10 +177,19 @@ def _result_modes(func: Any) -> Any:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--wait", "wait_", is_flag=True, help="Watch the job until it ends.")
 @click.option(
-    "--results", "show_results", is_flag=True, help="Wait, then print the results (see --cat)."
+    "--results",
+    "show_results",
+    is_flag=True,
+    help="Wait, then print the result data (--urls: data URLs; --entries: as listed).",
+)
+@click.option(
+    "--entries",
+    "mode",
+    flag_value="entries",
+    help="With --results: print the result entries as the master lists them.",
 )
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after SECONDS.")
 @_result_modes
@@ -169,9 +204,17 @@ def submit(
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    """Submit a job pack FILE (binary or zip form) and print the job's name."""
-    with connect() as master:
-        name = master.submit(file)
+    """Submit a job pack FILE (binary or zip form; '-': standard input) and print its name.
+
+    With --results the job's name goes to stderr and its result data to stdout.
+    """
+    with connect() as master, contextlib.ExitStack() as stack:
+        source: str | IO[bytes] = file
+        if file == "-":
+            source = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-submit-"))
+            shutil.copyfileobj(sys.stdin.buffer, source, 1 << 20)
+            source.seek(0)
+        name = master.submit(source)
         if not (wait_ or show_results):
             if options().json:
                 emit_json({"name": name})
@@ -180,12 +223,12 @@ def submit(
             return
         note(f"Submitted {name}")
         result = watch(master, name, timeout=timeout)
-        if options().json and not show_results:
-            emit_json({"name": name, "status": str(result.status)})
-        elif not options().json:
-            click.echo(name)
         if show_results:
-            print_results(master, result, mode=mode or "entries", labels=labels or None)
+            print_results(master, result, mode=mode or "cat", labels=labels or None)
+        elif options().json:
+            emit_json({"name": name, "status": str(result.status)})
+        else:
+            click.echo(name)
 
 
 @click.command()
@@ -214,7 +257,7 @@ def jobs() -> None:
 def info(job: str) -> None:
     """Show a job's status, stages, inputs, results, worker and owner."""
     with connect() as master:
-        data = master.jobinfo(job)
+        data = master.jobinfo(job_name(master, job))
     if options().json:
         emit_json(_json_value(data))
         return
@@ -250,6 +293,7 @@ def wait(job: str, timeout: float | None, poll: float) -> None:
     Ctrl-C stops watching; the job keeps running on the master.
     """
     with connect() as master:
+        job = job_name(master, job)
         result = watch(master, job, timeout=timeout, poll=poll)
     if options().json:
         emit_json({"name": job, "status": str(result.status)})
@@ -274,6 +318,7 @@ def events(job: str, follow: bool, offset: int, poll: float) -> None:
             click.echo(event.line())
 
     with connect() as master:
+        job = job_name(master, job)
         if not follow:
             found, _ = master.events(job, offset)
             for event in found:
@@ -293,7 +338,7 @@ def events(job: str, follow: bool, offset: int, poll: float) -> None:
 def results(job: str, mode: str | None, labels: tuple[int, ...]) -> None:
     """Print a ready job's results (as listed, as data URLs with --urls, or the data with --cat)."""
     with connect() as master:
-        result = _ready_results(master, job)
+        result = _ready_results(master, job_name(master, job))
         print_results(master, result, mode=mode or "entries", labels=labels or None)
 
 
@@ -305,7 +350,7 @@ def results(job: str, mode: str | None, labels: tuple[int, ...]) -> None:
 def stageresults(job: str, stage: str) -> None:
     """Print the outputs of a finished STAGE of JOB, one replica list per line."""
     with connect() as master:
-        entries = master.stageresults(job, stage)
+        entries = master.stageresults(job_name(master, job), stage)
     if options().json:
         emit_json([list(e) for e in entries])
         return
@@ -314,13 +359,17 @@ def stageresults(job: str, stage: str) -> None:
 
 
 def _each_job(verb: str, method: str, names: Sequence[str]) -> None:
+    done = []
     with connect() as master:
-        for name in names:
+        for given in names:
+            name = job_name(master, given)
+            _known(master, name)
             getattr(master, method)(name)
+            done.append(name)
             if not options().json:
                 click.echo(f"{verb} {name}")
     if options().json:
-        emit_json({verb.lower(): list(names)})
+        emit_json({verb.lower(): done})
 
 
 @click.command()
@@ -357,7 +406,7 @@ def purge(jobs_: tuple[str, ...]) -> None:
 def jobdict(job: str) -> None:
     """Print the job dict of a submitted job, as JSON."""
     with connect() as master:
-        emit_json(master.jobdict(job))
+        emit_json(master.jobdict(job_name(master, job)))
 
 
 @click.command()
@@ -379,6 +428,7 @@ def jobpack(job: str, output: str) -> None:
     file and its size; with ``-o -`` stdout holds the job pack itself.
     """
     with connect() as master:
+        job = job_name(master, job)
         if output == "-":
             if sys.stdout.isatty():
                 raise CommandError("Refusing to write a binary job pack to a terminal.", 2)
@@ -397,6 +447,7 @@ __all__ = [
     "clean",
     "events",
     "info",
+    "job_name",
     "jobdict",
     "jobpack",
     "jobs",
