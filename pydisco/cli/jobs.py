@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import attrs
 import click
@@ -32,7 +32,7 @@ from pydisco.cli._output import (
     table,
 )
 from pydisco.cli._progress import Progress
-from pydisco.client import Event, JobResults, JobStatus, Master
+from pydisco.client import ClientError, Event, JobFailed, JobInfo, JobResults, JobStatus, Master
 
 _JOB = click.argument("job", metavar="JOB")
 
@@ -88,6 +88,71 @@ def _event_json(event: Event) -> dict[str, Any]:
 # -- waiting and printing results, shared with ``run`` ----------------------------------
 
 
+class _FailureReporter:
+    """Prints the newest error event of each task whose failure raised the failed count."""
+
+    def __init__(self, master: Master, name: str, progress: Progress) -> None:
+        self.master = master
+        self.name = name
+        self.progress = progress
+        self.failed = 0
+        self.offset = 0
+        #: Offsets of the error events already shown.
+        self.shown: set[int | None] = set()
+
+    def __call__(self, info: JobInfo) -> None:
+        self.progress(info)
+        failed = sum(row.failed for row in info.stages)
+        if failed <= self.failed:
+            return
+        self.failed = failed
+        try:
+            found, self.offset = self.master.events(self.name, self.offset)
+        except ClientError:
+            return
+        newest: dict[tuple[str | None, int | None], Event] = {}
+        for event in found:
+            if event.kind in _FAILURE_KINDS:
+                newest[(event.stage, event.task)] = event
+        for event in newest.values():
+            self.shown.add(event.offset)
+            self.progress.say(_failure_text(event))
+
+
+#: Event kinds that carry a task's failure (WARNING: retried; ERROR, FATAL: the job ends).
+_FAILURE_KINDS: Final = frozenset({"WARNING", "ERROR", "FATAL"})
+
+
+def _failure_text(event: Event) -> str:
+    task = f"task {event.stage}:{event.task}" if event.stage is not None else "the job"
+    return f"{event.kind}: {task} failed on {event.host}:\n{event.text.rstrip()}"
+
+
+def probable_cause(events: Sequence[Event]) -> Event | None:
+    """The event that most probably ended a dead job: the last FATAL or ERROR naming a task,
+    else the last FATAL or ERROR, else the last warning."""
+    serious = [e for e in events if e.kind in ("FATAL", "ERROR")]
+    with_task = [e for e in serious if e.task is not None]
+    for group in (with_task, serious, [e for e in events if e.is_error]):
+        if group:
+            return group[-1]
+    return None
+
+
+def cause_json(event: Event | None) -> dict[str, Any] | None:
+    """The ``cause`` field of ``--json`` output for a dead job."""
+    if event is None:
+        return None
+    return {
+        "kind": event.kind,
+        "stage": event.stage,
+        "task": event.task,
+        "host": event.host,
+        "time": event.timestamp,
+        "message": event.text.rstrip() or event.message.rstrip(),
+    }
+
+
 def watch(
     master: Master,
     name: str,
@@ -95,14 +160,48 @@ def watch(
     timeout: float | None = None,
     poll: float = 0.5,
     interrupted: str | None = None,
+    gone: str | None = None,
 ) -> JobResults:
-    """Wait for ``name`` with progress on stderr; Ctrl-C leaves it running and says so."""
+    """Wait for ``name`` with progress on stderr; Ctrl-C leaves it running and says so.
+
+    Each time the failed count rises, the failing task's newest error event
+    is printed. If the job ends dead, the probable cause is printed (and with
+    ``--json`` given as ``cause`` on stdout) and the command fails (exit 1);
+    ``gone`` replaces the hint to look at the job's events (its master is gone).
+    """
     message = interrupted or (
         f"\nStopped waiting. Job {name} is still running on the master at {master.url}; "
         f"check it with 'discotool info {name}' or stop it with 'discotool kill {name}'."
     )
     with interrupt_message(message), Progress(name) as progress:
-        return master.wait(name, timeout=timeout, poll_interval=poll, on_progress=progress)
+        reporter = _FailureReporter(master, name, progress)
+        try:
+            return master.wait(name, timeout=timeout, poll_interval=poll, on_progress=reporter)
+        except JobFailed as exc:
+            cause = probable_cause(exc.events)
+            failure = _dead_job_message(name, cause, reporter.shown, gone)
+    if options().json:
+        emit_json({"name": name, "status": "dead", "cause": cause_json(cause)})
+    raise CommandError(failure)
+
+
+def _dead_job_message(
+    name: str, cause: Event | None, shown: set[int | None], gone: str | None
+) -> str:
+    hint = gone or f"See all its events with 'discotool events {name}'."
+    if cause is None:
+        return f"Job {name} failed (status dead) without an error event. {hint}"
+    task = f"task {cause.stage}:{cause.task}" if cause.stage is not None else "the job"
+    where = f"{task} on {cause.host}"
+    if cause.offset is not None and cause.offset in shown:
+        return (
+            f"Job {name} failed (status dead). Probable cause of failure: the {cause.kind} of "
+            f"{where}, shown above. {hint}"
+        )
+    return (
+        f"Job {name} failed (status dead). Probable cause of failure ({cause.kind} of "
+        f"{where}):\n{cause.text.rstrip() or cause.message.rstrip()}\n{hint}"
+    )
 
 
 def print_results(
@@ -224,7 +323,8 @@ def submit(
         note(f"Submitted {name}")
         result = watch(master, name, timeout=timeout)
         if show_results:
-            print_results(master, result, mode=mode or "cat", labels=labels or None)
+            default = "entries" if options().json else "cat"  # --json: one JSON document
+            print_results(master, result, mode=mode or default, labels=labels or None)
         elif options().json:
             emit_json({"name": name, "status": str(result.status)})
         else:

@@ -491,7 +491,10 @@ def inspect(
     max_entries: int,
     max_bytes: int,
 ) -> None:
-    """Show a job pack (binary or zip form): header, job dict, envs, job home and job data."""
+    """Show a job pack (binary or zip form): header, job dict, envs, job home and job data.
+
+    Exits 1 when the master would refuse the pack (after showing it).
+    """
     with _errors("inspect"), contextlib.ExitStack() as stack:
         source: IO[bytes] = stack.enter_context(open(file, "rb"))
         if not os.path.isfile(file):
@@ -530,3 +533,5 @@ def inspect(
             names = pack.extract_jobhome(extract, max_entries=max_entries, max_bytes=max_bytes)
             if not as_json:
                 click.echo(f"extracted {len(names)} entries into {extract}")
+        if not info["valid"]:
+            sys.exit(EXIT_INVALID)  # shown in full above; scripts can test the status
