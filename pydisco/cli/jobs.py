@@ -524,8 +524,8 @@ def jobdict(job: str) -> None:
 def jobpack(job: str, output: str) -> None:
     """Download the job pack of a submitted job, as it was submitted.
 
-    With ``--json`` (and a file as output) a JSON object names the job, the
-    file and its size; with ``-o -`` stdout holds the job pack itself.
+    With --json (and a file as output) a JSON object names the job, the
+    file and its size; with "-o -" stdout holds the job pack itself.
     """
     with connect() as master:
         job = job_name(master, job)
