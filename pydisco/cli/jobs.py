@@ -8,6 +8,7 @@ Each command talks to one master (``--master``, else the environment) through
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import shutil
 import sys
@@ -33,6 +34,7 @@ from pydisco.cli._output import (
 )
 from pydisco.cli._progress import Progress
 from pydisco.client import ClientError, Event, JobFailed, JobInfo, JobResults, JobStatus, Master
+from pydisco.client.models import parse_time
 
 _JOB = click.argument("job", metavar="JOB")
 
@@ -73,9 +75,20 @@ def _shown(url: str) -> str:
     return url if url.isprintable() else repr(url)[1:-1]
 
 
+def iso_time(moment: datetime.datetime | None) -> str | None:
+    """The one time form of ``--json`` output: ISO 8601, the master's local time.
+
+    Disco gives job start times as epoch seconds (``joblist``) and as
+    ``YYYY/MM/DD HH:MM:SS`` (``jobinfo``, events); both become this, and the
+    raw value is kept beside it.
+    """
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
 def _event_json(event: Event) -> dict[str, Any]:
     return {
-        "time": event.timestamp,
+        "time": iso_time(event.time) or event.timestamp,
+        "time_disco": event.timestamp,
         "host": event.host,
         "message": event.message,
         "kind": event.kind,
@@ -148,7 +161,7 @@ def cause_json(event: Event | None) -> dict[str, Any] | None:
         "stage": event.stage,
         "task": event.task,
         "host": event.host,
-        "time": event.timestamp,
+        "time": iso_time(event.time) or event.timestamp,
         "message": event.text.rstrip() or event.message.rstrip(),
     }
 
@@ -340,7 +353,15 @@ def jobs() -> None:
         rows = master.joblist()
     if options().json:
         emit_json(
-            [{"name": j.name, "status": str(j.status), "start_time": j.start_time} for j in rows]
+            [
+                {
+                    "name": j.name,
+                    "status": str(j.status),
+                    "start_time": iso_time(j.started),
+                    "start_time_epoch": j.start_time,
+                }
+                for j in rows
+            ]
         )
         return
     table(
@@ -359,7 +380,10 @@ def info(job: str) -> None:
     with connect() as master:
         data = master.jobinfo(job_name(master, job))
     if options().json:
-        emit_json(_json_value(data))
+        document = _json_value(data)
+        document["timestamp"] = iso_time(parse_time(data.timestamp)) or data.timestamp
+        document["timestamp_disco"] = data.timestamp
+        emit_json(document)
         return
     click.echo(f"job:     {data.name}")
     click.echo(f"status:  {data.status}")

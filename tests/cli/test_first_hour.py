@@ -8,6 +8,7 @@ unknown jobs fail; packs warn about workers a master cannot start.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -179,6 +180,15 @@ def test_job_shortcuts_stdin_submit_and_unknown_jobs(
     assert discotool("info", "@", cwd=tmp_path, master=url).stdout.startswith(f"job:     {name}")
     older = discotool("jobdict", "@?tour", cwd=tmp_path, master=url)
     assert json.loads(older.stdout)["prefix"] == "tour"
+    listed = json.loads(discotool("--json", "jobs", cwd=tmp_path, master=url).stdout)
+    shown = json.loads(discotool("--json", "info", "@?tour", cwd=tmp_path, master=url).stdout)
+    tour_row = next(row for row in listed if row["name"] == shown["name"])
+    assert tour_row["start_time"] == shown["timestamp"]  # one ISO 8601 form for both
+    assert (
+        datetime.datetime.fromisoformat(shown["timestamp"]).strftime("%Y/%m/%d %H:%M:%S")
+        == shown["timestamp_disco"]
+    )
+    assert isinstance(tour_row["start_time_epoch"], int)
     missing = discotool("info", "@?nosuch", cwd=tmp_path, master=url)
     assert missing.returncode == 1 and "no job whose name contains 'nosuch'" in missing.stderr
     for verb in ("kill", "clean", "purge"):
