@@ -23,8 +23,10 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -334,6 +336,7 @@ def run(
     --master URL (and --token) the job goes to that master instead, under
     its own failure policy, and stays there.
     """
+    _terminate_as_interrupt()
     if classify_target(job) == "python":
         _run_python_job(
             job,
@@ -354,6 +357,18 @@ def run(
         mode=mode,
         labels=labels,
     )
+
+
+def _terminate_as_interrupt() -> None:
+    """Make SIGTERM unwind like Ctrl-C: the local master, its workers and the temporary
+    directories are removed instead of left behind by a sudden exit."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread (tests run us in one)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _submit_and_watch(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +217,66 @@ def test_run_of_a_missing_pack_says_no_such_file(tmp_path: Path) -> None:
     result = discotool("run", "nope.pack", cwd=tmp_path)
     assert result.returncode == 2
     assert "No such file: nope.pack" in result.stderr
+
+
+BLOCKING_JOB = """\
+import os
+import time
+from pathlib import Path
+
+from pydisco.job import map_reduce
+
+
+def hold(line):
+    Path(line.strip()).write_text(str(os.getpid()))
+    time.sleep(120)  # until the test stops the run
+    yield line, 1
+
+
+blocking = map_reduce(hold)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_sigterm_on_run_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
+    (tmp_path / "blocking.py").write_text(BLOCKING_JOB)
+    marker = tmp_path / "worker.pid"
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "PYDISCO_"))}
+    env["TMPDIR"] = str(temp)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pydisco", "run", "blocking.py", f"raw://{marker}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists() or not marker.read_text():
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, "the task never started"
+            time.sleep(0.05)
+        worker = int(marker.read_text())
+        assert any(temp.iterdir())  # the run's master data and staged inputs
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, err
+    assert "Interrupted" in err
+    assert sorted(path.name for path in temp.iterdir()) == []
+    deadline = time.monotonic() + 60
+    while not _gone(worker):  # the master killed its process group before it stopped
+        assert time.monotonic() < deadline, "the worker outlived the run"
+        time.sleep(0.05)
