@@ -197,6 +197,7 @@ def test_job_shortcuts_stdin_submit_and_unknown_jobs(
         unknown = discotool(verb, "nosuch@1:2:3", cwd=tmp_path, master=url)
         assert unknown.returncode == 1, verb
         assert "does not know the job 'nosuch@1:2:3'" in unknown.stderr
+        assert "jobs from before a master restart are gone" not in unknown.stderr
         assert unknown.stdout == ""
 
 
