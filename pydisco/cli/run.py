@@ -45,6 +45,7 @@ from pydisco.cli._output import (
     options,
 )
 from pydisco.cli.jobs import _result_modes, print_results, watch
+from pydisco.errors import PydiscoError
 
 if TYPE_CHECKING:
     from pydisco.client import JobResults, Master
@@ -121,11 +122,18 @@ class Where:
     local: bool = True
     #: Its data directory, when the user asked to keep it.
     data_dir: str | None = None
+    #: Keep the local master running after the job, until Ctrl-C or SIGTERM.
+    keep: bool = False
 
     def gone(self, name: str) -> str | None:
         """The hint for a dead job, when its master (and its events) will be gone."""
         if not self.local:
             return None
+        if self.keep:
+            return (
+                f"See all its events with 'discotool --master {self.url} events {name}' while "
+                "the local master keeps running."
+            )
         if self.data_dir is not None:
             return (
                 f"The local master is stopped; its data, events included, stay in "
@@ -138,21 +146,60 @@ class Where:
 
 
 @contextlib.contextmanager
-def target_master(data_dir: str | None, retries: int | None) -> Iterator[Where]:
-    """The master given with ``--master`` (and ``--token``), else a throw-away local one."""
+def target_master(
+    data_dir: str | None, retries: int | None, *, keep: bool = False
+) -> Iterator[Where]:
+    """The master given with ``--master`` (and ``--token``), else a throw-away local one.
+
+    With ``keep`` the local master outlives the job (ready or dead) until
+    Ctrl-C or SIGTERM, so that its events and results can be looked at.
+    """
     opts = options()
     if opts.master is not None:
-        if data_dir is not None or retries is not None:
-            used = "--data-dir" if data_dir is not None else "--retries"
+        given = [
+            name
+            for name, value in (
+                ("--data-dir", data_dir),
+                ("--retries", retries),
+                ("--keep-master", keep or None),
+            )
+            if value is not None
+        ]
+        if given:
             raise CommandError(
-                f"{used} applies to the local master that run starts, not to --master "
+                f"{given[0]} applies to the local master that run starts, not to --master "
                 f"{opts.master} (which keeps its own data and failure policy).",
                 EXIT_USAGE,
             )
         yield Where(opts.master, opts.token, local=False)
         return
     with local_master(data_dir, retries=retries or 0) as handle:
-        yield Where(handle.url, data_dir=data_dir)
+        where = Where(handle.url, data_dir=data_dir, keep=keep)
+        try:
+            yield where
+        except (click.ClickException, PydiscoError) as exc:
+            if not keep:
+                raise
+            error = exc if isinstance(exc, click.ClickException) else CommandError(str(exc))
+            error.show()  # the failure first, then the master stays up to look into it
+            _hold(where)
+            sys.exit(error.exit_code)
+        if keep:
+            _hold(where)
+
+
+def _hold(where: Where) -> None:
+    """Keep the local master serving until Ctrl-C or SIGTERM."""
+    note(
+        f"The local master keeps running at {where.url}: look at its jobs with "
+        f"'discotool --master {where.url} jobs' (or events, info, results). "
+        "Ctrl-C stops it."
+    )
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        note("Stopping the local master.")
 
 
 JobKind = Literal["pack", "python"]
@@ -249,6 +296,7 @@ def _run_python_job(
     timeout: float | None,
     data_dir: str | None,
     retries: int | None,
+    keep: bool,
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
@@ -262,7 +310,7 @@ def _run_python_job(
         input_url(text)  # a clear error for a path that does not exist
     job = _load_python_job(spec)
     with contextlib.ExitStack() as stack:
-        where = stack.enter_context(target_master(data_dir, retries))
+        where = stack.enter_context(target_master(data_dir, retries, keep=keep))
         staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
         if where.local:
             runner = MasterRunner(where.url, local_files=True, staging=staging)
@@ -303,6 +351,12 @@ def _connect(where: Where) -> Master:
     help="Keep the local master's data here instead of a temporary directory.",
 )
 @click.option(
+    "--keep-master",
+    is_flag=True,
+    help="Keep the local master running after the job, until Ctrl-C, to look at its events "
+    "and results with --master URL.",
+)
+@click.option(
     "--retries",
     type=click.IntRange(min=0),
     default=None,
@@ -319,6 +373,7 @@ def run(
     timeout: float | None,
     data_dir: str | None,
     retries: int | None,
+    keep_master: bool,
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
@@ -332,7 +387,8 @@ def run(
     one JSON document), or as data (--cat) or URLs (--urls).
 
     The local master fails fast: a failing task stops the job and its
-    error is printed (--retries N retries each task up to N times). With
+    error is printed (--retries N retries each task up to N times); it
+    stops with the command, unless --keep-master. With
     --master URL (and --token) the job goes to that master instead, under
     its own failure policy, and stays there.
     """
@@ -344,6 +400,7 @@ def run(
             timeout=timeout,
             data_dir=data_dir,
             retries=retries,
+            keep=keep_master,
             mode=mode,
             labels=labels,
         )
@@ -354,6 +411,7 @@ def run(
         timeout=timeout,
         data_dir=data_dir,
         retries=retries,
+        keep=keep_master,
         mode=mode,
         labels=labels,
     )
@@ -392,6 +450,7 @@ def _run_pack(
     timeout: float | None,
     data_dir: str | None,
     retries: int | None,
+    keep: bool,
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
@@ -403,7 +462,7 @@ def _run_pack(
             replace_inputs(file, urls, temp)
             temp.seek(0)
             pack = temp
-        where = stack.enter_context(target_master(data_dir, retries))
+        where = stack.enter_context(target_master(data_dir, retries, keep=keep))
         master = stack.enter_context(_connect(where))
         result = _submit_and_watch(master, pack, where, timeout)
         if options().json and mode is None:

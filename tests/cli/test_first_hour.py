@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -281,3 +282,39 @@ def test_sigterm_on_run_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
     while not _gone(worker):  # the master killed its process group before it stopped
         assert time.monotonic() < deadline, "the worker outlived the run"
         time.sleep(0.05)
+
+
+def test_keep_master_serves_the_dead_jobs_events_until_sigterm(tmp_path: Path) -> None:
+    (tmp_path / "side.py").write_text(SIDE_FILE_JOB)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "PYDISCO_"))}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pydisco", "run", "side.py", "raw://x", "--keep-master"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert run.stderr is not None
+        seen = []
+        for line in run.stderr:
+            seen.append(line)
+            if "keeps running at" in line:
+                break
+        else:
+            raise AssertionError("".join(seen))
+        assert "Probable cause of failure" in "".join(seen)
+        found = re.search(r"keeps running at (http://127\.0\.0\.1:\d+)", line)
+        assert found is not None, line
+        url = found.group(1)
+        shown = discotool("--master", url, "events", "@", cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert "FATAL" in shown.stdout and "side.txt" in shown.stdout
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 1  # the job was dead
