@@ -215,6 +215,22 @@ def test_pack_and_inspect_warn_about_a_worker_a_master_cannot_start(tmp_path: Pa
     assert "worker-no-shebang" in checked.stderr
 
 
+def test_a_worker_without_shebang_fails_the_job_at_once(live_master: Any, tmp_path: Path) -> None:
+    """The shared test master retries ERRORs: an exec format error must be FATAL at once."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "worker.py").write_text("print('no shebang')\n")
+    (home / "worker.py").chmod(0o755)
+    out = tmp_path / "w.pack"
+    pack = ("pack", str(home), "--worker", "worker.py", "--input", "raw://x", "-o", str(out))
+    assert discotool(*pack, cwd=tmp_path).returncode == 0
+    result = discotool("submit", str(out), "--wait", cwd=tmp_path, master=live_master.url)
+    assert result.returncode == 1
+    assert "FATAL: task map:0 failed" in result.stderr
+    assert "Exec format error" in result.stderr and "'#!' line" in result.stderr
+    assert "WARNING" not in result.stderr
+
+
 def test_run_of_a_missing_pack_says_no_such_file(tmp_path: Path) -> None:
     result = discotool("run", "nope.pack", cwd=tmp_path)
     assert result.returncode == 2
