@@ -326,6 +326,7 @@ def _run_python_job(
         result = _submit_and_watch(master, pack, where, timeout)
         if mode is not None:
             print_results(master, result, mode=mode, labels=labels or None)
+            _urls_note(where, mode)
             return
         results = runner.results_of(master, result, job)
         _print_records(results.only(labels) if labels else results)
@@ -392,7 +393,30 @@ def run(
     --master URL (and --token) the job goes to that master instead, under
     its own failure policy, and stays there.
     """
-    _terminate_as_interrupt()
+    with _terminate_as_interrupt():
+        _run(
+            job,
+            inputs,
+            timeout=timeout,
+            data_dir=data_dir,
+            retries=retries,
+            keep_master=keep_master,
+            mode=mode,
+            labels=labels,
+        )
+
+
+def _run(
+    job: str,
+    inputs: tuple[str, ...],
+    *,
+    timeout: float | None,
+    data_dir: str | None,
+    retries: int | None,
+    keep_master: bool,
+    mode: str | None,
+    labels: tuple[int, ...],
+) -> None:
     if classify_target(job) == "python":
         _run_python_job(
             job,
@@ -417,16 +441,22 @@ def run(
     )
 
 
-def _terminate_as_interrupt() -> None:
-    """Make SIGTERM unwind like Ctrl-C: the local master, its workers and the temporary
-    directories are removed instead of left behind by a sudden exit."""
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While running, make SIGTERM unwind like Ctrl-C: the local master, its workers and the
+    temporary directories are removed instead of left behind by a sudden exit."""
     if threading.current_thread() is not threading.main_thread():
-        return  # signal handlers can only be set from the main thread (tests run us in one)
+        yield  # signal handlers can only be set from the main thread
+        return
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupt)
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _submit_and_watch(
@@ -473,5 +503,16 @@ def _run_pack(
                     "results": master.result_urls(result, labels or None),
                 }
             )
+            _urls_note(where, "urls")
             return
         print_results(master, result, mode=mode or "cat", labels=labels or None)
+        _urls_note(where, mode or "cat")
+
+
+def _urls_note(where: Where, mode: str) -> None:
+    """Say so when printed result URLs belong to a local master about to stop."""
+    if mode in ("urls", "entries") and where.local and not where.keep:
+        note(
+            "These URLs are served by the local master, which stops now with its data; "
+            "use --keep-master to keep it serving them (or --cat for the data itself)."
+        )

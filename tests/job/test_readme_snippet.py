@@ -168,9 +168,27 @@ def test_readme_master_tour_and_the_client_snippet(clone: Path, tmp_path: Path) 
         assert "status:  ready" in discotool("info", "@", cwd=clone, **env).stdout
         assert "READY" in discotool("events", "@", cwd=clone, **env).stdout
         assert run_doc_script(ROOT / "docs" / "client.md", clone, **env) == "hello\n"
+        counted = discotool(
+            *("run", "examples/jobs/wordcount.py:wordcount", "examples/book.txt"),
+            *("--master", url),
+            cwd=clone,
+        )
+        assert _counts(counted.stdout) == word_counts(BOOK)
+        assert "wordcount@" in discotool("jobs", cwd=clone, **env).stdout  # it stays there
     finally:
         master.terminate()
         master.communicate(timeout=60)
+
+
+def test_readme_run_line_counts_the_book(clone: Path) -> None:
+    result = discotool(
+        "run", "examples/jobs/wordcount.py:wordcount", "examples/book.txt", cwd=clone
+    )
+    assert _counts(result.stdout) == word_counts(BOOK)
+
+
+def _counts(printed: str) -> dict[str, int]:
+    return {w: int(n) for w, n in (line.split("\t") for line in printed.splitlines())}
 
 
 def _master_url(master: subprocess.Popen[str]) -> str:
