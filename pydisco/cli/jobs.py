@@ -152,7 +152,21 @@ def probable_cause(events: Sequence[Event]) -> Event | None:
     return None
 
 
-def cause_json(event: Event | None) -> dict[str, Any] | None:
+def cause_text(event: Event, events: Sequence[Event]) -> str:
+    """The text of the probable cause ``event``; when it only says that its task failed too
+    often (Disco's ERROR after the last retry), the task's last failure (its traceback) too."""
+    text = event.text.rstrip() or event.message.rstrip()
+    if event.kind != "ERROR" or event.task is None:
+        return text
+    earlier = [
+        e for e in events if e.kind == "WARNING" and (e.stage, e.task) == (event.stage, event.task)
+    ]
+    if not earlier:
+        return text
+    return f"{text}\nIts last failure:\n{earlier[-1].text.rstrip()}"
+
+
+def cause_json(event: Event | None, events: Sequence[Event] = ()) -> dict[str, Any] | None:
     """The ``cause`` field of ``--json`` output for a dead job."""
     if event is None:
         return None
@@ -162,7 +176,7 @@ def cause_json(event: Event | None) -> dict[str, Any] | None:
         "task": event.task,
         "host": event.host,
         "time": iso_time(event.time) or event.timestamp,
-        "message": event.text.rstrip() or event.message.rstrip(),
+        "message": cause_text(event, events),
     }
 
 
@@ -191,15 +205,20 @@ def watch(
         try:
             return master.wait(name, timeout=timeout, poll_interval=poll, on_progress=reporter)
         except JobFailed as exc:
-            cause = probable_cause(exc.events)
-            failure = _dead_job_message(name, cause, reporter.shown, gone)
+            events = exc.events
+            cause = probable_cause(events)
+            failure = _dead_job_message(name, cause, events, reporter.shown, gone)
     if options().json:
-        emit_json({"name": name, "status": "dead", "cause": cause_json(cause)})
+        emit_json({"name": name, "status": "dead", "cause": cause_json(cause, events)})
     raise CommandError(failure)
 
 
 def _dead_job_message(
-    name: str, cause: Event | None, shown: set[int | None], gone: str | None
+    name: str,
+    cause: Event | None,
+    events: Sequence[Event],
+    shown: set[int | None],
+    gone: str | None,
 ) -> str:
     hint = gone or f"See all its events with 'discotool events {name}'."
     if cause is None:
@@ -213,7 +232,7 @@ def _dead_job_message(
         )
     return (
         f"Job {name} failed (status dead). Probable cause of failure ({cause.kind} of "
-        f"{where}):\n{cause.text.rstrip() or cause.message.rstrip()}\n{hint}"
+        f"{where}):\n{cause_text(cause, events)}\n{hint}"
     )
 
 

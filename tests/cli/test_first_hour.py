@@ -116,10 +116,13 @@ def test_run_retries_retries_node_failures(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert made.returncode == 0, made.stderr
-    result = discotool("run", str(pack), "--retries", "2", cwd=tmp_path)
+    result = discotool("--json", "run", str(pack), "--retries", "2", cwd=tmp_path)
     assert result.returncode == 1
-    assert "task map:0 failed on localhost" in result.stderr
-    assert "Task map:0 failed 3 times. At most 2 failures are allowed." in result.stderr
+    assert "WARNING: task map:0 failed on localhost" in result.stderr
+    cause = json.loads(result.stdout)["cause"]
+    assert (cause["kind"], cause["task"]) == ("ERROR", 0)
+    assert "Task map:0 failed 3 times. At most 2 failures are allowed." in cause["message"]
+    assert "Its last failure:" in cause["message"] and "missing.txt" in cause["message"]
 
 
 def test_submit_wait_and_wait_show_the_traceback_and_probable_cause(
