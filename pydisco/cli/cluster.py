@@ -83,7 +83,7 @@ def config_show() -> None:
     with connect() as master:
         rows = master.config_table()
     if options().json:
-        emit_json([row.to_json() for row in rows])
+        emit_json([[row.nodespec, row.max_workers] for row in rows])  # slots as integers
         return
     table(None, ["nodes", "slots"], [(r.nodespec, r.max_workers) for r in rows])
 
@@ -102,12 +102,15 @@ def _entry(spec: str) -> ConfigEntry:
 @client_options
 @handle_errors
 def config_set(entries: tuple[str, ...]) -> None:
-    """Replace the node table, e.g. ``localhost=8`` or ``node01:10=4`` (node01..node10)."""
+    """Replace the node table with NODESPEC=SLOTS entries (localhost=8, node01:10=4).
+
+    A NODESPEC names one host, or a range: node01:10 is node01 to node10.
+    """
     rows = [_entry(spec) for spec in entries]
     with connect() as master:
         master.save_config_table(rows)
     if options().json:
-        emit_json([row.to_json() for row in rows])
+        emit_json([[row.nodespec, row.max_workers] for row in rows])
     else:
         click.echo("Node table saved.")
 
@@ -195,7 +198,7 @@ def _setting(spec: str) -> tuple[str, int]:
 @client_options
 @handle_errors
 def settings_set(values: tuple[str, ...]) -> None:
-    """Change settings, e.g. ``max_failure_rate=10 accept_new_jobs=0``."""
+    """Change settings given as NAME=VALUE (max_failure_rate=10 accept_new_jobs=0)."""
     pairs = dict(_setting(spec) for spec in values)
     with connect() as master:
         master.save_settings(**pairs)

@@ -7,10 +7,14 @@ Each command talks to one master (``--master``, else the environment) through
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import attrs
 import click
@@ -29,9 +33,33 @@ from pydisco.cli._output import (
     table,
 )
 from pydisco.cli._progress import Progress
-from pydisco.client import Event, JobResults, JobStatus, Master
+from pydisco.client import ClientError, Event, JobFailed, JobInfo, JobResults, JobStatus, Master
+from pydisco.client.models import parse_time
 
 _JOB = click.argument("job", metavar="JOB")
+
+
+def job_name(master: Master, job: str) -> str:
+    """``job``, or the job Disco's shortcuts stand for: ``@`` the newest, ``@?TEXT`` the
+    newest whose name contains ``TEXT``. Any other name is taken as it is."""
+    if not job.startswith("@"):
+        return job
+    if job != "@" and not job.startswith("@?"):
+        return job
+    text = job[2:]
+    for summary in master.joblist():  # newest first
+        if text in summary.name:
+            return summary.name
+    wanted = f"whose name contains {text!r}" if text else "at all"
+    raise CommandError(f"The master at {master.url} has no job {wanted} (for {job!r}).")
+
+
+def _known(master: Master, name: str) -> None:
+    """Raise ``JobUnknown`` unless the master holds ``name`` (kill/clean/purge answer ok)."""
+    if master.results(name).status is JobStatus.UNKNOWN:
+        from pydisco.client import JobUnknown
+
+        raise JobUnknown(name, master.url)
 
 
 def _json_value(value: Any) -> Any:
@@ -47,9 +75,20 @@ def _shown(url: str) -> str:
     return url if url.isprintable() else repr(url)[1:-1]
 
 
+def iso_time(moment: datetime.datetime | None) -> str | None:
+    """The one time form of ``--json`` output: ISO 8601, the master's local time.
+
+    Disco gives job start times as epoch seconds (``joblist``) and as
+    ``YYYY/MM/DD HH:MM:SS`` (``jobinfo``, events); both become this, and the
+    raw value is kept beside it.
+    """
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
 def _event_json(event: Event) -> dict[str, Any]:
     return {
-        "time": event.timestamp,
+        "time": iso_time(event.time) or event.timestamp,
+        "time_disco": event.timestamp,
         "host": event.host,
         "message": event.message,
         "kind": event.kind,
@@ -62,6 +101,85 @@ def _event_json(event: Event) -> dict[str, Any]:
 # -- waiting and printing results, shared with ``run`` ----------------------------------
 
 
+class _FailureReporter:
+    """Prints the newest error event of each task whose failure raised the failed count."""
+
+    def __init__(self, master: Master, name: str, progress: Progress) -> None:
+        self.master = master
+        self.name = name
+        self.progress = progress
+        self.failed = 0
+        self.offset = 0
+        #: Offsets of the error events already shown.
+        self.shown: set[int | None] = set()
+
+    def __call__(self, info: JobInfo) -> None:
+        self.progress(info)
+        failed = sum(row.failed for row in info.stages)
+        if failed <= self.failed:
+            return
+        self.failed = failed
+        try:
+            found, self.offset = self.master.events(self.name, self.offset)
+        except ClientError:
+            return
+        newest: dict[tuple[str | None, int | None], Event] = {}
+        for event in found:
+            if event.kind in _FAILURE_KINDS:
+                newest[(event.stage, event.task)] = event
+        for event in newest.values():
+            self.shown.add(event.offset)
+            self.progress.say(_failure_text(event))
+
+
+#: Event kinds that carry a task's failure (WARNING: retried; ERROR, FATAL: the job ends).
+_FAILURE_KINDS: Final = frozenset({"WARNING", "ERROR", "FATAL"})
+
+
+def _failure_text(event: Event) -> str:
+    task = f"task {event.stage}:{event.task}" if event.stage is not None else "the job"
+    return f"{event.kind}: {task} failed on {event.host}:\n{event.text.rstrip()}"
+
+
+def probable_cause(events: Sequence[Event]) -> Event | None:
+    """The event that most probably ended a dead job: the last FATAL or ERROR naming a task,
+    else the last FATAL or ERROR, else the last warning."""
+    serious = [e for e in events if e.kind in ("FATAL", "ERROR")]
+    with_task = [e for e in serious if e.task is not None]
+    for group in (with_task, serious, [e for e in events if e.is_error]):
+        if group:
+            return group[-1]
+    return None
+
+
+def cause_text(event: Event, events: Sequence[Event]) -> str:
+    """The text of the probable cause ``event``; when it only says that its task failed too
+    often (Disco's ERROR after the last retry), the task's last failure (its traceback) too."""
+    text = event.text.rstrip() or event.message.rstrip()
+    if event.kind != "ERROR" or event.task is None:
+        return text
+    earlier = [
+        e for e in events if e.kind == "WARNING" and (e.stage, e.task) == (event.stage, event.task)
+    ]
+    if not earlier:
+        return text
+    return f"{text}\nIts last failure:\n{earlier[-1].text.rstrip()}"
+
+
+def cause_json(event: Event | None, events: Sequence[Event] = ()) -> dict[str, Any] | None:
+    """The ``cause`` field of ``--json`` output for a dead job."""
+    if event is None:
+        return None
+    return {
+        "kind": event.kind,
+        "stage": event.stage,
+        "task": event.task,
+        "host": event.host,
+        "time": iso_time(event.time) or event.timestamp,
+        "message": cause_text(event, events),
+    }
+
+
 def watch(
     master: Master,
     name: str,
@@ -69,14 +187,53 @@ def watch(
     timeout: float | None = None,
     poll: float = 0.5,
     interrupted: str | None = None,
+    gone: str | None = None,
 ) -> JobResults:
-    """Wait for ``name`` with progress on stderr; Ctrl-C leaves it running and says so."""
+    """Wait for ``name`` with progress on stderr; Ctrl-C leaves it running and says so.
+
+    Each time the failed count rises, the failing task's newest error event
+    is printed. If the job ends dead, the probable cause is printed (and with
+    ``--json`` given as ``cause`` on stdout) and the command fails (exit 1);
+    ``gone`` replaces the hint to look at the job's events (its master is gone).
+    """
     message = interrupted or (
         f"\nStopped waiting. Job {name} is still running on the master at {master.url}; "
         f"check it with 'discotool info {name}' or stop it with 'discotool kill {name}'."
     )
     with interrupt_message(message), Progress(name) as progress:
-        return master.wait(name, timeout=timeout, poll_interval=poll, on_progress=progress)
+        reporter = _FailureReporter(master, name, progress)
+        try:
+            return master.wait(name, timeout=timeout, poll_interval=poll, on_progress=reporter)
+        except JobFailed as exc:
+            events = exc.events
+            cause = probable_cause(events)
+            failure = _dead_job_message(name, cause, events, reporter.shown, gone)
+    if options().json:
+        emit_json({"name": name, "status": "dead", "cause": cause_json(cause, events)})
+    raise CommandError(failure)
+
+
+def _dead_job_message(
+    name: str,
+    cause: Event | None,
+    events: Sequence[Event],
+    shown: set[int | None],
+    gone: str | None,
+) -> str:
+    hint = gone or f"See all its events with 'discotool events {name}'."
+    if cause is None:
+        return f"Job {name} failed (status dead) without an error event. {hint}"
+    task = f"task {cause.stage}:{cause.task}" if cause.stage is not None else "the job"
+    where = f"{task} on {cause.host}"
+    if cause.offset is not None and cause.offset in shown:
+        return (
+            f"Job {name} failed (status dead). Probable cause of failure: the {cause.kind} of "
+            f"{where}, shown above. {hint}"
+        )
+    return (
+        f"Job {name} failed (status dead). Probable cause of failure ({cause.kind} of "
+        f"{where}):\n{cause_text(cause, events)}\n{hint}"
+    )
 
 
 def print_results(
@@ -151,10 +308,19 @@ def _result_modes(func: Any) -> Any:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--wait", "wait_", is_flag=True, help="Watch the job until it ends.")
 @click.option(
-    "--results", "show_results", is_flag=True, help="Wait, then print the results (see --cat)."
+    "--results",
+    "show_results",
+    is_flag=True,
+    help="Wait, then print the result data (--urls: data URLs; --entries: as listed).",
+)
+@click.option(
+    "--entries",
+    "mode",
+    flag_value="entries",
+    help="With --results: print the result entries as the master lists them.",
 )
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after SECONDS.")
 @_result_modes
@@ -169,9 +335,17 @@ def submit(
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    """Submit a job pack FILE (binary or zip form) and print the job's name."""
-    with connect() as master:
-        name = master.submit(file)
+    """Submit a job pack FILE (binary or zip form; '-': standard input) and print its name.
+
+    With --results the job's name goes to stderr and its result data to stdout.
+    """
+    with connect() as master, contextlib.ExitStack() as stack:
+        source: str | IO[bytes] = file
+        if file == "-":
+            source = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-submit-"))
+            shutil.copyfileobj(sys.stdin.buffer, source, 1 << 20)
+            source.seek(0)
+        name = master.submit(source)
         if not (wait_ or show_results):
             if options().json:
                 emit_json({"name": name})
@@ -180,12 +354,13 @@ def submit(
             return
         note(f"Submitted {name}")
         result = watch(master, name, timeout=timeout)
-        if options().json and not show_results:
-            emit_json({"name": name, "status": str(result.status)})
-        elif not options().json:
-            click.echo(name)
         if show_results:
-            print_results(master, result, mode=mode or "entries", labels=labels or None)
+            default = "entries" if options().json else "cat"  # --json: one JSON document
+            print_results(master, result, mode=mode or default, labels=labels or None)
+        elif options().json:
+            emit_json({"name": name, "status": str(result.status)})
+        else:
+            click.echo(name)
 
 
 @click.command()
@@ -197,7 +372,15 @@ def jobs() -> None:
         rows = master.joblist()
     if options().json:
         emit_json(
-            [{"name": j.name, "status": str(j.status), "start_time": j.start_time} for j in rows]
+            [
+                {
+                    "name": j.name,
+                    "status": str(j.status),
+                    "start_time": iso_time(j.started),
+                    "start_time_epoch": j.start_time,
+                }
+                for j in rows
+            ]
         )
         return
     table(
@@ -214,9 +397,12 @@ def jobs() -> None:
 def info(job: str) -> None:
     """Show a job's status, stages, inputs, results, worker and owner."""
     with connect() as master:
-        data = master.jobinfo(job)
+        data = master.jobinfo(job_name(master, job))
     if options().json:
-        emit_json(_json_value(data))
+        document = _json_value(data)
+        document["timestamp"] = iso_time(parse_time(data.timestamp)) or data.timestamp
+        document["timestamp_disco"] = data.timestamp
+        emit_json(document)
         return
     click.echo(f"job:     {data.name}")
     click.echo(f"status:  {data.status}")
@@ -250,6 +436,7 @@ def wait(job: str, timeout: float | None, poll: float) -> None:
     Ctrl-C stops watching; the job keeps running on the master.
     """
     with connect() as master:
+        job = job_name(master, job)
         result = watch(master, job, timeout=timeout, poll=poll)
     if options().json:
         emit_json({"name": job, "status": str(result.status)})
@@ -274,6 +461,7 @@ def events(job: str, follow: bool, offset: int, poll: float) -> None:
             click.echo(event.line())
 
     with connect() as master:
+        job = job_name(master, job)
         if not follow:
             found, _ = master.events(job, offset)
             for event in found:
@@ -293,7 +481,7 @@ def events(job: str, follow: bool, offset: int, poll: float) -> None:
 def results(job: str, mode: str | None, labels: tuple[int, ...]) -> None:
     """Print a ready job's results (as listed, as data URLs with --urls, or the data with --cat)."""
     with connect() as master:
-        result = _ready_results(master, job)
+        result = _ready_results(master, job_name(master, job))
         print_results(master, result, mode=mode or "entries", labels=labels or None)
 
 
@@ -305,7 +493,7 @@ def results(job: str, mode: str | None, labels: tuple[int, ...]) -> None:
 def stageresults(job: str, stage: str) -> None:
     """Print the outputs of a finished STAGE of JOB, one replica list per line."""
     with connect() as master:
-        entries = master.stageresults(job, stage)
+        entries = master.stageresults(job_name(master, job), stage)
     if options().json:
         emit_json([list(e) for e in entries])
         return
@@ -314,13 +502,17 @@ def stageresults(job: str, stage: str) -> None:
 
 
 def _each_job(verb: str, method: str, names: Sequence[str]) -> None:
+    done = []
     with connect() as master:
-        for name in names:
+        for given in names:
+            name = job_name(master, given)
+            _known(master, name)
             getattr(master, method)(name)
+            done.append(name)
             if not options().json:
                 click.echo(f"{verb} {name}")
     if options().json:
-        emit_json({verb.lower(): list(names)})
+        emit_json({verb.lower(): done})
 
 
 @click.command()
@@ -357,7 +549,7 @@ def purge(jobs_: tuple[str, ...]) -> None:
 def jobdict(job: str) -> None:
     """Print the job dict of a submitted job, as JSON."""
     with connect() as master:
-        emit_json(master.jobdict(job))
+        emit_json(master.jobdict(job_name(master, job)))
 
 
 @click.command()
@@ -375,10 +567,11 @@ def jobdict(job: str) -> None:
 def jobpack(job: str, output: str) -> None:
     """Download the job pack of a submitted job, as it was submitted.
 
-    With ``--json`` (and a file as output) a JSON object names the job, the
-    file and its size; with ``-o -`` stdout holds the job pack itself.
+    With --json (and a file as output) a JSON object names the job, the
+    file and its size; with "-o -" stdout holds the job pack itself.
     """
     with connect() as master:
+        job = job_name(master, job)
         if output == "-":
             if sys.stdout.isatty():
                 raise CommandError("Refusing to write a binary job pack to a terminal.", 2)
@@ -397,6 +590,7 @@ __all__ = [
     "clean",
     "events",
     "info",
+    "job_name",
     "jobdict",
     "jobpack",
     "jobs",

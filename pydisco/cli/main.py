@@ -44,11 +44,50 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: Each subcommand's one-line summary, for ``discotool --help`` without importing it (the
+#: client, the master and aiohttp take most of a second to import). A test keeps these equal
+#: to the commands' own first docstring lines.
+SUMMARIES: dict[str, str] = {
+    "blacklist": "Stop scheduling new tasks on NODEs; with no NODE, list the blacklisted nodes.",
+    "clean": "Kill jobs and delete their master-side files (events, job pack).",
+    "config": "Show or replace the master's node table.",
+    "conform": "Run the worker CMD the way a Disco master does and report every rule it breaks.",
+    "events": "Print a job's events, oldest first.",
+    "info": "Show a job's status, stages, inputs, results, worker and owner.",
+    "inspect": "Show a job pack (binary or zip form): header, job dict, envs, job home and "
+    "job data.",
+    "jobdict": "Print the job dict of a submitted job, as JSON.",
+    "jobpack": "Download the job pack of a submitted job, as it was submitted.",
+    "jobs": "List the master's jobs, newest first.",
+    "kill": "Kill jobs: their tasks stop, their files stay.",
+    "master": "Run the reference master until SIGINT or SIGTERM.",
+    "nodeinfo": "Show each node: slots, connection, blacklisting, task counters, running tasks.",
+    "pack": "Write a binary job pack from a job home directory or convert a zip-form job pack.",
+    "purge": "Clean jobs and delete their data on every node.",
+    "results": "Print a ready job's results (as listed, as data URLs with --urls, or the data "
+    "with --cat).",
+    "run": "Run JOB on a temporary local master (or --master URL) and print its results.",
+    "settings": "Show or change the master's run-time settings.",
+    "stageresults": "Print the outputs of a finished STAGE of JOB, one replica list per line.",
+    "submit": "Submit a job pack FILE (binary or zip form; '-': standard input) and print its "
+    "name.",
+    "version": "Print the client's version and the master's.",
+    "wait": "Watch a job until it ends: exit 0 if it is ready, 1 if it failed.",
+    "whitelist": "Schedule tasks on blacklisted NODEs again.",
+}
+
+
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use (``--help`` imports none)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUMMARIES.get(name, "")) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)

@@ -118,7 +118,45 @@ def _parse_envs(pairs: tuple[str, ...]) -> dict[str, str]:
     return envs
 
 
-_DIR_ONLY = ("worker", "input_", "inputs_file", "pipeline", "prefix", "owner", "env", "jobdata")
+_DIR_ONLY = (
+    "worker",
+    "input_",
+    "replicas",
+    "inputs_file",
+    "pipeline",
+    "prefix",
+    "owner",
+    "env",
+    "jobdata",
+    "with_runtime",
+)
+
+
+def worker_warnings(name: str, head: bytes, mode: int | None) -> list[str]:
+    """What will make a master fail to start the worker ``name``, from its first bytes and mode.
+
+    A master runs the worker file directly (real Disco through ``sh -c``), so
+    it needs a ``#!`` line; without one every task fails with "Exec format
+    error" (or a shell error). The reference master sets the execute bit
+    when it extracts the job home; other tools may not.
+    """
+    found = []
+    if not head.startswith(b"#!"):
+        found.append(
+            f"the worker {name!r} has no '#!' line (such as '#!/usr/bin/env python3'): a master "
+            "runs the worker file directly, so every task would fail with 'Exec format error'"
+        )
+    if mode is not None and not mode & 0o100:
+        found.append(
+            f"the worker {name!r} is not executable (chmod +x it): the reference master sets "
+            "the execute bit, other tools may not"
+        )
+    return found
+
+
+def _warn(command: str, messages: list[str]) -> None:
+    for message in messages:
+        click.echo(f"discotool {command}: warning: {message}", err=True)
 
 
 @click.command(cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,7 +171,12 @@ _DIR_ONLY = ("worker", "input_", "inputs_file", "pipeline", "prefix", "owner", "
     "--input",
     "input_",
     multiple=True,
-    help="An input URL; separate replicas with spaces. Repeatable.",
+    help="An input URL, taken whole (raw://text may hold spaces). Repeatable.",
+)
+@click.option(
+    "--replicas",
+    multiple=True,
+    help="One input given as replica URLs separated by spaces. Repeatable.",
 )
 @click.option(
     "--inputs-file",
@@ -174,6 +217,12 @@ _DIR_ONLY = ("worker", "input_", "inputs_file", "pipeline", "prefix", "owner", "
 @click.option("--max-cores", type=click.IntRange(min=1), help="Scheduler max_cores.")
 @click.option("--save-results", is_flag=True, help="Set save_results (results saved to DDFS).")
 @click.option("--stored", is_flag=True, help="Store job home files uncompressed (faster, larger).")
+@click.option(
+    "--with-runtime",
+    is_flag=True,
+    help="Also put pydisco's worker runtime (and attrs) into the job home, so that a pydisco "
+    "worker runs on a node that has only Python 3.",
+)
 def pack(**opts: Any) -> None:
     """Write a binary job pack from a job home directory or convert a zip-form job pack.
 
@@ -206,7 +255,12 @@ def _pack_directory(source: str, opts: dict[str, Any]) -> None:
         _die("pack", "--worker is required when SOURCE is a directory", EXIT_USAGE)
     worker: str = opts["worker"]
     check_worker_file(source, worker)
-    inputs: list[list[str]] = [spec.split() for spec in opts["input_"]]
+    worker_path = Path(source, *worker.split("/"))
+    with open(worker_path, "rb") as handle:
+        head = handle.read(2)
+    warnings = worker_warnings(worker, head, worker_path.stat().st_mode)
+    inputs: list[list[str]] = [[url] for url in opts["input_"]]
+    inputs.extend(spec.split() for spec in opts["replicas"])
     if opts["inputs_file"]:
         inputs.extend(_read_inputs_file(opts["inputs_file"]))
     try:
@@ -244,6 +298,10 @@ def _pack_directory(source: str, opts: dict[str, Any]) -> None:
         )
     compression = zipfile.ZIP_STORED if opts["stored"] else zipfile.ZIP_DEFLATED
     with contextlib.ExitStack() as stack:
+        exclude = [opts["output"]] if opts["output"] != "-" else []
+        if opts["with_runtime"]:
+            source = _with_runtime(stack, source, exclude)
+            exclude = []
         jobdata: Any = b""
         if opts["jobdata"]:
             jobdata = stack.enter_context(open(opts["jobdata"], "rb"))
@@ -256,8 +314,28 @@ def _pack_directory(source: str, opts: dict[str, Any]) -> None:
             jobdata=jobdata,
             version=version,
             compression=compression,
-            exclude=[opts["output"]] if opts["output"] != "-" else [],
+            exclude=exclude,
         )
+    _warn("pack", warnings)
+
+
+def _with_runtime(stack: contextlib.ExitStack, source: str, exclude: list[str]) -> str:
+    """A temporary copy of the job home ``source`` with pydisco's worker runtime added.
+
+    The user's files win over the runtime's (a job home may ship its own
+    pydisco); ``exclude`` (the output file, if inside) is left out.
+    """
+    from pydisco.worker.runtime import install_runtime
+
+    home = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-pack-"))
+    install_runtime(home)
+    skip = {os.path.realpath(path) for path in exclude}
+
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        return [n for n in names if os.path.realpath(os.path.join(directory, n)) in skip]
+
+    shutil.copytree(source, home, dirs_exist_ok=True, symlinks=True, ignore=ignore)
+    return home
 
 
 # inspect
@@ -356,6 +434,17 @@ def _print_text(info: dict[str, Any]) -> None:
     _print_status(info)
 
 
+def _worker_head_warnings(pack: JobPack) -> list[str]:
+    """The missing ``#!`` warning for the worker in ``pack``'s job home (mode: lint's job)."""
+    worker = pack.jobdict.worker
+    try:
+        with zipfile.ZipFile(pack.open_jobhome()) as archive, archive.open(worker) as handle:
+            head = handle.read(2)
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return []  # lint reports a missing worker or a broken job home
+    return worker_warnings(worker, head, None)
+
+
 def _print_status(info: dict[str, Any]) -> None:
     echo = click.echo
     if info["valid"]:
@@ -402,7 +491,10 @@ def inspect(
     max_entries: int,
     max_bytes: int,
 ) -> None:
-    """Show a job pack (binary or zip form): header, job dict, envs, job home and job data."""
+    """Show a job pack (binary or zip form): header, job dict, envs, job home and job data.
+
+    Exits 1 when the master would refuse the pack (after showing it).
+    """
     with _errors("inspect"), contextlib.ExitStack() as stack:
         source: IO[bytes] = stack.enter_context(open(file, "rb"))
         if not os.path.isfile(file):
@@ -428,6 +520,9 @@ def inspect(
         if check:
             for w in info.get("warnings", []):
                 click.echo(f"warning: {w['code']} ({w['field']}): {w['message']}", err=True)
+            if info["valid"]:
+                for message in _worker_head_warnings(pack):
+                    click.echo(f"warning: worker-no-shebang (worker): {message}", err=True)
             if not info["valid"]:
                 _die(
                     "inspect",
@@ -438,3 +533,5 @@ def inspect(
             names = pack.extract_jobhome(extract, max_entries=max_entries, max_bytes=max_bytes)
             if not as_json:
                 click.echo(f"extracted {len(names)} entries into {extract}")
+        if not info["valid"]:
+            sys.exit(EXIT_INVALID)  # shown in full above; scripts can test the status

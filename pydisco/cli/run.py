@@ -1,12 +1,14 @@
 """``discotool run``: run a job on a throw-away reference master in this process.
 
 The job is a job pack file, or a Python job (:mod:`pydisco.job`) named as
-``module:name`` or ``path/to/file.py:name``. A reference master starts on a
-free loopback port with a temporary data directory; the job is submitted
-(a job pack with its inputs replaced by the ones given, if any; a Python job
-packed with its code over the inputs given), watched with progress, its
+``module:name``, ``path/to/file.py:name`` or ``path/to/file.py`` (holding
+one job). A reference master starts on a free loopback port with a
+temporary data directory and the fail-fast policy of ``runner="local"``;
+the job is submitted (a job pack with its inputs replaced by the ones
+given, if any; a Python job packed with its code over the inputs given),
+watched with progress (each task failure printed as it happens), its
 results printed, and the master stopped. Nothing needs to be set up
-beforehand.
+beforehand. With ``--master URL`` the job goes to that master instead.
 
 Which kind of job is meant is decided without guessing: an existing file is
 a job pack when its first bytes say so (binary ``D5 C0`` or zip ``PK``);
@@ -21,13 +23,16 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
+import attrs
 import click
 
 from pydisco.cli._output import (
@@ -40,6 +45,7 @@ from pydisco.cli._output import (
     options,
 )
 from pydisco.cli.jobs import _result_modes, print_results, watch
+from pydisco.errors import PydiscoError
 
 if TYPE_CHECKING:
     from pydisco.client import JobResults, Master
@@ -83,8 +89,14 @@ def replace_inputs(source: str | os.PathLike[str], inputs: Sequence[str], out: I
 
 
 @contextlib.contextmanager
-def local_master(data_dir: str | None = None) -> Iterator[Any]:
-    """A reference master on a free loopback port, stopped on exit; yields its handle."""
+def local_master(data_dir: str | None = None, *, retries: int = 0) -> Iterator[Any]:
+    """A reference master on a free loopback port, stopped on exit; yields its handle.
+
+    It fails fast: the failure policy of ``runner="local"``
+    (:func:`pydisco.job.runners.local_master_settings`), ``retries`` failures per task.
+    """
+    from pydisco.job.runners import local_master_settings
+
     try:
         reference_master: Any = importlib.import_module("pydisco.master").ReferenceMaster
     except (ImportError, AttributeError) as exc:  # pragma: no cover - master missing
@@ -93,9 +105,101 @@ def local_master(data_dir: str | None = None) -> Iterator[Any]:
         if data_dir is None:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-"))
         handle = stack.enter_context(
-            reference_master.start_in_thread(data_dir, host="127.0.0.1", port=0)
+            reference_master.start_in_thread(
+                data_dir, host="127.0.0.1", port=0, **local_master_settings(retries)
+            )
         )
         yield handle
+
+
+@attrs.frozen
+class Where:
+    """Where ``run`` submits: the master's URL and token, and whether it is ours to stop."""
+
+    url: str
+    token: str | None = None
+    #: A throw-away master started by this command (stopped when it ends).
+    local: bool = True
+    #: Its data directory, when the user asked to keep it.
+    data_dir: str | None = None
+    #: Keep the local master running after the job, until Ctrl-C or SIGTERM.
+    keep: bool = False
+
+    def gone(self, name: str) -> str | None:
+        """The hint for a dead job, when its master (and its events) will be gone."""
+        if not self.local:
+            return None
+        if self.keep:
+            return (
+                f"See all its events with 'discotool --master {self.url} events {name}' while "
+                "the local master keeps running."
+            )
+        if self.data_dir is not None:
+            return (
+                f"The local master is stopped; its data, events included, stay in "
+                f"{self.data_dir} (discotool master --data {self.data_dir} serves them again)."
+            )
+        return (
+            "The local master is stopped and its data removed; to keep them, run again with "
+            "--data-dir DIR."
+        )
+
+
+@contextlib.contextmanager
+def target_master(
+    data_dir: str | None, retries: int | None, *, keep: bool = False
+) -> Iterator[Where]:
+    """The master given with ``--master`` (and ``--token``), else a throw-away local one.
+
+    With ``keep`` the local master outlives the job (ready or dead) until
+    Ctrl-C or SIGTERM, so that its events and results can be looked at.
+    """
+    opts = options()
+    if opts.master is not None:
+        given = [
+            name
+            for name, value in (
+                ("--data-dir", data_dir),
+                ("--retries", retries),
+                ("--keep-master", keep or None),
+            )
+            if value is not None
+        ]
+        if given:
+            raise CommandError(
+                f"{given[0]} applies to the local master that run starts, not to --master "
+                f"{opts.master} (which keeps its own data and failure policy).",
+                EXIT_USAGE,
+            )
+        yield Where(opts.master, opts.token, local=False)
+        return
+    with local_master(data_dir, retries=retries or 0) as handle:
+        where = Where(handle.url, data_dir=data_dir, keep=keep)
+        try:
+            yield where
+        except (click.ClickException, PydiscoError) as exc:
+            if not keep:
+                raise
+            error = exc if isinstance(exc, click.ClickException) else CommandError(str(exc))
+            error.show()  # the failure first, then the master stays up to look into it
+            _hold(where)
+            sys.exit(error.exit_code)
+        if keep:
+            _hold(where)
+
+
+def _hold(where: Where) -> None:
+    """Keep the local master serving until Ctrl-C or SIGTERM."""
+    note(
+        f"The local master keeps running at {where.url}: look at its jobs with "
+        f"'discotool --master {where.url} jobs' (or events, info, results). "
+        "Ctrl-C stops it."
+    )
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        note("Stopping the local master.")
 
 
 JobKind = Literal["pack", "python"]
@@ -114,6 +218,8 @@ def _importable(module: str) -> bool:
 
 def classify_target(target: str) -> JobKind:
     """``"pack"`` or ``"python"`` for the JOB argument; a usage error for anything else."""
+    if target.endswith(".py") and os.path.isfile(target):
+        return "python"  # a module holding exactly one Job (load_job says if it does not)
     if os.path.isfile(target):
         from pydisco.jobpack.zipform import form_of
 
@@ -138,9 +244,14 @@ def classify_target(target: str) -> JobKind:
             f"{target!r}: no module {module!r} can be imported (from here or the Python path).",
             EXIT_USAGE,
         )
+    if not colon and (os.sep in target or "." in os.path.basename(target)):
+        raise CommandError(
+            f"No such file: {target}. Give a job pack file, MODULE:NAME, FILE.py:NAME or FILE.py.",
+            EXIT_USAGE,
+        )
     raise CommandError(
         f"{target!r} is neither a job pack file nor a Python job; give a job pack, "
-        "MODULE:NAME or FILE.py:NAME.",
+        "MODULE:NAME, FILE.py:NAME or FILE.py.",
         EXIT_USAGE,
     )
 
@@ -184,10 +295,11 @@ def _run_python_job(
     *,
     timeout: float | None,
     data_dir: str | None,
+    retries: int | None,
+    keep: bool,
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    from pydisco.client import Master
     from pydisco.job.remote import MasterRunner
 
     if not inputs:
@@ -198,19 +310,35 @@ def _run_python_job(
         input_url(text)  # a clear error for a path that does not exist
     job = _load_python_job(spec)
     with contextlib.ExitStack() as stack:
-        handle = stack.enter_context(local_master(data_dir))
+        where = stack.enter_context(target_master(data_dir, retries, keep=keep))
         staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
-        runner = MasterRunner(handle.url, local_files=True, staging=staging)
+        if where.local:
+            runner = MasterRunner(where.url, local_files=True, staging=staging)
+        else:
+            runner = MasterRunner(where.url, staging=staging)
         pack = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-run-"))
-        runner.write_pack(pack, job, list(inputs))
+        try:
+            runner.write_pack(pack, job, list(inputs))
+        except ValueError as exc:  # an input the master's nodes cannot read
+            raise CommandError(str(exc)) from None
         pack.seek(0)
-        master = stack.enter_context(Master(handle.url))
-        result = _submit_and_watch(master, pack, handle.url, timeout)
+        master = stack.enter_context(_connect(where))
+        result = _submit_and_watch(master, pack, where, timeout)
         if mode is not None:
             print_results(master, result, mode=mode, labels=labels or None)
+            _urls_note(where, mode)
             return
         results = runner.results_of(master, result, job)
         _print_records(results.only(labels) if labels else results)
+
+
+def _connect(where: Where) -> Master:
+    from pydisco.client import Master
+
+    try:
+        return Master(where.url, token=where.token)
+    except ValueError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
 
 
 @click.command()
@@ -221,7 +349,20 @@ def _run_python_job(
     "--data-dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Keep the master's data here instead of a temporary directory.",
+    help="Keep the local master's data here instead of a temporary directory.",
+)
+@click.option(
+    "--keep-master",
+    is_flag=True,
+    help="Keep the local master running after the job, until Ctrl-C, to look at its events "
+    "and results with --master URL.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Let each task of the local master fail up to N times (retried at once), as Disco "
+    "does. Default 0: the job stops at its first task failure.",
 )
 @_result_modes
 @client_options
@@ -232,36 +373,104 @@ def run(
     inputs: tuple[str, ...],
     timeout: float | None,
     data_dir: str | None,
+    retries: int | None,
+    keep_master: bool,
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    """Run JOB on a temporary local master and print its results.
+    """Run JOB on a temporary local master (or --master URL) and print its results.
 
-    JOB is a job pack file, or a Python job: MODULE:NAME or FILE.py:NAME
-    naming a pydisco.job Job. INPUTS are URLs (raw://text too) or local
-    files; for a job pack they replace its inputs. A job pack's results are
-    printed as data (--cat) by default; a Python job's as decoded records,
-    one "key<TAB>value" line each (--json: one JSON document), or as data
-    (--cat) or URLs (--urls).
+    JOB is a job pack file, or a Python job: MODULE:NAME, FILE.py:NAME or
+    FILE.py (a file holding exactly one pydisco.job Job). INPUTS are URLs
+    (raw://text too) or local files; for a job pack they replace its
+    inputs. A job pack's results are printed as data (--cat) by default; a
+    Python job's as decoded records, one "key<TAB>value" line each (--json:
+    one JSON document), or as data (--cat) or URLs (--urls).
+
+    The local master fails fast: a failing task stops the job and its
+    error is printed (--retries N retries each task up to N times); it
+    stops with the command, unless --keep-master. With
+    --master URL (and --token) the job goes to that master instead, under
+    its own failure policy, and stays there.
     """
+    with _terminate_as_interrupt():
+        _run(
+            job,
+            inputs,
+            timeout=timeout,
+            data_dir=data_dir,
+            retries=retries,
+            keep_master=keep_master,
+            mode=mode,
+            labels=labels,
+        )
+
+
+def _run(
+    job: str,
+    inputs: tuple[str, ...],
+    *,
+    timeout: float | None,
+    data_dir: str | None,
+    retries: int | None,
+    keep_master: bool,
+    mode: str | None,
+    labels: tuple[int, ...],
+) -> None:
     if classify_target(job) == "python":
-        _run_python_job(job, inputs, timeout=timeout, data_dir=data_dir, mode=mode, labels=labels)
+        _run_python_job(
+            job,
+            inputs,
+            timeout=timeout,
+            data_dir=data_dir,
+            retries=retries,
+            keep=keep_master,
+            mode=mode,
+            labels=labels,
+        )
         return
-    _run_pack(job, inputs, timeout=timeout, data_dir=data_dir, mode=mode, labels=labels)
+    _run_pack(
+        job,
+        inputs,
+        timeout=timeout,
+        data_dir=data_dir,
+        retries=retries,
+        keep=keep_master,
+        mode=mode,
+        labels=labels,
+    )
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While running, make SIGTERM unwind like Ctrl-C: the local master, its workers and the
+    temporary directories are removed instead of left behind by a sudden exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _submit_and_watch(
-    master: Master, pack: str | IO[bytes], url: str, timeout: float | None
+    master: Master, pack: str | IO[bytes], where: Where, timeout: float | None
 ) -> JobResults:
-    """Submit ``pack`` to the local master at ``url`` and watch the job to its end."""
+    """Submit ``pack`` to the master ``where`` and watch the job to its end."""
     name = master.submit(pack)
-    note(f"Submitted {name} to a local master at {url}")
-    return watch(
-        master,
-        name,
-        timeout=timeout,
-        interrupted=f"\nInterrupted: job {name} and the local master are stopped.",
-    )
+    if where.local:
+        note(f"Submitted {name} to a local master at {where.url}")
+        interrupted: str | None = f"\nInterrupted: job {name} and the local master are stopped."
+    else:
+        note(f"Submitted {name} to {where.url}")
+        interrupted = None
+    return watch(master, name, timeout=timeout, interrupted=interrupted, gone=where.gone(name))
 
 
 def _run_pack(
@@ -270,11 +479,11 @@ def _run_pack(
     *,
     timeout: float | None,
     data_dir: str | None,
+    retries: int | None,
+    keep: bool,
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    from pydisco.client import Master
-
     urls = [input_url(spec) for spec in inputs]
     with contextlib.ExitStack() as stack:
         pack: str | IO[bytes] = file
@@ -283,9 +492,9 @@ def _run_pack(
             replace_inputs(file, urls, temp)
             temp.seek(0)
             pack = temp
-        handle = stack.enter_context(local_master(data_dir))
-        master = stack.enter_context(Master(handle.url))
-        result = _submit_and_watch(master, pack, handle.url, timeout)
+        where = stack.enter_context(target_master(data_dir, retries, keep=keep))
+        master = stack.enter_context(_connect(where))
+        result = _submit_and_watch(master, pack, where, timeout)
         if options().json and mode is None:
             emit_json(
                 {
@@ -294,5 +503,16 @@ def _run_pack(
                     "results": master.result_urls(result, labels or None),
                 }
             )
+            _urls_note(where, "urls")
             return
         print_results(master, result, mode=mode or "cat", labels=labels or None)
+        _urls_note(where, mode or "cat")
+
+
+def _urls_note(where: Where, mode: str) -> None:
+    """Say so when printed result URLs belong to a local master about to stop."""
+    if mode in ("urls", "entries") and where.local and not where.keep:
+        note(
+            "These URLs are served by the local master, which stops now with its data; "
+            "use --keep-master to keep it serving them (or --cat for the data itself)."
+        )

@@ -97,12 +97,14 @@ class BadReply(ClientError):
 
 
 class JobUnknown(ClientError):
-    """The master does not know this job (never submitted, cleaned, or master restarted)."""
+    """The master does not know this job (never submitted, cleaned, or a real Disco master
+    restarted since: Disco keeps jobs in memory only, pydisco's reference master keeps them)."""
 
     def __init__(self, name: str, url: str = "") -> None:
         super().__init__(
             f"The master does not know the job {name!r}. Check the name with "
-            "'discotool jobs'; cleaned jobs and jobs from before a master restart are gone.",
+            "'discotool jobs': cleaned jobs are gone (and, on a real Disco master, the jobs "
+            "from before its last restart; pydisco's reference master keeps those).",
             url=url,
         )
         self.name = name

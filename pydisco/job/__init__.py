@@ -13,10 +13,11 @@
 
     wordcount = map_reduce(words, total, combine=total, partitions=4)
 
-    for word, count in wordcount.run(["book.txt"]):             # inline
-        ...
-    wordcount.run(["book.txt"], runner="local")                  # the bundled master
-    wordcount.run(["http://host/book.txt"], runner="http://master:8989")
+    if __name__ == "__main__":  # workers import this module: never run a job on import
+        for word, count in wordcount.run(["book.txt"]):          # inline
+            ...
+        wordcount.run(["book.txt"], runner="local")               # the bundled master
+        wordcount.run(["http://host/book.txt"], runner="http://master:8989")
 
 This package is also shipped into job homes, so importing it needs only the
 standard library, ``attrs`` and :mod:`pydisco.protocol`.
@@ -30,7 +31,13 @@ from pydisco.job.api import (
     locate_job,
     map_reduce,
 )
-from pydisco.job.errors import CorruptRecords, JobDefinitionError, JobError, StageFailed
+from pydisco.job.errors import (
+    CorruptRecords,
+    JobDefinitionError,
+    JobError,
+    RunInsideTask,
+    StageFailed,
+)
 from pydisco.job.records import get_format
 from pydisco.job.results import Results
 from pydisco.job.sources import Source
@@ -42,6 +49,7 @@ __all__ = [
     "JobDefinitionError",
     "JobError",
     "Results",
+    "RunInsideTask",
     "Source",
     "Stage",
     "StageFailed",

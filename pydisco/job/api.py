@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from pydisco.job.errors import JobDefinitionError
+from pydisco.job.errors import JobDefinitionError, RunInsideTask
 from pydisco.job.records import FORMATS
 from pydisco.job.sort import DEFAULT_SORT_MEMORY
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GROUPINGS",
+    "IN_TASK_ENV",
     "Job",
     "JobDefinitionError",
     "Stage",
@@ -59,6 +60,9 @@ DEFAULT_COMBINE_MEMORY: Final = 32 * 1024 * 1024
 #: large (Hadoop's classic split size): on 2 slots, word count over 210 MB needed 1.45x
 #: the CPU of one ``Counter`` process with 64 MiB chunks and 1.71x with 32 MiB ones.
 DEFAULT_CHUNK_SIZE: Final = 64 * 1024 * 1024
+#: Set (to the job's ``module:attribute``) by the worker side of a pydisco job before it
+#: imports the user's module; :meth:`Job.run` refuses to run while it is set.
+IN_TASK_ENV: Final = "PYDISCO_IN_TASK"
 
 
 def _grouping(value: str) -> str:
@@ -210,7 +214,13 @@ class Job:
         ``runner`` is ``"inline"`` (this process; exceptions propagate as they
         are), ``"local"`` (the bundled master, started once per process) or a
         master URL. ``params`` replaces the job's params for this run.
+
+        Raises :class:`~pydisco.job.errors.RunInsideTask` inside a task of a
+        pydisco job (a module-level call that lacks the ``__main__`` guard).
         """
+        target = os.environ.get(IN_TASK_ENV)
+        if target is not None:
+            raise RunInsideTask(target.partition(":")[0] or None)
         from pydisco.job.runners import get_runner
 
         job = self if params is ... else self.with_params(params)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from pydisco.errors import PydiscoError
 
-__all__ = ["CorruptRecords", "JobDefinitionError", "JobError", "StageFailed"]
+__all__ = [
+    "CorruptRecords",
+    "JobDefinitionError",
+    "JobError",
+    "RunInsideTask",
+    "StageFailed",
+]
 
 
 class JobError(PydiscoError):
@@ -25,3 +31,21 @@ class CorruptRecords(JobError, ValueError):
 
 class StageFailed(JobError):
     """User code failed in a worker; the message says where, the cause is the user's error."""
+
+
+class RunInsideTask(JobError):
+    """``Job.run`` was called while a worker imported the job's module to run a task.
+
+    A worker imports the user's module to find the job; a ``run()`` call at
+    module level would start the job again from every task (recursively on
+    the bundled master). The call belongs under ``if __name__ == "__main__":``.
+    """
+
+    def __init__(self, module: str | None = None) -> None:
+        where = f"the module {module!r}" if module else "your module"
+        super().__init__(
+            f"Job.run() was called while a worker was importing {where} to run one of the "
+            "job's tasks. Workers import the job's module to find its functions, so a run() "
+            "call at module level would start the job again inside every task. Put it under "
+            "'if __name__ == \"__main__\":' so that only running the script starts the job."
+        )

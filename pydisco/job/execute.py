@@ -451,9 +451,33 @@ def run_task_stage(
         raise
     except Exception as exc:
         _annotate(exc, where)
-        if wrap_errors and not isinstance(exc, (OSError, MemoryError)):
+        if wrap_errors and not _node_fault(exc):
             raise StageFailed(f"{type(exc).__name__}: {exc} ({where.text()})") from exc
         raise
+
+
+#: The directory of the pydisco package this task runs (in a job home: the shipped copy).
+_PYDISCO_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _node_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is the node's or the data's fault (ERROR, retried), not the user's.
+
+    Memory errors are; an ``OSError`` is when pydisco raised it (reading the
+    task's inputs, writing its outputs). An ``OSError`` raised in the user's
+    own code (opening a side file that is not there) fails the same way on
+    every retry, so it is the user's failure and FATAL, like any other bug.
+    """
+    if isinstance(exc, MemoryError):
+        return True
+    if not isinstance(exc, OSError):
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PYDISCO_DIR)
 
 
 def _run(job: Job, stage: Stage, task: TaskLike, spec: RunSpec, where: _Where) -> int:

@@ -6,8 +6,11 @@ The job home holds a small script (:data:`LAUNCHER_SCRIPT`, named
 :func:`decode_jobdata`), imports the user's module, finds the job object and
 runs the stage named in the TASK reply with
 :func:`~pydisco.job.execute.run_task_stage`. A failure in user code ends the
-task with FATAL (or ERROR for I/O and data errors, which Disco retries),
-whose text has the user's traceback, the stage, the task and the input.
+task with FATAL (ERROR only for I/O errors raised inside pydisco, which
+Disco retries), whose text has the user's traceback, the stage, the task
+and the input. While the module is imported and the task runs,
+:data:`~pydisco.job.api.IN_TASK_ENV` is set, so a ``Job.run`` call at module
+level (a missing ``__main__`` guard) fails instead of starting the job again.
 
 Job data (UTF-8 JSON, one object; see ``docs/jobs.md``)::
 
@@ -29,7 +32,7 @@ from typing import Any, Final
 
 import attrs
 
-from pydisco.job.api import Job, load_job
+from pydisco.job.api import IN_TASK_ENV, Job, load_job
 from pydisco.job.execute import RunSpec, run_task_stage
 
 __all__ = [
@@ -108,7 +111,11 @@ def decode_jobdata(raw: bytes) -> dict[str, Any]:
 def prepare(data: dict[str, Any]) -> tuple[Job, RunSpec]:
     """The job (with its params) and run spec the job data describes."""
     params = decode_params(data)
-    job = attrs.evolve(load_job(str(data["target"])), params=params)
+    target = str(data["target"])
+    # Importing the user's module must not start a job (a run() call without the __main__
+    # guard): Job.run refuses while this is set, and so do runs in the task's child processes.
+    os.environ[IN_TASK_ENV] = target
+    job = attrs.evolve(load_job(target), params=params)
     spec = RunSpec(
         params=params,
         input_formats=dict(data.get("input_formats") or {}),

@@ -190,11 +190,14 @@ def bundled_master(slots: int | None = None) -> Any:
     global _bundled
     with _lock:
         if _bundled is None:
+            from pydisco.job.runners import local_master_settings
             from pydisco.master import ReferenceMaster
 
             data_dir = tempfile.mkdtemp(prefix="pydisco-master-")
             nodes = f"localhost={slots or os.cpu_count() or 1}"
-            _bundled = ReferenceMaster.start_in_thread(data_dir, nodes=nodes, retry_delay=0.0)
+            _bundled = ReferenceMaster.start_in_thread(
+                data_dir, nodes=nodes, **local_master_settings()
+            )
             atexit.register(_stop_bundled, data_dir)
         return _bundled
 

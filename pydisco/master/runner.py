@@ -500,6 +500,14 @@ class WorkerRun:
         try:
             await self._spawn()
         except OSError as exc:
+            if exc.errno == errno.ENOEXEC:
+                # Not a program at all (no "#!" line): it fails the same way on every node and
+                # every retry, so the job stops now instead of after Disco's 100 delayed retries.
+                return RunFatal(
+                    f"Worker could not be started: {exc}. The master runs the worker file "
+                    "directly, so it needs a '#!' line (such as '#!/usr/bin/env python3') or "
+                    "must be a binary."
+                )
             return RunError(f"Worker could not be started: {exc}")
         try:
             return await self._converse()

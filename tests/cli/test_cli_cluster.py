@@ -66,7 +66,7 @@ def test_config_show_and_set(dt: InProcess) -> None:
     host = rows[1].split("\t")[0]
     result = dt("config", "set", f"{host}=3")
     assert result.exit_code == 0 and result.stdout == "Node table saved.\n"
-    assert json.loads(dt("config", "show", "--json").stdout) == [[host, "3"]]
+    assert json.loads(dt("config", "show", "--json").stdout) == [[host, 3]]
     duplicate = dt("config", "set", f"{host}=1", f"{host}=2")
     assert duplicate.exit_code == 1 and "duplicate" in duplicate.stderr
 

@@ -105,6 +105,7 @@ def test_labels_and_urls_for_a_python_job(tmp_path: Path) -> None:
     assert urls.exit_code == 0
     shown = urls.stdout.splitlines()
     assert shown and all(url.startswith("http://") and "/reduce" in url for url in shown)
+    assert "--keep-master" in urls.stderr  # those URLs die with the local master
 
 
 def test_a_module_that_fails_to_import_shows_its_traceback(

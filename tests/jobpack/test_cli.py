@@ -115,7 +115,7 @@ def test_validate_reports_master_reason(tmp_path: Path) -> None:
     assert "Job failed to start: \"jobpack missing key 'prefix'\"" in err
     assert "status: invalid" in out
     code, out, _ = invoke("inspect", "--json", str(path))
-    assert code == 0 and json.loads(out)["error"]["field"] == "prefix"
+    assert code == 1 and json.loads(out)["error"]["field"] == "prefix"  # shown, and refused
 
 
 def test_validate_prints_lint_warnings(tmp_path: Path) -> None:

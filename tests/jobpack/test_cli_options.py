@@ -114,13 +114,17 @@ def test_pack_version_1_flags_give_the_converted_pipeline(job_dir: Path, tmp_pat
         "--reduce-shuffle",
         "--nr-reduces",
         "3",
-        "--input",
+        "--replicas",
         "raw://a raw://a-again",
+        "--input",
+        "raw://one two",
         "-o",
         str(out),
     )
     assert code == 0, err
     jobdict = read_pack(out.read_bytes())["jobdict"]
+    assert jobdict["input"][0] == "raw://one two"  # --input is one URL, spaces and all
+    jobdict["input"] = jobdict["input"][1:]
     assert jobdict["map?"] is False and jobdict["reduce_shuffle?"] is True
     assert jobdict["input"] == [["raw://a", "raw://a-again"]]
     code, shown, err = invoke("inspect", "--json", "--validate", str(out))

@@ -310,7 +310,7 @@ def build() -> None:
         expected={"save_info": "ddfsXYZ"},
         lint=[],
     )
-    # Version 1: the conversion table of facts 7.4.
+    # Version 1: the table of jobpack.md, "Version 1 as a pipeline".
     table = [
         (False, False, False, 1, []),
         (False, True, False, 1, [REDUCE_ALL]),
