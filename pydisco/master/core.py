@@ -12,6 +12,7 @@ from typing import Any
 
 from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
 from pydisco.master.config import MasterSettings, NodeTable, default_table, parse_nodes_option
+from pydisco.master.ddfs import Ddfs
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import append_event
 from pydisco.master.job import STATE_FILE, Job, hh_dir, on_disk
@@ -55,6 +56,12 @@ class MasterCore:
             self.table = fresh
         self._save_table()
         self.scheduler = Scheduler(self.table.nodes(), self.table.blacklist)
+        self.ddfs = Ddfs(
+            settings.ddfs_root,
+            self.ddfs_nodes,
+            lambda: self.settings.put_port,
+            max_blob_bytes=settings.ddfs_max_blob_bytes,
+        )
         self.jobs: dict[str, Job] = {}
         self.namer = JobNamer()
         self.url = ""
@@ -62,6 +69,10 @@ class MasterCore:
         self._submit_lock = asyncio.Lock()
         self._starts: set[asyncio.Task[None]] = set()
         self._http: Any = None
+
+    def ddfs_nodes(self) -> list[tuple[str, bool]]:
+        """The nodes DDFS may store on: ``(host, not blacklisted)`` in table order."""
+        return [(name, not node.blacklisted) for name, node in self.scheduler.nodes.items()]
 
     # -- JobContext ---------------------------------------------------------------------------
 

@@ -558,7 +558,7 @@ class Job:
             "master": self.ctx.master_url,
             "disco_port": self.ctx.disco_port,
             "put_port": settings.put_port,
-            "ddfs_data": str(settings.ddfs_data or settings.data_dir / "_ddfs"),
+            "ddfs_data": str(settings.ddfs_root),
             "disco_data": str(settings.data_dir),
             "jobfile": str(home / "jobfile"),
             "jobname": self.name,

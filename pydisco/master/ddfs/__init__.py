@@ -1,0 +1,73 @@
+"""DDFS, the Disco Distributed File System, inside the reference master (one machine).
+
+Tags and blobs live under ``DDFS_DATA`` (``--ddfs-data``; by default the
+directory beside the data directory, ``<data>-ddfs``). The tag API answers on the
+master's port; blobs are uploaded to the upload port (Disco's ``DDFS_PUT_PORT``)
+on every node address. :class:`Ddfs` ties the pieces to one master.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from pydisco.master.ddfs.http import MAX_BLOB_BYTES, DdfsApi
+from pydisco.master.ddfs.names import Clock, is_valid_name, make_valid_name
+from pydisco.master.ddfs.store import DdfsStore
+from pydisco.master.ddfs.tags import DdfsRefused, Tag
+
+__all__ = ["MAX_BLOB_BYTES", "Ddfs", "DdfsApi", "DdfsRefused", "DdfsStore", "Tag"]
+
+#: Where a job's saved results go (facts §4.5).
+RESULTS_TAG = "disco:results:{job}"
+
+
+class Ddfs:
+    """The store and the HTTP handlers of one master."""
+
+    def __init__(
+        self,
+        root: Path,
+        nodes: Callable[[], Sequence[tuple[str, bool]]],
+        put_port: Callable[[], int],
+        *,
+        max_blob_bytes: int = MAX_BLOB_BYTES,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = DdfsStore(root, clock)
+        self.store.open()
+        self.api = DdfsApi(self.store, nodes, put_port, max_blob_bytes)
+        self.nodes = nodes
+
+    def upload_app(self) -> web.Application:
+        """The application the upload port serves."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.api.upload)
+        return app
+
+    async def save_results(
+        self, jobname: str, files: Sequence[tuple[str, Path]], remote: Sequence[Sequence[str]]
+    ) -> str:
+        """Store a job's local result files as blobs and point ``disco:results:<job>`` at them.
+
+        ``files`` are ``(host, path)`` of the last stage's local outputs, ``remote`` the
+        replica lists of its other outputs (they come first, as in Disco). Returns the
+        tag URL that becomes the job's result. Unlike Disco (facts §7.11) the tag name is
+        checked: a job whose name makes no valid tag name fails to save.
+        """
+        tag_name = RESULTS_TAG.format(job=jobname)
+        if not is_valid_name(tag_name):
+            raise DdfsRefused(403, f"The job name {jobname!r} makes no valid tag name")
+        saved: list[list[str]] = [list(r) for r in remote]
+        for n, (host, path) in enumerate(files):
+            prefix = make_valid_name(f"{jobname}:{n}:{path.name}")[:200]
+            objname = self.store.new_objname(prefix)
+            rel = await asyncio.to_thread(self.store.save_file, path, objname)
+            saved.append([f"disco://{host}/ddfs/{rel}"])
+        async with self.store.lock(tag_name):
+            tag = Tag.fresh(tag_name, None)
+            await self.store.commit(tag.set_attr("ddfs:urls", saved))
+        return f"tag://{tag_name}"
