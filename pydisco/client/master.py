@@ -78,7 +78,7 @@ class _Base:
     def _request_args(self, call: _api.Call[Any]) -> dict[str, Any]:
         args: dict[str, Any] = {
             "method": call.method,
-            "url": self.config.url + call.path,
+            "url": self._target(call),
             "params": list(call.params),
             "headers": call.request_headers(),
             "timeout": self._timeout(call),
@@ -87,8 +87,12 @@ class _Base:
             args["content"] = call.body
         return args
 
+    def _target(self, call: _api.Call[Any]) -> str:
+        """The master's URL + the call's path; an absolute path (a DDFS upload URL) as it is."""
+        return call.path if "://" in call.path else self.config.url + call.path
+
     def _full_url(self, call: _api.Call[Any]) -> str:
-        return str(httpx.URL(self.config.url + call.path, params=list(call.params)))
+        return str(httpx.URL(self._target(call), params=list(call.params)))
 
     def _unreachable(self, call: _api.Call[Any], exc: Exception) -> MasterUnreachable:
         if isinstance(exc, httpx.ConnectTimeout):
@@ -473,6 +477,11 @@ class AsyncMaster(_Base):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The underlying ``httpx`` client (result readers share it)."""
+        return self._http
 
     async def execute(self, call: _api.Call[T]) -> T:
         """Send ``call`` (retrying connection failures and 503) and parse its reply."""
