@@ -16,7 +16,7 @@ coroutines. Both take their master from an explicit URL or the environment
 :mod:`pydisco.client.errors`.
 """
 
-from pydisco.client._ddfs_api import InvalidTag, TagInfo, TagRef, tag_ref
+from pydisco.client._ddfs_api import DdfsRequestError, InvalidTag, TagInfo, TagRef, tag_ref
 from pydisco.client.config import DEFAULT_MASTER, ClientConfig, resolve_master_url
 from pydisco.client.ddfs import DDFS, AsyncDDFS
 from pydisco.client.errors import (
@@ -54,6 +54,7 @@ __all__ = [
     "ClientConfig",
     "ClientError",
     "ConfigEntry",
+    "DdfsRequestError",
     "Event",
     "HTTPStatusError",
     "InvalidTag",

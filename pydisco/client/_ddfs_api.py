@@ -21,10 +21,11 @@ from typing import IO, Any
 import attrs
 
 from pydisco.client._api import Call, Reply, Upload
-from pydisco.client.errors import BadReply, ClientError
+from pydisco.client.errors import BadReply, DdfsRequestError, InvalidTag
 from pydisco.protocol import jsoncodec
 
 __all__ = [
+    "DdfsRequestError",
     "InvalidTag",
     "TagInfo",
     "TagRef",
@@ -40,17 +41,6 @@ _NAME = re.compile(r"[A-Za-z0-9:@_\-]{1,511}")
 
 #: A Range header Disco's ``exists()`` sends; any 2xx answer means "exists".
 EXISTS_RANGE = "bytes=0-10485759"
-
-
-class InvalidTag(ClientError):
-    """A tag name that DDFS cannot hold."""
-
-    def __init__(self, value: object) -> None:
-        super().__init__(
-            f"{value!r} is not a DDFS tag: give a name of 1-511 characters from "
-            "A-Z a-z 0-9 : @ _ - (or a tag:// URL)."
-        )
-        self.value = value
 
 
 def safe_name(name: str) -> str:

@@ -28,13 +28,30 @@ import httpx
 
 from pydisco.client import _ddfs_api as api
 from pydisco.client._api import Call, Upload
-from pydisco.client._ddfs_api import InvalidTag, TagInfo, TagRef, is_tag, safe_name, tag_ref
+from pydisco.client._ddfs_api import (
+    DdfsRequestError,
+    InvalidTag,
+    TagInfo,
+    TagRef,
+    is_tag,
+    safe_name,
+    tag_ref,
+)
 from pydisco.client.config import ClientConfig
 from pydisco.client.errors import HTTPStatusError
 from pydisco.client.master import AsyncMaster, Master
 from pydisco.client.results import AsyncResultReader, ResultReader, data_url
 
-__all__ = ["DDFS", "AsyncDDFS", "InvalidTag", "PushSource", "TagInfo", "TagRef", "tag_ref"]
+__all__ = [
+    "DDFS",
+    "AsyncDDFS",
+    "DdfsRequestError",
+    "InvalidTag",
+    "PushSource",
+    "TagInfo",
+    "TagRef",
+    "tag_ref",
+]
 
 T = TypeVar("T")
 
@@ -117,7 +134,11 @@ class DDFS:
         return self.master.url
 
     def execute(self, call: Call[T]) -> T:
-        return self.master.execute(call)
+        """Run one call; a refusal is a :class:`DdfsRequestError`."""
+        try:
+            return self.master.execute(call)
+        except HTTPStatusError as exc:
+            raise DdfsRequestError(exc.url, exc.status, exc.body) from None
 
     # -- tags ----------------------------------------------------------------------------------
 
@@ -335,7 +356,10 @@ class AsyncDDFS:
         return self.master.url
 
     async def execute(self, call: Call[T]) -> T:
-        return await self.master.execute(call)
+        try:
+            return await self.master.execute(call)
+        except HTTPStatusError as exc:
+            raise DdfsRequestError(exc.url, exc.status, exc.body) from None
 
     async def list(self, prefix: str = "") -> Strings:
         return await self.execute(api.list_tags(prefix))
