@@ -306,6 +306,13 @@ class DDFS:
         """See :meth:`walk_blobs`."""
         return list(self.walk_blobs(tag, ignore_missing=ignore_missing, token=token))
 
+    def expand(self, tag: str | TagRef, token: str | None = None) -> Sets:
+        """A ``tag://`` job input as Disco's client expands it: one replica set per blob
+        reachable from the tag (linked tags that are missing are skipped; a missing ``tag``
+        itself is a :class:`DdfsRequestError`)."""
+        self.get(tag, token)
+        return self.blobs(tag, token=token)
+
     def blob_url(self, url: str) -> str:
         """A ``disco://`` blob URL as the ``http://`` URL that serves it."""
         return data_url(url, self.master.config.port)
@@ -504,6 +511,11 @@ class AsyncDDFS:
         self, tag: str | TagRef, *, ignore_missing: bool = True, token: str | None = None
     ) -> Sets:
         return [b async for b in self.walk_blobs(tag, ignore_missing=ignore_missing, token=token)]
+
+    async def expand(self, tag: str | TagRef, token: str | None = None) -> Sets:
+        """See :meth:`DDFS.expand`."""
+        await self.get(tag, token)
+        return await self.blobs(tag, token=token)
 
     def blob_url(self, url: str) -> str:
         return data_url(url, self.master.config.port)

@@ -165,6 +165,12 @@ def _jobdict_of(pack: JobPack, url: str) -> dict[str, Any]:
     return jobdict
 
 
+def _tag_entry(entry: Any) -> str | None:
+    """The ``tag://`` URL a result entry is (saved results), or None."""
+    first = entry if isinstance(entry, str) else (entry[0] if entry else "")
+    return first if isinstance(first, str) and first.startswith("tag://") else None
+
+
 def _ready_entries(result: JobResults, url: str) -> Sequence[Any]:
     """A ready job's result entries; a clear error for any other status."""
     if result.status is not JobStatus.READY:
@@ -426,8 +432,19 @@ class Master(_Base):
 
     def _entries(self, job: str | JobResults | Sequence[Sequence[str]]) -> Sequence[Any]:
         if isinstance(job, str):
-            return _ready_entries(self.results(job), self.url)
-        return job.results if isinstance(job, JobResults) else job
+            entries = _ready_entries(self.results(job), self.url)
+        else:
+            entries = job.results if isinstance(job, JobResults) else job
+        if not any(_tag_entry(e) for e in entries):
+            return entries
+        from pydisco.client.ddfs import DDFS
+
+        expanded: list[Any] = []
+        with DDFS(config=self.config) as ddfs:
+            for entry in entries:
+                tag = _tag_entry(entry)
+                expanded.extend(ddfs.expand(tag) if tag else [entry])
+        return expanded
 
     def result_urls(
         self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
@@ -640,8 +657,19 @@ class AsyncMaster(_Base):
 
     async def _entries(self, job: str | JobResults | Sequence[Sequence[str]]) -> Sequence[Any]:
         if isinstance(job, str):
-            return _ready_entries(await self.results(job), self.url)
-        return job.results if isinstance(job, JobResults) else job
+            entries = _ready_entries(await self.results(job), self.url)
+        else:
+            entries = job.results if isinstance(job, JobResults) else job
+        if not any(_tag_entry(e) for e in entries):
+            return entries
+        from pydisco.client.ddfs import AsyncDDFS
+
+        expanded: list[Any] = []
+        async with AsyncDDFS(config=self.config) as ddfs:
+            for entry in entries:
+                tag = _tag_entry(entry)
+                expanded.extend(await ddfs.expand(tag) if tag else [entry])
+        return expanded
 
     def _reader(self) -> AsyncResultReader:
         return AsyncResultReader(self._http, data_port=self.config.port)

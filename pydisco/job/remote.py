@@ -63,8 +63,11 @@ class MasterRunner:
         poll_interval: float = 0.2,
         timeout: float | None = None,
         jobenvs: dict[str, str] | None = None,
+        ddfs: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        #: The master whose DDFS holds the ``tag://`` inputs (default: this one).
+        self.ddfs = (ddfs or self.url).rstrip("/")
         #: Whether the nodes share this machine's files (default: the master is on loopback).
         self.local_files = _is_loopback(self.url) if local_files is None else local_files
         self.staging = staging
@@ -81,7 +84,7 @@ class MasterRunner:
         prepared: list[Source] = []
         pieces = [
             piece
-            for source in as_sources(inputs, job.input_format)
+            for source in self._expand_tags(as_sources(inputs, job.input_format))
             for piece in split_source(source, job.chunk_size)
         ]
         for piece in pieces:
@@ -105,6 +108,24 @@ class MasterRunner:
             else:
                 prepared.append(self._stage_file(piece))
         return prepared
+
+    def _expand_tags(self, sources: list[Source]) -> list[Source]:
+        """Each ``tag://`` input becomes one input per blob (facts ddfs §4.4), read from the
+        DDFS master: as ``disco://`` URLs on this master, over HTTP from another one."""
+        if not any(s.urls and s.urls[0].startswith("tag://") for s in sources):
+            return sources
+        from pydisco.client import DDFS
+
+        expanded: list[Source] = []
+        with DDFS(self.ddfs) as ddfs:
+            for source in sources:
+                if not (source.urls and source.urls[0].startswith("tag://")):
+                    expanded.append(source)
+                    continue
+                for replicas in ddfs.expand(source.urls[0]):
+                    urls = replicas if self.ddfs == self.url else map(ddfs.blob_url, replicas)
+                    expanded.append(Source(tuple(urls), source.format, source.label))
+        return expanded
 
     def _stage_file(self, piece: Source) -> Source:
         if self.staging is None:
@@ -151,7 +172,10 @@ class MasterRunner:
         sources = []
         for entry in entries:
             replicas = [entry] if isinstance(entry, str) else list(entry)
-            if replicas and replicas[0].startswith("dir://"):
+            if replicas and replicas[0].startswith("tag://"):  # results saved to DDFS
+                for blob in master.result_urls([replicas]):
+                    sources.append(Source(tuple(blob), fmt))
+            elif replicas and replicas[0].startswith("dir://"):
                 index_url = data_url(replicas[0], port)
                 reply = master.http.get(index_url)
                 reply.raise_for_status()

@@ -274,7 +274,9 @@ class MasterCore:
         for name in names:
             job = self.jobs.get(name)
             status = job.status if job else "unknown job"
-            results = job.results if job and status == "ready" else []
+            results: list[Any] = []
+            if job and status == "ready":
+                results = [job.results_tag] if job.results_tag else job.results
             reply.append([name, [status, results]])
         return reply
 

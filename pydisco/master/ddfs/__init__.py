@@ -15,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from pydisco.master.ddfs.http import MAX_BLOB_BYTES, DdfsApi
-from pydisco.master.ddfs.names import Clock, is_valid_name, make_valid_name
+from pydisco.master.ddfs.names import MAX_BLOB_PREFIX, Clock, is_valid_name, make_valid_name
 from pydisco.master.ddfs.store import DdfsStore
 from pydisco.master.ddfs.tags import DdfsRefused, Tag
 
@@ -49,11 +49,15 @@ class Ddfs:
         return app
 
     async def save_results(
-        self, jobname: str, files: Sequence[tuple[str, Path]], remote: Sequence[Sequence[str]]
+        self,
+        jobname: str,
+        files: Sequence[tuple[str, Path, str]],
+        remote: Sequence[Sequence[str]],
     ) -> str:
         """Store a job's local result files as blobs and point ``disco:results:<job>`` at them.
 
-        ``files`` are ``(host, path)`` of the last stage's local outputs, ``remote`` the
+        ``files`` are ``(host, path, name)`` of the last stage's local outputs (``name``
+        is ``<job>:<taskid>:<runid>:<basename>``, made a valid blob name), ``remote`` the
         replica lists of its other outputs (they come first, as in Disco). Returns the
         tag URL that becomes the job's result. Unlike Disco (facts §7.11) the tag name is
         checked: a job whose name makes no valid tag name fails to save.
@@ -62,8 +66,8 @@ class Ddfs:
         if not is_valid_name(tag_name):
             raise DdfsRefused(403, f"The job name {jobname!r} makes no valid tag name")
         saved: list[list[str]] = [list(r) for r in remote]
-        for n, (host, path) in enumerate(files):
-            prefix = make_valid_name(f"{jobname}:{n}:{path.name}")[:200]
+        for host, path, name in files:
+            prefix = make_valid_name(name)[:MAX_BLOB_PREFIX]
             objname = self.store.new_objname(prefix)
             rel = await asyncio.to_thread(self.store.save_file, path, objname)
             saved.append([f"disco://{host}/ddfs/{rel}"])
