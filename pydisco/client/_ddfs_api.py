@@ -53,6 +53,11 @@ def is_tag(value: str) -> bool:
     return value.startswith("tag://") or ("://" not in value and "/" not in value)
 
 
+def oob_tag(jobname: str) -> str:
+    """The tag holding job ``jobname``'s OOB values."""
+    return f"disco:job:oob:{jobname}"
+
+
 def blob_name(url: str) -> str:
     """Disco's ``blob_name``: the last path segment, cut at the first ``$``."""
     return url.rsplit("/", 1)[-1].split("$", 1)[0]

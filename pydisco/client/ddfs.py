@@ -33,12 +33,14 @@ from pydisco.client._ddfs_api import (
     InvalidTag,
     TagInfo,
     TagRef,
+    blob_name,
     is_tag,
+    oob_tag,
     safe_name,
     tag_ref,
 )
 from pydisco.client.config import ClientConfig
-from pydisco.client.errors import HTTPStatusError
+from pydisco.client.errors import ClientError, HTTPStatusError
 from pydisco.client.master import AsyncMaster, Master
 from pydisco.client.results import AsyncResultReader, ResultReader, data_url
 
@@ -327,6 +329,19 @@ class DDFS:
         """A blob's bytes, in memory."""
         return b"".join(self.cat(replicas))
 
+    # -- OOB (out-of-band results, kept in the tag disco:job:oob:<job>) ----------------------
+
+    def oob_list(self, jobname: str) -> set[str]:
+        """The OOB keys job ``jobname`` stored (Disco's ``oob_list``)."""
+        return {blob_name(s[0]) for s in self.urls(oob_tag(jobname)) if s}
+
+    def oob_get(self, jobname: str, key: str) -> bytes:
+        """The newest value job ``jobname`` stored under ``key`` (Disco's ``oob_get``)."""
+        for replicas in self.urls(oob_tag(jobname)):
+            if replicas and blob_name(replicas[0]) == key:
+                return self.read(replicas)
+        raise ClientError(f"Job {jobname} stored no OOB value under {key!r}.")
+
     # -- GC control (stubs on pydisco's master) -----------------------------------------------
 
     def gc_status(self) -> str:
@@ -528,6 +543,17 @@ class AsyncDDFS:
 
     async def read(self, replicas: Sequence[str] | str) -> bytes:
         return b"".join([chunk async for chunk in self.cat(replicas)])
+
+    async def oob_list(self, jobname: str) -> set[str]:
+        """See :meth:`DDFS.oob_list`."""
+        return {blob_name(s[0]) for s in await self.urls(oob_tag(jobname)) if s}
+
+    async def oob_get(self, jobname: str, key: str) -> bytes:
+        """See :meth:`DDFS.oob_get`."""
+        for replicas in await self.urls(oob_tag(jobname)):
+            if replicas and blob_name(replicas[0]) == key:
+                return await self.read(replicas)
+        raise ClientError(f"Job {jobname} stored no OOB value under {key!r}.")
 
     async def gc_status(self) -> str:
         return await self.execute(api.gc_status())

@@ -31,6 +31,7 @@ from pydisco.job.api import (
     map_reduce,
 )
 from pydisco.job.errors import CorruptRecords, JobDefinitionError, JobError, StageFailed
+from pydisco.job.oob import oob
 from pydisco.job.records import get_format
 from pydisco.job.results import Results
 from pydisco.job.sources import Source
@@ -49,4 +50,5 @@ __all__ = [
     "load_job",
     "locate_job",
     "map_reduce",
+    "oob",
 ]

@@ -151,7 +151,7 @@ class MasterRunner:
     def results_of(self, master: Any, result: Any, job: Job) -> Results:
         """The :class:`Results` of ``result`` (a ready job's ``JobResults`` from ``master``)."""
         files = self._result_sources(master, result.results, job.records)
-        return Results(files, job.records, result.name, reader=self._reader)
+        return Results(files, job.records, result.name, reader=self._reader, master=self.url)
 
     def run(self, job: Job, inputs: Any, *, original: Job | None = None) -> Results:
         """Pack, submit and wait; raises the client's ``JobFailed`` with the job's errors."""
