@@ -24,6 +24,8 @@ import threading
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
+import attrs
+
 from pydisco.job.api import Job, locate_job
 from pydisco.job.packing import write_job_pack
 from pydisco.job.results import Results
@@ -64,8 +66,11 @@ class MasterRunner:
         timeout: float | None = None,
         jobenvs: dict[str, str] | None = None,
         ddfs: str | None = None,
+        save_results: bool | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        #: Overrides the job's ``save_results`` (results saved to DDFS) when not None.
+        self.save_results = save_results
         #: The master whose DDFS holds the ``tag://`` inputs (default: this one).
         self.ddfs = (ddfs or self.url).rstrip("/")
         #: Whether the nodes share this machine's files (default: the master is on loopback).
@@ -145,6 +150,8 @@ class MasterRunner:
         module-level job that ``job`` derives from (what a worker imports).
         """
         target = locate_job(original or job)
+        if self.save_results is not None:
+            job = attrs.evolve(job, save_results=self.save_results)
         sources = self._prepare(job, inputs)
         write_job_pack(out, job, sources, target=target, jobenvs=self.jobenvs)
 
