@@ -309,6 +309,7 @@ class MasterCore:
             target = data / host / hexhash(name) / name
             if target.is_dir():
                 await asyncio.to_thread(shutil.rmtree, target, True)
+        await self.ddfs.forget_job(name)
 
     async def shutdown(self) -> None:
         """Kill every running job (their workers die) and mark it dead on disk."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pydisco.client import DDFS, Master
+from pydisco.client import DDFS, AsyncMaster, Master
 from pydisco.master import ReferenceMaster
 from tests.ddfs.ddfs_jobs import doubled, saved_wordcount, with_oob, wordcount
 
@@ -79,6 +80,9 @@ def test_saved_results_become_a_tag_and_chain(two_nodes: Any, book: str) -> None
         ).json()
         assert raw == [[saved.job_name, ["ready", [tag]]]]
         assert len(master.result_urls(saved.job_name)) == 2  # one blob per partition
+        assert len(list(master.iter_result_lines(saved.job_name))) == len(expected)
+    async_urls = asyncio.run(_async_result_urls(two_nodes.url, saved.job_name))
+    assert len(async_urls) == 2
     with DDFS(two_nodes.url) as ddfs:
         blobs = ddfs.blobs(tag)
         assert len(blobs) == 2
@@ -86,6 +90,14 @@ def test_saved_results_become_a_tag_and_chain(two_nodes: Any, book: str) -> None
         assert ddfs.getattr(tag, "ddfs:write-token") is None
     chained = doubled.run([tag], runner=two_nodes.url)
     assert dict(chained) == {w: 2 * n for w, n in expected.items()}
+    with Master(two_nodes.url) as master, DDFS(two_nodes.url) as ddfs:
+        master.purge(saved.job_name)
+        assert ddfs.blobs(tag) == blobs  # purge never deletes the results tag
+
+
+async def _async_result_urls(url: str, name: str) -> list[list[str]]:
+    async with AsyncMaster(url) as master:
+        return await master.result_urls(name)
 
 
 def test_oob_put_and_get_from_tasks(two_nodes: Any) -> None:
@@ -96,6 +108,9 @@ def test_oob_put_and_get_from_tasks(two_nodes: Any) -> None:
     with DDFS(two_nodes.url) as ddfs:
         assert ddfs.oob_list(results.job_name) == {"line-a", "line-b", "line-c"}
         assert ddfs.exists(f"disco:job:oob:{results.job_name}")
+        with Master(two_nodes.url) as master:
+            master.purge(results.job_name)
+        assert not ddfs.exists(f"disco:job:oob:{results.job_name}")  # purge drops OOB
 
 
 def test_oob_outside_a_master_is_a_clear_error(tmp_path: Path) -> None:

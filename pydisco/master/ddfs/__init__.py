@@ -23,6 +23,8 @@ __all__ = ["MAX_BLOB_BYTES", "Ddfs", "DdfsApi", "DdfsRefused", "DdfsStore", "Tag
 
 #: Where a job's saved results go (facts §4.5).
 RESULTS_TAG = "disco:results:{job}"
+#: Where a job's OOB values go (ddfs facts §6.3).
+OOB_TAG = "disco:job:oob:{job}"
 
 
 class Ddfs:
@@ -47,6 +49,12 @@ class Ddfs:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.api.upload)
         return app
+
+    async def forget_job(self, jobname: str) -> None:
+        """A purged job's OOB tag goes, as Disco's temp-GC deletes it (its results tag stays)."""
+        tag_name = OOB_TAG.format(job=jobname)
+        async with self.store.lock(tag_name):
+            await self.store.delete(tag_name)
 
     async def save_results(
         self,
