@@ -19,6 +19,7 @@ from aiohttp import web
 from pydisco.master.ddfs.names import MAX_BLOB_PREFIX, is_valid_name, parse_objname
 from pydisco.master.ddfs.store import VOLUME, BlobTooLarge, DdfsStore
 from pydisco.master.ddfs.tags import (
+    MAX_ATTR_VALUE_BYTES,
     DdfsRefused,
     Tag,
     attr_not_found,
@@ -238,7 +239,7 @@ class DdfsApi:
         if not attr or attr == "ddfs:urls":
             changed = tag.set_attr("ddfs:urls", value)
         else:
-            if not attr.startswith("ddfs:") and len(body) > 4096:
+            if not attr.startswith("ddfs:") and len(body) > MAX_ATTR_VALUE_BYTES:
                 raise DdfsRefused(403, "Attribute value too big.")
             changed = tag.set_attr(attr, value)
         return ok(self.version_urls(await self.store.commit(changed)))
