@@ -72,6 +72,8 @@ class MasterSettings:
     ddfs_data: Path | None = None
     #: The largest blob one upload may store.
     ddfs_max_blob_bytes: int = 1 << 40
+    #: Blob uploads in progress at once; more are answered 503 (clients retry).
+    ddfs_max_uploads: int = 32
     retry_delay: float | None = None
     max_failure_rate: int = DEFAULT_MAX_FAILURE_RATE
     accept_new_jobs: int = 1

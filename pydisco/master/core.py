@@ -61,6 +61,7 @@ class MasterCore:
             self.ddfs_nodes,
             lambda: self.settings.put_port,
             max_blob_bytes=settings.ddfs_max_blob_bytes,
+            max_uploads=settings.ddfs_max_uploads,
         )
         self.jobs: dict[str, Job] = {}
         self.namer = JobNamer()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,6 +115,31 @@ def test_upload_size_cap(tmp_path: Path) -> None:
         assert httpx.put(target, content=b"x" * 10).status_code == 201
         blob_dir = master.master.settings.ddfs_root / "vol0" / "blob"
         assert not [p for p in blob_dir.rglob("!partial*")]
+
+
+def test_too_many_uploads_at_once_answer_503(tmp_path: Path) -> None:
+    with ReferenceMaster.start_in_thread(
+        tmp_path / "data", nodes="localhost=1", ddfs_max_uploads=1
+    ) as master:
+        (first, second) = (httpx.get(master.url + "/ddfs/new_blob/slow").json()[0] for _ in "12")
+        parts = urlsplit(first)
+        blob_dir = master.master.settings.ddfs_root / "vol0" / "blob"
+        with socket.create_connection(("127.0.0.1", parts.port or 0), timeout=30) as sock:
+            head = f"PUT {parts.path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n\r\n"
+            sock.sendall(head.encode() + b"ab")
+            while not list(blob_dir.rglob("!partial-*")):  # the first upload has started
+                time.sleep(0.01)
+            busy = httpx.put(second, content=b"x")
+            assert (busy.status_code, busy.text) == (
+                503,
+                "Maximum number of uploaders reached. Try again later",
+            )
+            sock.sendall(b"cd")
+            reply = b""
+            while b'"disco://' not in reply and (chunk := sock.recv(4096)):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 201")
+        assert httpx.put(second, content=b"x").status_code == 201
 
 
 # -- files on the master (§2.6) -------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pydisco.master.ddfs.http import MAX_BLOB_BYTES, DdfsApi
+from pydisco.master.ddfs.http import MAX_BLOB_BYTES, MAX_UPLOADS, DdfsApi
 from pydisco.master.ddfs.names import MAX_BLOB_PREFIX, Clock, is_valid_name, make_valid_name
 from pydisco.master.ddfs.store import DdfsStore
 from pydisco.master.ddfs.tags import DdfsRefused, Tag
@@ -37,11 +37,12 @@ class Ddfs:
         put_port: Callable[[], int],
         *,
         max_blob_bytes: int = MAX_BLOB_BYTES,
+        max_uploads: int = MAX_UPLOADS,
         clock: Clock | None = None,
     ) -> None:
         self.store = DdfsStore(root, clock)
         self.store.open()
-        self.api = DdfsApi(self.store, nodes, put_port, max_blob_bytes)
+        self.api = DdfsApi(self.store, nodes, put_port, max_blob_bytes, max_uploads)
         self.nodes = nodes
 
     def upload_app(self) -> web.Application:

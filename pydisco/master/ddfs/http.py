@@ -32,12 +32,14 @@ from pydisco.master.ddfs.tags import (
 )
 from pydisco.protocol import jsoncodec
 
-__all__ = ["MAX_BLOB_BYTES", "MAX_TAG_BODY_BYTES", "DdfsApi"]
+__all__ = ["MAX_BLOB_BYTES", "MAX_TAG_BODY_BYTES", "MAX_UPLOADS", "DdfsApi"]
 
 #: The largest tag-API request body (Disco's ``MAX_TAG_BODY_SIZE``).
 MAX_TAG_BODY_BYTES: Final = 512 << 20
 #: Disco's cap on one blob upload (1 TiB); ``MasterSettings.ddfs_max_blob_bytes`` lowers it.
 MAX_BLOB_BYTES: Final = 1 << 40
+#: Blob uploads in progress at once (Disco: 3 active and 100 waiting per node).
+MAX_UPLOADS: Final = 32
 #: The most replicas this master can give a blob: its nodes share one disk.
 MAX_REPLICAS: Final = 1
 READ_CHUNK: Final = 1 << 16
@@ -76,11 +78,14 @@ class DdfsApi:
         nodes: Callable[[], Sequence[tuple[str, bool]]],
         put_port: Callable[[], int],
         max_blob_bytes: int = MAX_BLOB_BYTES,
+        max_uploads: int = MAX_UPLOADS,
     ) -> None:
         self.store = store
         self.nodes = nodes
         self.put_port = put_port
         self.max_blob_bytes = max_blob_bytes
+        self.max_uploads = max_uploads
+        self.uploads = 0
         self.rng = random.Random()
 
     # -- master port ---------------------------------------------------------------------------
@@ -321,10 +326,15 @@ class DdfsApi:
             async for chunk in request.content.iter_chunked(READ_CHUNK):
                 yield chunk
 
+        if self.uploads >= self.max_uploads:
+            raise DdfsRefused(503, "Maximum number of uploaders reached. Try again later")
+        self.uploads += 1
         try:
             rel = await self.store.put_blob(objname, chunks(), limit)
         except BlobTooLarge:
             raise DdfsRefused(413, f"Blob too large: at most {limit} bytes.") from None
+        finally:
+            self.uploads -= 1
         return ok(f"disco://{self._upload_host(request)}/ddfs/{rel}", status=201)
 
     def _upload_host(self, request: web.Request) -> str:
