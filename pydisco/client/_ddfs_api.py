@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
@@ -22,6 +21,7 @@ import attrs
 
 from pydisco.client._api import Call, Reply, Upload
 from pydisco.client.errors import BadReply, DdfsRequestError, InvalidTag
+from pydisco.ddfsnames import is_valid_name
 from pydisco.protocol import jsoncodec
 
 __all__ = [
@@ -30,37 +30,17 @@ __all__ = [
     "TagInfo",
     "TagRef",
     "auth_header",
-    "blob_name",
     "is_tag",
-    "safe_name",
     "tag_ref",
 ]
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9:@_\-]")
-_NAME = re.compile(r"[A-Za-z0-9:@_\-]{1,511}")
 
 #: A Range header Disco's ``exists()`` sends; any 2xx answer means "exists".
 EXISTS_RANGE = "bytes=0-10485759"
 
 
-def safe_name(name: str) -> str:
-    """Disco's ``safe_name``: characters a DDFS name cannot hold become ``_``."""
-    return _UNSAFE.sub("_", name)
-
-
 def is_tag(value: str) -> bool:
     """Disco's ``istag``: a ``tag://`` URL, or a string with no ``://`` and no ``/``."""
     return value.startswith("tag://") or ("://" not in value and "/" not in value)
-
-
-def oob_tag(jobname: str) -> str:
-    """The tag holding job ``jobname``'s OOB values."""
-    return f"disco:job:oob:{jobname}"
-
-
-def blob_name(url: str) -> str:
-    """Disco's ``blob_name``: the last path segment, cut at the first ``$``."""
-    return url.rsplit("/", 1)[-1].split("$", 1)[0]
 
 
 @attrs.frozen
@@ -81,7 +61,7 @@ def tag_ref(value: str) -> TagRef:
         if parts.path.lstrip("/"):
             token = parts.password
         name = urllib.parse.unquote(name)
-    if not _NAME.fullmatch(name):
+    if not is_valid_name(name):
         raise InvalidTag(value)
     return TagRef(name, token)
 

@@ -33,16 +33,14 @@ from pydisco.client._ddfs_api import (
     InvalidTag,
     TagInfo,
     TagRef,
-    blob_name,
     is_tag,
-    oob_tag,
-    safe_name,
     tag_ref,
 )
 from pydisco.client.config import ClientConfig
 from pydisco.client.errors import ClientError, HTTPStatusError
 from pydisco.client.master import AsyncMaster, Master
 from pydisco.client.results import AsyncResultReader, ResultReader, data_url
+from pydisco.ddfsnames import blob_name, oob_tag, safe_name
 
 __all__ = [
     "DDFS",

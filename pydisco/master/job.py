@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from pydisco.ddfsnames import results_tag
 from pydisco.jobpack import JobDict, JobPackError, extract_jobhome
 from pydisco.master.config import MasterSettings
 from pydisco.master.ddfs import Ddfs
@@ -682,7 +683,7 @@ class Job:
         except Exception as exc:
             self.emit(
                 f"ERROR: Job {self.name} failed to save results to "
-                f"tag://disco:results:{self.name}: {exc}"
+                f"tag://{results_tag(self.name)}: {exc}"
             )
             self.fail()
             return

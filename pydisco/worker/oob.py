@@ -11,17 +11,16 @@ worker node may have nothing but Python.
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any, Final
 
+from pydisco.ddfsnames import MAX_BLOB_PREFIX, blob_name, is_valid_name, oob_tag
 from pydisco.worker.errors import WorkerError
 
 __all__ = ["Oob", "OobError", "oob_tag"]
 
-_KEY: Final = re.compile(r"[A-Za-z0-9_\-@:]{1,200}")
 TIMEOUT: Final = 60.0
 
 
@@ -29,15 +28,11 @@ class OobError(WorkerError):
     """An OOB key is not valid, or DDFS refused to store or read a value."""
 
 
-def oob_tag(jobname: str) -> str:
-    """The tag holding a job's OOB values."""
-    return f"disco:job:oob:{jobname}"
-
-
 def _check_key(key: str) -> None:
-    if not isinstance(key, str) or not _KEY.fullmatch(key):
+    if not isinstance(key, str) or not is_valid_name(key) or len(key) > MAX_BLOB_PREFIX:
         raise OobError(
-            f"OOB key {key!r} is not valid: use 1-200 characters from A-Z a-z 0-9 _ - @ :."
+            f"OOB key {key!r} is not valid: use 1-{MAX_BLOB_PREFIX} characters from "
+            "A-Z a-z 0-9 _ - @ :."
         )
 
 
@@ -86,13 +81,13 @@ class Oob:
         """The newest value stored under ``key`` (by this job, or by ``jobname``), or None."""
         _check_key(key)
         for replicas in self._sets(jobname):
-            if replicas[0].rsplit("/", 1)[-1].split("$", 1)[0] == key:
+            if blob_name(replicas[0]) == key:
                 return bytes(self._call("GET", self._blob_url(replicas[0])))
         return None
 
     def keys(self, jobname: str | None = None) -> set[str]:
         """Every key stored (by this job, or by ``jobname``)."""
-        return {s[0].rsplit("/", 1)[-1].split("$", 1)[0] for s in self._sets(jobname)}
+        return {blob_name(s[0]) for s in self._sets(jobname)}
 
     def _blob_url(self, url: str) -> str:
         parts = urllib.parse.urlsplit(url)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from pydisco.client import InvalidTag, TagRef, tag_ref
 from pydisco.client._ddfs_api import line_pieces
-from pydisco.master.ddfs.names import (
+from pydisco.ddfsnames import (
     Clock,
     dedup_key,
     format_timestamp,

@@ -14,17 +14,19 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pydisco.ddfsnames import (
+    MAX_BLOB_PREFIX,
+    Clock,
+    is_valid_name,
+    make_valid_name,
+    oob_tag,
+    results_tag,
+)
 from pydisco.master.ddfs.http import MAX_BLOB_BYTES, MAX_UPLOADS, DdfsApi
-from pydisco.master.ddfs.names import MAX_BLOB_PREFIX, Clock, is_valid_name, make_valid_name
 from pydisco.master.ddfs.store import DdfsStore
 from pydisco.master.ddfs.tags import DdfsRefused, Tag
 
 __all__ = ["MAX_BLOB_BYTES", "Ddfs", "DdfsApi", "DdfsRefused", "DdfsStore", "Tag"]
-
-#: Where a job's saved results go (facts §4.5).
-RESULTS_TAG = "disco:results:{job}"
-#: Where a job's OOB values go (ddfs facts §6.3).
-OOB_TAG = "disco:job:oob:{job}"
 
 
 class Ddfs:
@@ -53,7 +55,7 @@ class Ddfs:
 
     async def forget_job(self, jobname: str) -> None:
         """A purged job's OOB tag goes, as Disco's temp-GC deletes it (its results tag stays)."""
-        tag_name = OOB_TAG.format(job=jobname)
+        tag_name = oob_tag(jobname)
         async with self.store.lock(tag_name):
             await self.store.delete(tag_name)
 
@@ -71,7 +73,7 @@ class Ddfs:
         tag URL that becomes the job's result. Unlike Disco (facts §7.11) the tag name is
         checked: a job whose name makes no valid tag name fails to save.
         """
-        tag_name = RESULTS_TAG.format(job=jobname)
+        tag_name = results_tag(jobname)
         if not is_valid_name(tag_name):
             raise DdfsRefused(403, f"The job name {jobname!r} makes no valid tag name")
         saved: list[list[str]] = [list(r) for r in remote]

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from pydisco.master.ddfs.names import MAX_BLOB_PREFIX, is_valid_name, parse_objname
+from pydisco.ddfsnames import MAX_BLOB_PREFIX, is_valid_name, parse_objname
 from pydisco.master.ddfs.store import VOLUME, BlobTooLarge, DdfsStore
 from pydisco.master.ddfs.tags import (
     MAX_ATTR_VALUE_BYTES,

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
 
-from pydisco.master.ddfs.names import (
+from pydisco.ddfsnames import (
     Clock,
     format_timestamp,
     hashdir,

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import attrs
 
-from pydisco.master.ddfs.names import dedup_key
+from pydisco.ddfsnames import dedup_key
 from pydisco.master.errors import MasterError
 
 __all__ = [

@@ -1,7 +1,9 @@
-"""DDFS names: tag names, blob prefixes, object names, timestamps and hash directories.
+"""DDFS names, the one place their rules live: tag names, blob prefixes, object names,
+timestamps, hash directories, and the tags Disco reserves for jobs.
 
-Pure rules (facts §1.9, §3.2, §3.3); nothing here touches the disk or a clock
-other than through the :class:`Clock` it is given.
+Pure rules (ddfs facts §1.9, §3.2, §3.3, §4.5, §6.3), used by the master, the
+client and the worker library (which ships this module to the nodes); nothing
+here touches the disk, and the clock only through :class:`Clock`.
 
 * name: 1-511 characters from ``[A-Za-z0-9:@_-]`` (tag names and blob prefixes);
 * timestamp: Erlang's ``{MegaSecs, Secs, MicroSecs}`` in unpadded lowercase hex joined
@@ -22,12 +24,15 @@ __all__ = [
     "MAX_BLOB_PREFIX",
     "NAME_MAX",
     "Clock",
+    "blob_name",
     "dedup_key",
     "format_timestamp",
     "hashdir",
     "is_valid_name",
     "make_valid_name",
+    "oob_tag",
     "parse_objname",
+    "results_tag",
     "safe_name",
 ]
 
@@ -52,6 +57,21 @@ def safe_name(name: str) -> str:
 
 
 make_valid_name = safe_name
+
+
+def blob_name(url: str) -> str:
+    """Disco's ``blob_name``: a blob URL's last path segment, cut at the first ``$``."""
+    return url.rsplit("/", 1)[-1].split("$", 1)[0]
+
+
+def oob_tag(jobname: str) -> str:
+    """The tag holding a job's out-of-band values (``disco:job:oob:<job>``)."""
+    return f"disco:job:oob:{jobname}"
+
+
+def results_tag(jobname: str) -> str:
+    """The tag a job's saved results go to (``disco:results:<job>``)."""
+    return f"disco:results:{jobname}"
 
 
 def format_timestamp(micros: int) -> str:
