@@ -127,6 +127,7 @@ async def _serve(server: ReferenceMaster) -> None:
     extra = [a for a in server.addresses[1:]]
     if extra:
         click.echo(f"also serving node data on {', '.join(extra)}", err=True)
+    click.echo(f"DDFS uploads on port {server.settings.put_port}", err=True)
     try:
         await stop.wait()
     finally:

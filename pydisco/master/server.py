@@ -103,7 +103,11 @@ class ReferenceMaster:
                     self.addresses.append(address)
                 except OSError as exc:
                     log.warning("cannot listen on node address %s: %s", address, exc)
-        await self._start_uploads(core)
+        try:
+            await self._start_uploads(core)
+        except BaseException:
+            await self.stop()
+            raise
         shown = self.settings.host
         if shown in ("0.0.0.0", "::"):
             shown = socket.gethostname()

@@ -142,6 +142,17 @@ def test_too_many_uploads_at_once_answer_503(tmp_path: Path) -> None:
         assert httpx.put(second, content=b"x").status_code == 201
 
 
+def test_a_busy_upload_port_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
+    from pydisco.master import ConfigError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match="--put-port"):
+            ReferenceMaster.start_in_thread(tmp_path / "data", put_port=port)
+
+
 # -- files on the master (§2.6) -------------------------------------------------------------------
 
 
@@ -302,6 +313,14 @@ def test_attribute_put_creates_the_tag(http: httpx.Client) -> None:
     name = fresh()
     assert http.put(f"/ddfs/tag/{name}/k", content='"v"').status_code == 200
     assert http.get(f"/ddfs/tag/{name}").json()["user-data"] == {"k": "v"}
+
+
+def test_a_big_tag_reads_back_whole(http: httpx.Client) -> None:
+    name = fresh("big")
+    sets = [[f"disco://localhost/ddfs/vol0/blob/ab/b{n}$1-2-3"] for n in range(2500)]
+    assert http.put(f"/ddfs/tag/{name}", content=json.dumps(sets)).status_code == 200
+    assert http.get(f"/ddfs/tag/{name}").json()["urls"] == sets
+    assert http.get(f"/ddfs/tag/{name}/ddfs:urls").json() == sets
 
 
 def test_tag_put_replaces_and_always_writes_a_version(http: httpx.Client) -> None:
