@@ -72,16 +72,11 @@ def expand_tag_inputs(urls: Sequence[str]) -> list[str | list[str]]:
     """Each ``tag://`` input as one input per blob, read over HTTP from :func:`ddfs_master`."""
     if not any(url.startswith("tag://") for url in urls):
         return list(urls)
-    from pydisco.client import DDFS
+    from pydisco.job.sources import Source
+    from pydisco.job.tags import expand_tags
 
-    expanded: list[str | list[str]] = []
-    with DDFS(ddfs_master()) as ddfs:
-        for url in urls:
-            if not url.startswith("tag://"):
-                expanded.append(url)
-                continue
-            expanded.extend([ddfs.blob_url(u) for u in blob] for blob in ddfs.expand(url))
-    return expanded
+    sources = expand_tags([Source((url,)) for url in urls], ddfs_master(), keep_disco=False)
+    return [list(source.urls) for source in sources]
 
 
 def replace_inputs(

@@ -30,6 +30,7 @@ from pydisco.job.api import Job, locate_job
 from pydisco.job.packing import write_job_pack
 from pydisco.job.results import Results
 from pydisco.job.sources import Source, as_sources, read_source, split_source
+from pydisco.job.tags import expand_tags
 
 __all__ = ["MAX_RAW_BYTES", "LocalMasterRunner", "MasterRunner", "bundled_master"]
 
@@ -89,7 +90,9 @@ class MasterRunner:
         prepared: list[Source] = []
         pieces = [
             piece
-            for source in self._expand_tags(as_sources(inputs, job.input_format))
+            for source in expand_tags(
+                as_sources(inputs, job.input_format), self.ddfs, keep_disco=self.ddfs == self.url
+            )
             for piece in split_source(source, job.chunk_size)
         ]
         for piece in pieces:
@@ -113,24 +116,6 @@ class MasterRunner:
             else:
                 prepared.append(self._stage_file(piece))
         return prepared
-
-    def _expand_tags(self, sources: list[Source]) -> list[Source]:
-        """Each ``tag://`` input becomes one input per blob (facts ddfs §4.4), read from the
-        DDFS master: as ``disco://`` URLs on this master, over HTTP from another one."""
-        if not any(s.urls and s.urls[0].startswith("tag://") for s in sources):
-            return sources
-        from pydisco.client import DDFS
-
-        expanded: list[Source] = []
-        with DDFS(self.ddfs) as ddfs:
-            for source in sources:
-                if not (source.urls and source.urls[0].startswith("tag://")):
-                    expanded.append(source)
-                    continue
-                for replicas in ddfs.expand(source.urls[0]):
-                    urls = replicas if self.ddfs == self.url else map(ddfs.blob_url, replicas)
-                    expanded.append(Source(tuple(urls), source.format, source.label))
-        return expanded
 
     def _stage_file(self, piece: Source) -> Source:
         if self.staging is None:

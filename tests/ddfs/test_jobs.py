@@ -59,6 +59,14 @@ def test_linked_tags_and_tokens_in_input_urls(two_nodes: Any, book: str) -> None
     assert dict(meta) == dict(results)
 
 
+def test_the_inline_runner_reads_tags_of_the_environments_master(
+    two_nodes: Any, book: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISCO_MASTER", two_nodes.url)
+    results = wordcount.run([f"tag://{book}"])  # inline: blobs read over HTTP
+    assert dict(results) == {w: 3 * n for w, n in COUNTS.items()}
+
+
 def test_a_missing_input_tag_is_a_clear_error(two_nodes: Any) -> None:
     from pydisco.client import DdfsRequestError
 
