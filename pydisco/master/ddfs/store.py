@@ -34,6 +34,7 @@ from pydisco.ddfsnames import (
     parse_timestamp,
 )
 from pydisco.master.ddfs.tags import DdfsRefused, Tag
+from pydisco.master.errors import MasterError
 from pydisco.protocol import jsoncodec
 
 __all__ = ["VOLUME", "BlobTooLarge", "DdfsStore"]
@@ -46,8 +47,8 @@ FILE_MODE: Final = 0o400
 COPY_CHUNK: Final = 1 << 20
 
 
-class BlobTooLarge(Exception):
-    """An upload went past the size cap."""
+class BlobTooLarge(MasterError):
+    """An upload went past the size cap (answered 413)."""
 
 
 def _fsync_dir(path: Path) -> None:
