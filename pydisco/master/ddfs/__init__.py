@@ -45,7 +45,6 @@ class Ddfs:
         self.store = DdfsStore(root, clock)
         self.store.open()
         self.api = DdfsApi(self.store, nodes, put_port, max_blob_bytes, max_uploads)
-        self.nodes = nodes
 
     def upload_app(self) -> web.Application:
         """The application the upload port serves."""

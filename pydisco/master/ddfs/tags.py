@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Sequence
 from typing import Any, Final
 
 import attrs
@@ -281,8 +280,3 @@ def check_attr_name(attr: str) -> None:
     """403 ``Attribute name too big.`` past 1024 bytes."""
     if len(attr.encode("utf-8")) > MAX_ATTR_NAME_BYTES:
         raise DdfsRefused(403, "Attribute name too big.")
-
-
-def url_sets(value: Sequence[Sequence[str]]) -> Urls:
-    """Replica sets as the tag holds them."""
-    return tuple(tuple(s) for s in value)
