@@ -317,7 +317,8 @@ def test_attribute_put_creates_the_tag(http: httpx.Client) -> None:
 
 def test_a_big_tag_reads_back_whole(http: httpx.Client) -> None:
     name = fresh("big")
-    sets = [[f"disco://localhost/ddfs/vol0/blob/ab/b{n}$1-2-3"] for n in range(2500)]
+    sets = [[f"disco://localhost/ddfs/vol0/blob/ab/b{n}$1-2-3"] for n in range(25_000)]
+    assert len(json.dumps(sets)) > 1 << 20  # decoded and encoded off the event loop
     assert http.put(f"/ddfs/tag/{name}", content=json.dumps(sets)).status_code == 200
     assert http.get(f"/ddfs/tag/{name}").json()["urls"] == sets
     assert http.get(f"/ddfs/tag/{name}/ddfs:urls").json() == sets

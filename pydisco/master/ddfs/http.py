@@ -44,6 +44,8 @@ MAX_UPLOADS: Final = 32
 #: The most replicas this master can give a blob: its nodes share one disk.
 MAX_REPLICAS: Final = 1
 READ_CHUNK: Final = 1 << 16
+#: Request bodies this large are decoded in a thread.
+BIG_BODY_BYTES: Final = 1 << 20
 #: Tags with this many replica sets are encoded in a thread when read.
 BIG_TAG_SETS: Final = 2000
 
@@ -183,10 +185,10 @@ class DdfsApi:
         if method not in ("POST", "PUT", "DELETE"):
             return _not_found()
         body = await self._body(request) if method in ("POST", "PUT") else b""
+        value = await self._decode(body) if body or method != "DELETE" else None
         async with self.store.lock(name):
             if method == "DELETE":
                 return await self.delete(name, attr, given)
-            value = self._json(body)
             if method == "POST":
                 if attr:
                     return _not_found()
@@ -204,6 +206,12 @@ class DdfsApi:
                 raise DdfsRefused(403, "Invalid request.")
             parts.append(chunk)
         return b"".join(parts)
+
+    async def _decode(self, body: bytes) -> Any:
+        """The JSON body; a big one is decoded in a thread, off the event loop."""
+        if len(body) < BIG_BODY_BYTES:
+            return self._json(body)
+        return await asyncio.to_thread(self._json, body)
 
     @staticmethod
     def _json(body: bytes) -> Any:
