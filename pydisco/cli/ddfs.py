@@ -59,7 +59,7 @@ def _remember_token(ctx: click.Context, param: click.Parameter, value: Any) -> A
 )
 @client_options
 def ddfs() -> None:
-    """DDFS tags and blobs: ls, cat, xcat, push, chunk, blobs, tag, attributes, rm, ..."""
+    """DDFS tags and blobs: ls, cat, xcat, push, chunk, blobs, tag, put, attributes, rm, ..."""
 
 
 def _command(name: str | None = None) -> Callable[[Callable[..., None]], click.Command]:
@@ -240,6 +240,28 @@ def tag_(update: bool, tag: str, urls_: tuple[str, ...]) -> None:
         versions = client.tag(tag, sets, update=update, token=_token())
     if options().json:
         emit_json(versions)
+
+
+@_command("put")
+@_TAG
+@click.argument("urls_", metavar="URL...", nargs=-1)
+def put_(tag: str, urls_: tuple[str, ...]) -> None:
+    """Replace TAG's replica sets by URLs (each a set, replicas separated by spaces);
+    without URLs, one set per line of stdin."""
+    lines = urls_ or tuple(line for line in sys.stdin.read().splitlines() if line.strip())
+    with _connect() as client:
+        versions = client.put(tag, [line.split() for line in lines], token=_token())
+    if options().json:
+        emit_json(versions)
+
+
+@_command()
+@_TAGS
+def touch(tags: tuple[str, ...]) -> None:
+    """Create each tag that does not exist (an existing one is left as it is)."""
+    with _connect() as client:
+        for tag in tags:
+            client.tag(tag, [], token=_token())
 
 
 @_command()

@@ -189,6 +189,16 @@ def test_cli_push_tag_get_attrs_exists_rm(ddfs_master: Any, tmp_path: Path) -> N
     assert (gone.exit_code, gone.stdout, gone.stderr) == (1, "", "False\n")
 
 
+def test_cli_put_and_touch(ddfs_master: Any) -> None:
+    name, other = fresh("cliput"), fresh("clitouch")
+    assert ddfs_cli(ddfs_master, "tag", name, "old").exit_code == 0
+    assert ddfs_cli(ddfs_master, "put", name, "new1", "new2 new3").exit_code == 0
+    assert ddfs_cli(ddfs_master, "urls", name).stdout == "new1\nnew2\tnew3\n"
+    assert ddfs_cli(ddfs_master, "touch", name, other).exit_code == 0
+    assert ddfs_cli(ddfs_master, "urls", name).stdout == "new1\nnew2\tnew3\n"
+    assert ddfs_cli(ddfs_master, "exists", other).exit_code == 0
+
+
 def test_cli_tokens_and_errors(ddfs_master: Any) -> None:
     name = fresh("clitok")
     assert ddfs_cli(ddfs_master, "--ddfs-token", "s", "tag", name, "u").exit_code == 0
