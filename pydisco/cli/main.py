@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "settings": "pydisco.cli.cluster:settings",
     "version": "pydisco.cli.cluster:version",
     "run": "pydisco.cli.run:run",
+    "ddfs": "pydisco.cli.ddfs:ddfs",
 }
 
 

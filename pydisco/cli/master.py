@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -60,6 +61,19 @@ def default_data_dir() -> Path:
     is_flag=True,
     help="Allow listening on a non-loopback address (jobs run arbitrary code as you).",
 )
+@click.option(
+    "--ddfs-data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("DDFS_DATA") or None,
+    help="DDFS directory (Disco's DDFS_DATA). [default: $DDFS_DATA or <data>-ddfs]",
+)
+@click.option(
+    "--put-port",
+    type=int,
+    default=lambda: int(os.environ["DDFS_PUT_PORT"]) if os.environ.get("DDFS_PUT_PORT") else None,
+    help="Port for DDFS blob uploads (0 picks a free one). "
+    "[default: $DDFS_PUT_PORT, or 8990; a free one with --port 0]",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def master(  # noqa: PLR0917 - one parameter per click option
     host: str,
@@ -68,6 +82,8 @@ def master(  # noqa: PLR0917 - one parameter per click option
     nodes: str | None,
     token: str | None,
     allow_remote: bool,
+    ddfs_data: Path | None,
+    put_port: int | None,
     verbose: bool,
 ) -> None:
     """Run the reference master until SIGINT or SIGTERM.
@@ -80,6 +96,9 @@ def master(  # noqa: PLR0917 - one parameter per click option
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    ddfs: dict[str, Any] = {"ddfs_data": Path(ddfs_data).absolute() if ddfs_data else None}
+    if put_port is not None:
+        ddfs["put_port"] = put_port
     try:
         server = ReferenceMaster(
             data_dir or default_data_dir(),
@@ -88,6 +107,7 @@ def master(  # noqa: PLR0917 - one parameter per click option
             nodes=nodes,
             token=token,
             allow_remote=allow_remote,
+            **ddfs,
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
@@ -107,6 +127,7 @@ async def _serve(server: ReferenceMaster) -> None:
     extra = [a for a in server.addresses[1:]]
     if extra:
         click.echo(f"also serving node data on {', '.join(extra)}", err=True)
+    click.echo(f"DDFS uploads on port {server.settings.put_port}", err=True)
     try:
         await stop.wait()
     finally:

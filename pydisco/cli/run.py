@@ -67,17 +67,39 @@ def input_url(spec: str) -> str:
     return path.resolve().as_uri()
 
 
-def replace_inputs(source: str | os.PathLike[str], inputs: Sequence[str], out: IO[bytes]) -> None:
-    """Write to ``out`` the job pack ``source`` (either form) with ``inputs`` as its inputs."""
+def ddfs_master() -> str:
+    """The master whose DDFS holds ``tag://`` inputs: ``--master``, else the environment's."""
+    from pydisco.client import resolve_master_url
+
+    return resolve_master_url(options().master)
+
+
+def expand_tag_inputs(urls: Sequence[str]) -> list[str | list[str]]:
+    """Each ``tag://`` input as one input per blob, read over HTTP from :func:`ddfs_master`."""
+    if not any(url.startswith("tag://") for url in urls):
+        return list(urls)
+    from pydisco.job.sources import Source
+    from pydisco.job.tags import expand_tags
+
+    sources = expand_tags([Source((url,)) for url in urls], ddfs_master(), keep_disco=False)
+    return [list(source.urls) for source in sources]
+
+
+def replace_inputs(
+    source: str | os.PathLike[str], inputs: Sequence[str | Sequence[str]], out: IO[bytes]
+) -> None:
+    """Write to ``out`` the job pack ``source`` (either form) with ``inputs`` as its inputs
+    (each a URL, or a list of replica URLs)."""
     from pydisco.jobpack import JobInput, JobPack, open_binary, write_jobpack
 
     with open_binary(source) as fileobj, JobPack(fileobj) as pack:
         jobdict: dict[str, Any] = dict(pack.raw_jobdict)
         version = pack.header.version
+        replicas = [(url,) if isinstance(url, str) else tuple(url) for url in inputs]
         if version == 1:
-            jobdict["input"] = list(inputs)
+            jobdict["input"] = [r[0] if len(r) == 1 else list(r) for r in replicas]
         else:
-            jobdict["inputs"] = [JobInput(0, 0, (url,)).to_json() for url in inputs]
+            jobdict["inputs"] = [JobInput(0, 0, r).to_json() for r in replicas]
         write_jobpack(
             out,
             jobdict=jobdict,
@@ -312,10 +334,9 @@ def _run_python_job(
     with contextlib.ExitStack() as stack:
         where = stack.enter_context(target_master(data_dir, retries, keep=keep))
         staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
-        if where.local:
-            runner = MasterRunner(where.url, local_files=True, staging=staging)
-        else:
-            runner = MasterRunner(where.url, staging=staging)
+        runner = MasterRunner(
+            where.url, local_files=where.local, staging=staging, ddfs=ddfs_master()
+        )
         pack = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-run-"))
         try:
             runner.write_pack(pack, job, list(inputs))
@@ -383,7 +404,8 @@ def run(
     JOB is a job pack file, or a Python job: MODULE:NAME, FILE.py:NAME or
     FILE.py (a file holding exactly one pydisco.job Job). INPUTS are URLs
     (raw://text too) or local files; for a job pack they replace its
-    inputs. A job pack's results are printed as data (--cat) by default; a
+    inputs. tag://NAME inputs are read from the DDFS of --master (or the
+    environment's master). A job pack's results are printed as data (--cat) by default; a
     Python job's as decoded records, one "key<TAB>value" line each (--json:
     one JSON document), or as data (--cat) or URLs (--urls).
 
@@ -484,7 +506,7 @@ def _run_pack(
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    urls = [input_url(spec) for spec in inputs]
+    urls = expand_tag_inputs([input_url(spec) for spec in inputs])
     with contextlib.ExitStack() as stack:
         pack: str | IO[bytes] = file
         if urls:

@@ -16,7 +16,9 @@ coroutines. Both take their master from an explicit URL or the environment
 :mod:`pydisco.client.errors`.
 """
 
+from pydisco.client._ddfs_api import DdfsRequestError, InvalidTag, TagInfo, TagRef, tag_ref
 from pydisco.client.config import DEFAULT_MASTER, ClientConfig, resolve_master_url
+from pydisco.client.ddfs import DDFS, AsyncDDFS
 from pydisco.client.errors import (
     BadReply,
     ClientError,
@@ -43,15 +45,19 @@ from pydisco.client.models import (
 from pydisco.client.results import AsyncResultReader, ResultReader, data_url, parse_index
 
 __all__ = [
+    "DDFS",
     "DEFAULT_MASTER",
+    "AsyncDDFS",
     "AsyncMaster",
     "AsyncResultReader",
     "BadReply",
     "ClientConfig",
     "ClientError",
     "ConfigEntry",
+    "DdfsRequestError",
     "Event",
     "HTTPStatusError",
+    "InvalidTag",
     "JobFailed",
     "JobInfo",
     "JobPackSource",
@@ -67,8 +73,11 @@ __all__ = [
     "ResultsError",
     "Settings",
     "StageCounts",
+    "TagInfo",
+    "TagRef",
     "WaitTimeout",
     "data_url",
     "parse_index",
     "resolve_master_url",
+    "tag_ref",
 ]

@@ -11,7 +11,10 @@
         ├── JobSubmitError            the master refused a job pack ("Job failed to start")
         ├── JobFailed                 the job ended dead; carries its last error events
         ├── WaitTimeout               the job was still active when the wait ran out
-        └── ResultsError              a result URL could not be read from any replica
+        ├── ResultsError              a result URL could not be read from any replica
+        ├── InvalidTag                a DDFS tag name DDFS cannot hold
+        └── (HTTPStatusError)
+            └── DdfsRequestError      DDFS refused a request (404 no tag, 401 token, 403 name)
 
 Every exception carries the URL it came from (``url``) when there is one, and
 its message is a full sentence that says what to do next.
@@ -30,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BadReply",
     "ClientError",
+    "DdfsRequestError",
     "HTTPStatusError",
+    "InvalidTag",
     "JobFailed",
     "JobSubmitError",
     "JobUnknown",
@@ -156,3 +161,34 @@ class ResultsError(ClientError):
     def __init__(self, message: str, *, url: str = "", attempts: Sequence[str] = ()) -> None:
         super().__init__(message, url=url)
         self.attempts = tuple(attempts)
+
+
+class DdfsRequestError(HTTPStatusError):
+    """A DDFS request the server refused; the message says what to do about it."""
+
+    def __init__(self, url: str, status: int, body: str) -> None:
+        super().__init__(url, status, body)
+        shown = body.strip() or "(empty body)"
+        if status == 401:
+            hint = (
+                "The tag is protected by a token: give it with --ddfs-token, "
+                "DDFS_READ_TOKEN/DDFS_WRITE_TOKEN, token= or tag://user:TOKEN@/name."
+            )
+        elif status == 404:
+            hint = "List the tags with 'discotool ddfs ls'."
+        elif status == 403:
+            hint = "Tag names and blob names use 1-511 characters from A-Z a-z 0-9 : @ _ -."
+        else:
+            hint = "Check the request and the master's log."
+        self.args = (f"{url} answered HTTP {status}: {shown} {hint}",)
+
+
+class InvalidTag(ClientError):
+    """A tag name that DDFS cannot hold."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(
+            f"{value!r} is not a DDFS tag: give a name of 1-511 characters from "
+            "A-Z a-z 0-9 : @ _ - (or a tag:// URL)."
+        )
+        self.value = value

@@ -78,7 +78,7 @@ class _Base:
     def _request_args(self, call: _api.Call[Any]) -> dict[str, Any]:
         args: dict[str, Any] = {
             "method": call.method,
-            "url": self.config.url + call.path,
+            "url": self._target(call),
             "params": list(call.params),
             "headers": call.request_headers(),
             "timeout": self._timeout(call),
@@ -87,8 +87,12 @@ class _Base:
             args["content"] = call.body
         return args
 
+    def _target(self, call: _api.Call[Any]) -> str:
+        """The master's URL + the call's path; an absolute path (a DDFS upload URL) as it is."""
+        return call.path if "://" in call.path else self.config.url + call.path
+
     def _full_url(self, call: _api.Call[Any]) -> str:
-        return str(httpx.URL(self.config.url + call.path, params=list(call.params)))
+        return str(httpx.URL(self._target(call), params=list(call.params)))
 
     def _unreachable(self, call: _api.Call[Any], exc: Exception) -> MasterUnreachable:
         if isinstance(exc, httpx.ConnectTimeout):
@@ -159,6 +163,12 @@ def _jobdict_of(pack: JobPack, url: str) -> dict[str, Any]:
     if not isinstance(jobdict, dict):
         raise BadReply(url, "a job pack whose job dict is a JSON object", jobdict)
     return jobdict
+
+
+def _tag_entry(entry: Any) -> str | None:
+    """The ``tag://`` URL a result entry is (saved results), or None."""
+    first = entry if isinstance(entry, str) else (entry[0] if entry else "")
+    return first if isinstance(first, str) and first.startswith("tag://") else None
 
 
 def _ready_entries(result: JobResults, url: str) -> Sequence[Any]:
@@ -422,8 +432,19 @@ class Master(_Base):
 
     def _entries(self, job: str | JobResults | Sequence[Sequence[str]]) -> Sequence[Any]:
         if isinstance(job, str):
-            return _ready_entries(self.results(job), self.url)
-        return job.results if isinstance(job, JobResults) else job
+            entries = _ready_entries(self.results(job), self.url)
+        else:
+            entries = job.results if isinstance(job, JobResults) else job
+        if not any(_tag_entry(e) for e in entries):
+            return entries
+        from pydisco.client.ddfs import DDFS
+
+        expanded: list[Any] = []
+        with DDFS(config=self.config) as ddfs:
+            for entry in entries:
+                tag = _tag_entry(entry)
+                expanded.extend(ddfs.expand(tag) if tag else [entry])
+        return expanded
 
     def result_urls(
         self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
@@ -473,6 +494,11 @@ class AsyncMaster(_Base):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The underlying ``httpx`` client (result readers share it)."""
+        return self._http
 
     async def execute(self, call: _api.Call[T]) -> T:
         """Send ``call`` (retrying connection failures and 503) and parse its reply."""
@@ -631,8 +657,19 @@ class AsyncMaster(_Base):
 
     async def _entries(self, job: str | JobResults | Sequence[Sequence[str]]) -> Sequence[Any]:
         if isinstance(job, str):
-            return _ready_entries(await self.results(job), self.url)
-        return job.results if isinstance(job, JobResults) else job
+            entries = _ready_entries(await self.results(job), self.url)
+        else:
+            entries = job.results if isinstance(job, JobResults) else job
+        if not any(_tag_entry(e) for e in entries):
+            return entries
+        from pydisco.client.ddfs import AsyncDDFS
+
+        expanded: list[Any] = []
+        async with AsyncDDFS(config=self.config) as ddfs:
+            for entry in entries:
+                tag = _tag_entry(entry)
+                expanded.extend(await ddfs.expand(tag) if tag else [entry])
+        return expanded
 
     def _reader(self) -> AsyncResultReader:
         return AsyncResultReader(self._http, data_port=self.config.port)

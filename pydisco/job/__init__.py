@@ -38,6 +38,7 @@ from pydisco.job.errors import (
     RunInsideTask,
     StageFailed,
 )
+from pydisco.job.oob import oob
 from pydisco.job.records import get_format
 from pydisco.job.results import Results
 from pydisco.job.sources import Source
@@ -57,4 +58,5 @@ __all__ = [
     "load_job",
     "locate_job",
     "map_reduce",
+    "oob",
 ]

@@ -189,6 +189,8 @@ class Job:
     files: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: ``scheduler.max_cores`` of the job dict.
     max_cores: int | None = None
+    #: Save the results to DDFS: they become the tag ``disco:results:<job name>``.
+    save_results: bool = False
 
     def stage(self, name: str) -> Stage:
         """The stage called ``name``."""

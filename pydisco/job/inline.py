@@ -27,6 +27,7 @@ from pydisco.job.execute import RunSpec, run_task_stage
 from pydisco.job.launcher import decode_params, encode_params
 from pydisco.job.results import Results
 from pydisco.job.sources import Source, as_sources, read_source, split_source
+from pydisco.job.tags import expand_tags
 from pydisco.protocol.messages import TaskInfo
 
 __all__ = ["InlineRunner", "group_outputs"]
@@ -174,7 +175,7 @@ class InlineRunner:
             os.makedirs(root, exist_ok=True)
         sources = [
             piece
-            for source in as_sources(inputs, job.input_format)
+            for source in expand_tags(as_sources(inputs, job.input_format), None, keep_disco=False)
             for piece in split_source(source, job.chunk_size)
         ]
         # Params go through the job data's encoding, so inline sees what a worker would.

@@ -34,6 +34,7 @@ import attrs
 
 from pydisco.job.api import IN_TASK_ENV, Job, load_job
 from pydisco.job.execute import RunSpec, run_task_stage
+from pydisco.job.oob import bind as bind_oob
 
 __all__ = [
     "JOBDATA_VERSION",
@@ -127,6 +128,7 @@ def prepare(data: dict[str, Any]) -> tuple[Job, RunSpec]:
 def task_main(task: Any) -> None:
     """Run the task's stage of the job named in the job data."""
     job, spec = prepare(decode_jobdata(task.jobdata()))
+    bind_oob(task)
     stage = job.stage(task.info.stage)
     tmpdir = os.path.join(task.home, task.outputs.taskpath + "-sort")
     run_task_stage(job, stage, task, attrs.evolve(spec, tmpdir=tmpdir), wrap_errors=True)

@@ -235,6 +235,7 @@ def write_job_pack(
         inputs=inputs,
         pipeline=[PackStage(s.name, s.grouping, s.concurrent) for s in job.stages],
         max_cores=job.max_cores,
+        save_results=job.save_results,
     )
     jobdata = encode_jobdata(target, job.params, formats, job.input_format)
     with tempfile.TemporaryDirectory(prefix="pydisco-jobhome-") as home:

@@ -24,10 +24,13 @@ import threading
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
+import attrs
+
 from pydisco.job.api import Job, locate_job
 from pydisco.job.packing import write_job_pack
 from pydisco.job.results import Results
 from pydisco.job.sources import Source, as_sources, read_source, split_source
+from pydisco.job.tags import expand_tags
 
 __all__ = ["MAX_RAW_BYTES", "LocalMasterRunner", "MasterRunner", "bundled_master"]
 
@@ -63,8 +66,14 @@ class MasterRunner:
         poll_interval: float = 0.2,
         timeout: float | None = None,
         jobenvs: dict[str, str] | None = None,
+        ddfs: str | None = None,
+        save_results: bool | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        #: Overrides the job's ``save_results`` (results saved to DDFS) when not None.
+        self.save_results = save_results
+        #: The master whose DDFS holds the ``tag://`` inputs (default: this one).
+        self.ddfs = (ddfs or self.url).rstrip("/")
         #: Whether the nodes share this machine's files (default: the master is on loopback).
         self.local_files = _is_loopback(self.url) if local_files is None else local_files
         self.staging = staging
@@ -81,7 +90,9 @@ class MasterRunner:
         prepared: list[Source] = []
         pieces = [
             piece
-            for source in as_sources(inputs, job.input_format)
+            for source in expand_tags(
+                as_sources(inputs, job.input_format), self.ddfs, keep_disco=self.ddfs == self.url
+            )
             for piece in split_source(source, job.chunk_size)
         ]
         for piece in pieces:
@@ -124,13 +135,15 @@ class MasterRunner:
         module-level job that ``job`` derives from (what a worker imports).
         """
         target = locate_job(original or job)
+        if self.save_results is not None:
+            job = attrs.evolve(job, save_results=self.save_results)
         sources = self._prepare(job, inputs)
         write_job_pack(out, job, sources, target=target, jobenvs=self.jobenvs)
 
     def results_of(self, master: Any, result: Any, job: Job) -> Results:
         """The :class:`Results` of ``result`` (a ready job's ``JobResults`` from ``master``)."""
         files = self._result_sources(master, result.results, job.records)
-        return Results(files, job.records, result.name, reader=self._reader)
+        return Results(files, job.records, result.name, reader=self._reader, master=self.url)
 
     def run(self, job: Job, inputs: Any, *, original: Job | None = None) -> Results:
         """Pack, submit and wait; raises the client's ``JobFailed`` with the job's errors."""
@@ -151,7 +164,10 @@ class MasterRunner:
         sources = []
         for entry in entries:
             replicas = [entry] if isinstance(entry, str) else list(entry)
-            if replicas and replicas[0].startswith("dir://"):
+            if replicas and replicas[0].startswith("tag://"):  # results saved to DDFS
+                for blob in master.result_urls([replicas]):
+                    sources.append(Source(tuple(blob), fmt))
+            elif replicas and replicas[0].startswith("dir://"):
                 index_url = data_url(replicas[0], port)
                 reply = master.http.get(index_url)
                 reply.raise_for_status()

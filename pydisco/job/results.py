@@ -29,6 +29,7 @@ class Results:
         *,
         reader: Reader = read_source,
         keep: Any = None,
+        master: str | None = None,
     ) -> None:
         self.sources = sources
         self.format = format
@@ -36,6 +37,8 @@ class Results:
         self._reader = reader
         #: Whatever must stay alive while the results are readable (a temp dir, a master).
         self._keep = keep
+        #: The URL of the master that ran the job (None for the inline runner).
+        self.master = master
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         for source in self.sources:
@@ -54,7 +57,35 @@ class Results:
         """The results whose output label is one of ``labels``."""
         wanted = set(labels)
         sources = [source for source in self.sources if source.label in wanted]
-        return Results(sources, self.format, self.job_name, reader=self._reader, keep=self._keep)
+        return Results(
+            sources,
+            self.format,
+            self.job_name,
+            reader=self._reader,
+            keep=self._keep,
+            master=self.master,
+        )
+
+    def oob_list(self) -> set[str]:
+        """The OOB keys the job's tasks stored (``oob.put``)."""
+        from pydisco.client import DDFS
+
+        with DDFS(self._master()) as ddfs:
+            return ddfs.oob_list(self.job_name)
+
+    def oob_get(self, key: str) -> bytes:
+        """The newest OOB value the job's tasks stored under ``key``."""
+        from pydisco.client import DDFS
+
+        with DDFS(self._master()) as ddfs:
+            return ddfs.oob_get(self.job_name, key)
+
+    def _master(self) -> str:
+        if self.master is None:
+            from pydisco.job.errors import JobError
+
+            raise JobError("These results come from the inline runner, which has no OOB store.")
+        return self.master
 
     def to_dict(self) -> dict[Any, Any]:
         """The records as a dict (the last value of a repeated key wins)."""

@@ -66,8 +66,14 @@ class MasterSettings:
     master_url: str | None = None
     #: Disco's DISCO_NAME; the master's job dirs live in ``<data>/_<name>``.
     name: str | None = None
+    #: Disco's DDFS_PUT_PORT: where blobs are uploaded (0 picks a free port at start).
     put_port: int = DEFAULT_PUT_PORT
+    #: Disco's DDFS_DATA; None: ``<data_dir>-ddfs``, beside the data directory.
     ddfs_data: Path | None = None
+    #: The largest blob one upload may store.
+    ddfs_max_blob_bytes: int = 1 << 40
+    #: Blob uploads in progress at once; more are answered 503 (clients retry).
+    ddfs_max_uploads: int = 32
     retry_delay: float | None = None
     max_failure_rate: int = DEFAULT_MAX_FAILURE_RATE
     accept_new_jobs: int = 1
@@ -86,6 +92,14 @@ class MasterSettings:
     def disco_name(self) -> str:
         """Disco's DISCO_NAME: ``disco_<port>`` unless given."""
         return self.name or f"disco_{self.port}"
+
+    @property
+    def ddfs_root(self) -> Path:
+        """Disco's DDFS_DATA: ``ddfs_data``, or ``<data_dir>-ddfs`` beside the data directory
+        (not inside it: ``/disco/...`` serves the data directory, and tag files hold tokens)."""
+        if self.ddfs_data is not None:
+            return self.ddfs_data
+        return self.data_dir.with_name(self.data_dir.name + "-ddfs")
 
     @property
     def master_root(self) -> Path:

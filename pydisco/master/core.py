@@ -12,6 +12,7 @@ from typing import Any
 
 from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
 from pydisco.master.config import MasterSettings, NodeTable, default_table, parse_nodes_option
+from pydisco.master.ddfs import Ddfs
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import append_event
 from pydisco.master.job import STATE_FILE, Job, hh_dir, on_disk
@@ -60,6 +61,13 @@ class MasterCore:
         self.scheduler = Scheduler(
             self.table.nodes(), self.table.blacklist, link=self._link, stalled=self._stalled
         )
+        self.ddfs = Ddfs(
+            settings.ddfs_root,
+            self.ddfs_nodes,
+            lambda: self.settings.put_port,
+            max_blob_bytes=settings.ddfs_max_blob_bytes,
+            max_uploads=settings.ddfs_max_uploads,
+        )
         self.jobs: dict[str, Job] = {}
         self.namer = JobNamer()
         self.url = ""
@@ -67,6 +75,10 @@ class MasterCore:
         self._submit_lock = asyncio.Lock()
         self._starts: set[asyncio.Task[None]] = set()
         self._http: Any = None
+
+    def ddfs_nodes(self) -> list[tuple[str, bool]]:
+        """The nodes DDFS may store on: ``(host, not blacklisted)`` in table order."""
+        return [(name, not node.blacklisted) for name, node in self.scheduler.nodes.items()]
 
     # -- JobContext ---------------------------------------------------------------------------
 
@@ -332,7 +344,9 @@ class MasterCore:
         for name in names:
             job = self.jobs.get(name)
             status = job.status if job else "unknown job"
-            results = job.results if job and status == "ready" else []
+            results: list[Any] = []
+            if job and status == "ready":
+                results = [job.results_tag] if job.results_tag else job.results
             reply.append([name, [status, results]])
         return reply
 
@@ -365,6 +379,7 @@ class MasterCore:
             target = data / host / hexhash(name) / name
             if target.is_dir():
                 await asyncio.to_thread(shutil.rmtree, target, True)
+        await self.ddfs.forget_job(name)
 
     async def shutdown(self) -> None:
         """Kill every running job (their workers die) and mark it dead on disk."""

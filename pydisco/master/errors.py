@@ -4,7 +4,10 @@
 
     PydiscoError
     └── MasterError                 anything the reference master refuses
-        └── ConfigError             a node table or setting is unusable
+        ├── ConfigError             a node table or setting is unusable
+        ├── DdfsRefused             a DDFS request refused (status and Disco's text;
+        │                           pydisco.master.ddfs.tags)
+        └── BlobTooLarge            a blob upload past the size cap (pydisco.master.ddfs.store)
 """
 
 from __future__ import annotations

@@ -28,8 +28,10 @@ from typing import Any, Protocol
 
 import attrs
 
+from pydisco.ddfsnames import results_tag
 from pydisco.jobpack import JobDict, JobPackError, extract_jobhome
 from pydisco.master.config import MasterSettings
+from pydisco.master.ddfs import Ddfs
 from pydisco.master.events import EventLog
 from pydisco.master.grouping import (
     DataOutput,
@@ -72,6 +74,9 @@ class JobContext(Protocol):
     def disco_port(self) -> int: ...
 
     async def fetch_index(self, url: str) -> bytes: ...
+
+    @property
+    def ddfs(self) -> Ddfs: ...
 
     def job_finished(self, job: Job) -> None: ...
 
@@ -236,6 +241,8 @@ class Job:
         self.input_outputs: list[OutputRef] = []
         self.results: list[list[str]] = list(self.record.get("results", []))
         self.stage_results: dict[str, list[list[str]]] = dict(self.record.get("stage_results", {}))
+        #: ``tag://disco:results:<job>`` once the results are saved to DDFS (save_results).
+        self.results_tag: str | None = self.record.get("results_tag")
         #: Called once when the job ends (``get_results`` waiters); no tasks, no coroutines.
         self.end_watchers: set[Callable[[], None]] = set()
         self._runs: set[asyncio.Task[None]] = set()
@@ -281,12 +288,19 @@ class Job:
             "timestamp": time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(self.created)),
             "active": self.status,
             "pipeline": self.pipeline_rows(),
-            "results": [url for replicas in self.results for url in replicas],
+            "results": self.result_entries(),
             "inputs": self.input_urls(),
             "worker": jd.worker if jd else self.record.get("worker", ""),
             "hosts": [t.host for t in self.tasks if t.state is TaskState.RUNNING],
             "owner": jd.owner if jd else self.record.get("owner", ""),
         }
+
+    def result_entries(self) -> list[Any]:
+        """The results as ``jobinfo`` and ``get_results`` give them: the flat URL list, or
+        ``["tag://disco:results:<job>"]`` for a job whose results are saved to DDFS."""
+        if self.results_tag is not None:
+            return [self.results_tag]
+        return [url for replicas in self.results for url in replicas]
 
     def to_record(self) -> dict[str, Any]:
         """What is saved in ``state.json``."""
@@ -301,6 +315,7 @@ class Job:
             "pipeline": info["pipeline"],
             "results": self.results,
             "stage_results": self.stage_results,
+            "results_tag": self.results_tag,
         }
 
     def save(self) -> None:
@@ -423,6 +438,11 @@ class Job:
         self.stage_results[stage.name] = stage.results()
         if index + 1 == len(self.stages):
             self.results = stage.results()
+            if self.jobdict is not None and self.jobdict.save_results and self.ctx is not None:
+                saving = asyncio.ensure_future(self._save_results(stage))
+                self._runs.add(saving)
+                saving.add_done_callback(self._runs.discard)
+                return
             self._ready()
             return
         self.save()
@@ -558,7 +578,7 @@ class Job:
             "master": self.ctx.master_url,
             "disco_port": self.ctx.disco_port,
             "put_port": settings.put_port,
-            "ddfs_data": str(settings.ddfs_data or settings.data_dir / "_ddfs"),
+            "ddfs_data": str(settings.ddfs_root),
             "disco_data": str(settings.data_dir),
             "jobfile": str(home / "jobfile"),
             "jobname": self.name,
@@ -647,6 +667,71 @@ class Job:
             wake()
         else:
             self._timers.append(asyncio.get_running_loop().call_later(delay, wake))
+
+    async def _save_results(self, stage: Stage) -> None:
+        """save_results (facts §5.5): the last stage's local files become DDFS blobs and the
+        job's result the tag ``disco:results:<job>``. A failure fails the job, where Disco
+        leaves it active forever."""
+        assert self.ctx is not None
+        files: list[tuple[str, Path, str]] = []
+        remote: list[list[str]] = []
+        try:
+            for task in stage.tasks:
+                for output in task.outputs:
+                    await self._saved_output(task, output, files, remote)
+            self.results_tag = await self.ctx.ddfs.save_results(self.name, files, remote)
+        except Exception as exc:
+            self.emit(
+                f"ERROR: Job {self.name} failed to save results to "
+                f"tag://{results_tag(self.name)}: {exc}"
+            )
+            self.fail()
+            return
+        if self.active:
+            self._ready()
+
+    async def _saved_output(
+        self,
+        task: Task,
+        output: DataOutput | DirOutput,
+        files: list[tuple[str, Path, str]],
+        remote: list[list[str]],
+    ) -> None:
+        """Sort one output into local files (by host, path and blob name) and remote URLs."""
+        assert self.ctx is not None
+        prefix = f"{self.name}:{task.taskid}:{task.runs}:"
+        if isinstance(output, DirOutput):
+            index = self._local_path(output.url)
+            if index is None:
+                remote.append([output.url])
+                return
+            text = await asyncio.to_thread(index.read_text, "utf-8")
+            for line in text.splitlines():
+                parts = line.split()
+                if len(parts) < 2:
+                    continue
+                local = self._local_path(parts[1])
+                if local is None:
+                    remote.append([parts[1]])
+                else:
+                    files.append((url_host(parts[1]), local, prefix + local.name))
+            return
+        local = self._local_path(output.urls[0]) if output.urls else None
+        if local is None:
+            remote.append(list(output.urls))
+        else:
+            files.append((url_host(output.urls[0]), local, prefix + local.name))
+
+    def _local_path(self, url: str) -> Path | None:
+        """The file under the data directory a ``disco://``/``dir://`` URL of a node names."""
+        assert self.ctx is not None
+        host = url_host(url)
+        rest = url.split("://", 1)[-1].partition("/")[2]
+        if host not in self.ctx.scheduler.nodes or not rest.startswith("disco/"):
+            return None
+        data = self.ctx.settings.data_dir.resolve()
+        path = (data / rest[len("disco/") :]).resolve()
+        return path if path.is_relative_to(data) and path.is_file() else None
 
     # -- ending --------------------------------------------------------------------------------
 

@@ -12,7 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from pydisco.master.config import MasterSettings, is_loopback_host
+from pydisco.master.config import (
+    DEFAULT_PUT_PORT,
+    MasterSettings,
+    is_loopback_host,
+)
 from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.nodes import NodeLinks
@@ -43,6 +47,7 @@ class ReferenceMaster:
         allow_remote: bool = False,
         **overrides: Any,
     ) -> None:
+        overrides.setdefault("put_port", 0 if port == 0 else DEFAULT_PUT_PORT)
         self.settings = MasterSettings(
             data_dir=Path(data_dir).absolute(),
             host=host,
@@ -62,6 +67,7 @@ class ReferenceMaster:
                 raise ConfigError(f"Listening on {host} requires a token (--token).")
         self.core: MasterCore | None = None
         self._runner: web.AppRunner | None = None
+        self._uploads: web.AppRunner | None = None
         self.port = 0
         self.url = ""
         self.addresses: list[str] = []
@@ -99,6 +105,11 @@ class ReferenceMaster:
             retry=self.settings.node_retry,
         )
         await core.attach_links(links)
+        try:
+            await self._start_uploads(core)
+        except BaseException:
+            await self.stop()
+            raise
         shown = self.settings.host
         if shown in ("0.0.0.0", "::"):
             shown = socket.gethostname()
@@ -113,10 +124,34 @@ class ReferenceMaster:
         await site.start()
         self.addresses.append(address)
 
+    async def _start_uploads(self, core: MasterCore) -> None:
+        """Listen for DDFS blob uploads on ``put_port`` at every address the master serves."""
+        runner = web.AppRunner(core.ddfs.upload_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        self._uploads = runner
+        port = self.settings.put_port
+        for address in self.addresses:
+            site = web.TCPSite(runner, address, port, reuse_address=True)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ConfigError(
+                    f"Cannot listen for DDFS uploads on {address}:{port} ({exc.strerror}); "
+                    "choose another port with --put-port (0 picks a free one)."
+                ) from None
+            if port == 0:
+                server = site._server
+                sockets = getattr(server, "sockets", None) or []
+                port = sockets[0].getsockname()[1]
+        self.settings.put_port = port
+
     async def stop(self) -> None:
         """Kill every worker, mark running jobs dead, and close the server."""
         if self.core is not None:
             await self.core.shutdown()
+        if self._uploads is not None:
+            await self._uploads.cleanup()
+            self._uploads = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

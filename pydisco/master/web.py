@@ -141,6 +141,8 @@ class Api:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raw_path = request.raw_path.split("?", 1)[0]
         segments = raw_path.split("/")
+        if len(segments) >= 3 and segments[1] == "ddfs":
+            return await self.core.ddfs.api.dispatch(request)
         if len(segments) < 3 or segments[1] != "disco":
             return not_found()
         section = segments[2]

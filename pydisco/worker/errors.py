@@ -7,7 +7,8 @@
         ├── DataError                 an input or output could not be read or written
         │   ├── UnsafeLocation        a URL points outside the directory it may use
         │   └── InputFailed           every replica failed and the master said FAIL
-        └── MasterGone                the master closed the reply stream
+        ├── MasterGone                the master closed the reply stream
+        └── OobError                  an OOB key is invalid or DDFS refused it (worker.oob)
 
 How :func:`~pydisco.worker.run_worker` reports them: :class:`DataError` (and
 ``OSError`` and ``MemoryError``) become ``ERROR``, which Disco retries;

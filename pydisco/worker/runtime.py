@@ -25,6 +25,7 @@ __all__ = ["RUNTIME_PACKAGES", "install_runtime", "runtime_files"]
 PYDISCO_PARTS: Final = (
     "pydisco/__init__.py",
     "pydisco/errors.py",
+    "pydisco/ddfsnames.py",
     "pydisco/py.typed",
     "pydisco/protocol",
     "pydisco/worker",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pydisco.protocol.messages import Ok, Ping, TaskInfo
 from pydisco.worker.capture import MessagePump
@@ -12,6 +12,9 @@ from pydisco.worker.errors import DataError
 from pydisco.worker.inputs import TaskInput, poll_inputs
 from pydisco.worker.outputs import Outputs, OutputWriter
 from pydisco.worker.stdio import Channel
+
+if TYPE_CHECKING:
+    from pydisco.worker.oob import Oob
 
 __all__ = ["TaskContext", "read_jobdata"]
 
@@ -75,6 +78,13 @@ class TaskContext:
         self.current_url: str | None = None
 
     # --- shortcuts -------------------------------------------------------------------------------
+
+    @property
+    def oob(self) -> Oob:
+        """This job's out-of-band store (``put(key, bytes)``, ``get(key)``), kept in DDFS."""
+        from pydisco.worker.oob import Oob
+
+        return Oob(self.info.master, self.info.jobname)
 
     @property
     def stage(self) -> str:

@@ -1,0 +1,47 @@
+"""``discotool run`` with ``tag://`` inputs: a job pack's inputs replaced by a tag's blobs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from pydisco.cli.main import cli
+from pydisco.client import DDFS
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+def _support() -> ModuleType:
+    path = Path(__file__).parent.parent / "client" / "support.py"
+    spec = importlib.util.spec_from_file_location("ddfs_pack_support", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_a_job_pack_on_a_tag(ddfs_master: Any, tmp_path: Path) -> None:
+    lines = [f"record {n}" for n in range(30)]
+    (tmp_path / "data.txt").write_text("".join(f"{line}\n" for line in lines))
+    with DDFS(ddfs_master.url) as ddfs:
+        ddfs.chunk("data:pack-input", tmp_path / "data.txt", chunk_size=100)
+        blobs = len(ddfs.blobs("data:pack-input"))
+    assert blobs > 1
+    pack = _support().write_pack(tmp_path)
+    done = CliRunner().invoke(
+        cli, ["run", "--master", ddfs_master.url, str(pack), "tag://data:pack-input"]
+    )
+    assert done.exit_code == 0, done.output
+    assert sorted(done.stdout.splitlines()) == sorted(lines)
+
+
+def test_run_with_a_missing_tag_says_so(ddfs_master: Any, tmp_path: Path) -> None:
+    pack = _support().write_pack(tmp_path)
+    done = CliRunner().invoke(cli, ["run", "--master", ddfs_master.url, str(pack), "tag://nope"])
+    assert done.exit_code == 1
+    assert "404" in done.stderr and "Tag not found." in done.stderr
