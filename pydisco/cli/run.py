@@ -200,7 +200,7 @@ def _run_python_job(
     with contextlib.ExitStack() as stack:
         handle = stack.enter_context(local_master(data_dir))
         staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
-        runner = MasterRunner(handle.url, local_files=True, staging=staging)
+        runner = MasterRunner(handle.url, local_files=True, byte_ranges=True, staging=staging)
         pack = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-run-"))
         runner.write_pack(pack, job, list(inputs))
         pack.seek(0)

@@ -31,6 +31,7 @@ from pydisco.job.records import (
     json_value_bytes,
 )
 from pydisco.job.sort import _value_size, sorted_groups
+from pydisco.job.sources import read_file_range
 
 __all__ = ["RunSpec", "StageFailed", "TaskLike", "run_task_stage"]
 
@@ -95,6 +96,8 @@ class RunSpec:
     #: Format of each job input, by replica URL (the first stage); default ``default_format``.
     input_formats: Mapping[str, str] = attrs.field(factory=dict)
     default_format: str = "lines"
+    #: First-stage inputs that are byte ranges of local files: ``url -> (path, start, end)``.
+    input_ranges: Mapping[str, tuple[str, int, int]] = attrs.field(factory=dict)
     #: Where sort runs go (``None``: the system's temporary directory).
     tmpdir: str | None = None
 
@@ -399,6 +402,17 @@ def _urls_of(entry: Any) -> list[str]:
     return [u for u in urls if isinstance(u, str)]
 
 
+def _chunks(entry: Any, spec: RunSpec, first: bool) -> Iterator[bytes]:
+    """The bytes of one input: its range of a local file read in place, or what the task reads."""
+    if first and spec.input_ranges:
+        for url in _urls_of(entry):
+            found = spec.input_ranges.get(url)
+            if found is not None:
+                return read_file_range(*found)
+    chunks: Iterator[bytes] = entry.chunks()
+    return chunks
+
+
 def _records(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where) -> Iterator[Any]:
     """Every record of every input, each input's records straight from its decoder."""
 
@@ -406,7 +420,7 @@ def _records(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where
         for entry in task.inputs():
             fmt = _format_of(entry, spec, first, job.records)
             where.input = (_urls_of(entry) or [repr(entry)])[0]
-            yield fmt.records(entry.chunks())
+            yield fmt.records(_chunks(entry, spec, first))
         where.input = None
 
     return chain.from_iterable(of_each())
@@ -418,10 +432,10 @@ def _keyed(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where) 
         fmt = _format_of(entry, spec, first, job.records)
         where.input = (_urls_of(entry) or [repr(entry)])[0]
         if fmt.name == target.name:
-            yield from fmt.keyed_records(entry.chunks())
+            yield from fmt.keyed_records(_chunks(entry, spec, first))
         else:
             key_bytes = target.key_bytes
-            for key, value in fmt.records(entry.chunks()):
+            for key, value in fmt.records(_chunks(entry, spec, first)):
                 yield key_bytes(key), value
     where.input = None
 

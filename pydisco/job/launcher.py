@@ -13,7 +13,12 @@ Job data (UTF-8 JSON, one object; see ``docs/jobs.md``)::
 
     {"pydisco_job": 1, "target": "module:attribute",
      "params": <JSON value>  |  "params_pickle": "<base64 of a pickle>",
-     "input_formats": {"<url>": "json", ...}, "default_format": "lines"}
+     "input_formats": {"<url>": "json", ...}, "default_format": "lines",
+     "input_ranges": {"<url>": ["<local path>", <start>, <end>], ...}}
+
+``input_ranges`` (only when there are any) maps each first-stage input that
+is a byte range of a local file (the bundled master's map tasks) to the file
+and range the task reads in place.
 
 Params are JSON when they can be (so other tools can read them) and a
 base64 pickle otherwise.
@@ -85,12 +90,15 @@ def encode_jobdata(
     params: Any,
     input_formats: dict[str, str] | None = None,
     default_format: str = "lines",
+    input_ranges: dict[str, tuple[str, int, int]] | None = None,
 ) -> bytes:
     """The job data of a pydisco job."""
     data: dict[str, Any] = {"pydisco_job": JOBDATA_VERSION, "target": target}
     data.update(encode_params(params))
     data["input_formats"] = dict(input_formats or {})
     data["default_format"] = default_format
+    if input_ranges:
+        data["input_ranges"] = {url: list(where) for url, where in input_ranges.items()}
     return json.dumps(data, sort_keys=True).encode("utf-8")
 
 
@@ -113,6 +121,10 @@ def prepare(data: dict[str, Any]) -> tuple[Job, RunSpec]:
         params=params,
         input_formats=dict(data.get("input_formats") or {}),
         default_format=str(data.get("default_format") or job.input_format),
+        input_ranges={
+            str(url): (str(path), int(start), int(end))
+            for url, (path, start, end) in (data.get("input_ranges") or {}).items()
+        },
     )
     return job, spec
 

@@ -32,7 +32,7 @@ from pydisco.job.api import Job
 from pydisco.job.launcher import LAUNCHER_NAME, LAUNCHER_SCRIPT, encode_jobdata
 from pydisco.job.sources import Source
 
-__all__ = ["build_job_home", "job_inputs", "write_job_pack"]
+__all__ = ["build_job_home", "input_ranges", "job_inputs", "write_job_pack"]
 
 _JOB_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -197,6 +197,16 @@ def build_job_home(job: Job, target: str, dest: str) -> None:
     os.chmod(launcher, os.stat(launcher).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
+def input_ranges(sources: Iterable[Source]) -> dict[str, tuple[str, int, int]]:
+    """``{url: (path, start, end)}`` of every input that is a byte range of a local file."""
+    ranges = {}
+    for source in sources:
+        if source.path is not None and source.urls and (source.start or source.end is not None):
+            end = os.path.getsize(source.path) if source.end is None else source.end
+            ranges[source.urls[0]] = (source.path, source.start, end)
+    return ranges
+
+
 def job_inputs(sources: Iterable[Source], default_format: str) -> tuple[list[Any], dict[str, str]]:
     """The job dict's inputs, and the format of every input URL that is not the default."""
     from pydisco.jobpack import JobInput
@@ -236,7 +246,7 @@ def write_job_pack(
         pipeline=[PackStage(s.name, s.grouping, s.concurrent) for s in job.stages],
         max_cores=job.max_cores,
     )
-    jobdata = encode_jobdata(target, job.params, formats, job.input_format)
+    jobdata = encode_jobdata(target, job.params, formats, job.input_format, input_ranges(sources))
     with tempfile.TemporaryDirectory(prefix="pydisco-jobhome-") as home:
         build_job_home(job, target, home)
         write_jobpack(out, jobdict=jobdict, jobenvs=jobenvs or {}, jobhome=home, jobdata=jobdata)
