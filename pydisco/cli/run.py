@@ -187,7 +187,6 @@ def _run_python_job(
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    from pydisco.client import Master
     from pydisco.job.remote import MasterRunner
 
     if not inputs:
@@ -204,7 +203,7 @@ def _run_python_job(
         pack = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-run-"))
         runner.write_pack(pack, job, list(inputs))
         pack.seek(0)
-        master = stack.enter_context(Master(handle.url))
+        master = runner.client  # the one client of this master (also the results' reader)
         result = _submit_and_watch(master, pack, handle.url, timeout)
         if mode is not None:
             print_results(master, result, mode=mode, labels=labels or None)

@@ -22,7 +22,6 @@ master started for the occasion (``"local"``) or on any master by URL.
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -69,6 +68,8 @@ def _base_arity(kind: str) -> int:
 
 def wants_params(function: Callable[..., Any], base: int) -> bool:
     """Whether ``function`` takes a positional parameter beyond its ``base`` ones."""
+    import inspect  # not at import time: it costs more than the rest of the job API
+
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):

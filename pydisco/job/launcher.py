@@ -30,12 +30,14 @@ import base64
 import json
 import os
 import pickle
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from pydisco.job.api import Job, load_job
-from pydisco.job.execute import RunSpec, run_task_stage
+
+if TYPE_CHECKING:  # the executor is imported by the worker only, not by the driver packing
+    from pydisco.job.execute import RunSpec
 
 __all__ = [
     "JOBDATA_VERSION",
@@ -115,6 +117,8 @@ def decode_jobdata(raw: bytes) -> dict[str, Any]:
 
 def prepare(data: dict[str, Any]) -> tuple[Job, RunSpec]:
     """The job (with its params) and run spec the job data describes."""
+    from pydisco.job.execute import RunSpec
+
     params = decode_params(data)
     job = attrs.evolve(load_job(str(data["target"])), params=params)
     spec = RunSpec(
@@ -131,6 +135,8 @@ def prepare(data: dict[str, Any]) -> tuple[Job, RunSpec]:
 
 def task_main(task: Any) -> None:
     """Run the task's stage of the job named in the job data."""
+    from pydisco.job.execute import run_task_stage
+
     job, spec = prepare(decode_jobdata(task.jobdata()))
     stage = job.stage(task.info.stage)
     tmpdir = os.path.join(task.home, task.outputs.taskpath + "-sort")

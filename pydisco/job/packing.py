@@ -125,24 +125,100 @@ def _fingerprint() -> tuple[Any, ...]:
     return tuple(stats)
 
 
-def _runtime_template() -> str:
-    """A byte-compiled copy of the worker runtime and this package, built once per process.
+#: Where built runtime templates are kept between processes (``PYDISCO_CACHE_DIR`` overrides).
+CACHE_ENV = "PYDISCO_CACHE_DIR"
+#: Cached templates unused for this long are removed when a new one is built.
+_CACHE_MAX_AGE = 7 * 24 * 3600
 
-    Byte-compiling takes most of the time of building a job home; a process
-    that runs many jobs (iterations, tests) copies this directory instead.
-    It is rebuilt when any of its source files changes.
+
+def _cache_dir() -> str | None:
+    """This user's template cache directory, or ``None`` when it is not safe or not possible.
+
+    Code from the cache runs in every task, so the directory must be this
+    user's and writable by no one else.
     """
+    base = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "pydisco",
+    )
+    try:
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        info = os.stat(base)
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return base
+
+
+def _build_template(path: str) -> None:
     from pydisco.worker.runtime import install_runtime
 
+    install_runtime(path)
+    _copy_tree(_JOB_PACKAGE, os.path.join(path, "pydisco", "job"))
+    _precompile(path)
+
+
+def _cached_template(key: tuple[Any, ...]) -> str | None:
+    """The template for ``key`` in the user's cache, built there (atomically) if missing."""
+    import hashlib
+
+    base = _cache_dir()
+    if base is None:
+        return None
+    digest = hashlib.sha256(repr((sys.version, key)).encode()).hexdigest()[:24]
+    path = os.path.join(base, f"runtime-{digest}")
+    if os.path.isdir(path):  # built elsewhere and renamed into place whole
+        os.utime(path)  # in use: kept by the pruning below
+        return path
+    try:
+        building = tempfile.mkdtemp(prefix="building-", dir=base)
+        _build_template(building)
+        try:
+            os.rename(building, path)
+        except OSError:  # another process was quicker: use its copy
+            shutil.rmtree(building, ignore_errors=True)
+    except OSError:
+        return None
+    _prune(base, keep=path)
+    return path if os.path.isdir(path) else None
+
+
+def _prune(base: str, keep: str) -> None:
+    """Remove cached templates (and abandoned builds) unused for :data:`_CACHE_MAX_AGE`."""
+    import time
+
+    limit = time.time() - _CACHE_MAX_AGE
+    for name in os.listdir(base):
+        path = os.path.join(base, name)
+        if path == keep or not name.startswith(("runtime-", "building-")):
+            continue
+        try:
+            if os.stat(path).st_mtime < limit:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _runtime_template() -> str:
+    """A byte-compiled copy of the worker runtime and this package, built once per version.
+
+    Byte-compiling takes most of the time of building a job home (about
+    0.4 s of CPU), so the template is kept in the user's cache directory
+    (``~/.cache/pydisco``, or ``PYDISCO_CACHE_DIR``) and every later job of
+    any process copies it; it is rebuilt when any of its source files (or
+    the Python version) changes. Without a usable cache directory it is
+    built once per process in a temporary directory.
+    """
     key = _fingerprint()
     with _template_lock:
         path = _templates.get(key)
         if path is None or not os.path.isdir(path):
-            path = tempfile.mkdtemp(prefix="pydisco-runtime-")
-            atexit.register(shutil.rmtree, path, True)
-            install_runtime(path)
-            _copy_tree(_JOB_PACKAGE, os.path.join(path, "pydisco", "job"))
-            _precompile(path)
+            path = _cached_template(key)
+            if path is None:
+                path = tempfile.mkdtemp(prefix="pydisco-runtime-")
+                atexit.register(shutil.rmtree, path, True)
+                _build_template(path)
             _templates[key] = path
         return path
 

@@ -35,7 +35,6 @@ from json.encoder import encode_basestring
 from typing import Any, Final, Protocol
 
 from pydisco.job.errors import CorruptRecords
-from pydisco.protocol import jsoncodec
 
 __all__ = [
     "FORMATS",
@@ -195,6 +194,8 @@ class JsonFormat:
         return b"[" + key_bytes + b"," + json_value_bytes(value) + b"]\n"
 
     def _pair(self, line: bytes) -> list[Any]:
+        from pydisco.protocol import jsoncodec  # only for a block that did not decode whole
+
         try:
             pair = jsoncodec.loads(line)
         except ValueError as exc:
