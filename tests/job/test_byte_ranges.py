@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from examples.jobs.wordcount import wordcount, wordcount_by_word
+from examples.jobs.wordcount import wordcount, wordcount_by_word, wordcount_textbook
 from pydisco.job import Job
 from pydisco.job.launcher import decode_jobdata
 from pydisco.job.remote import LocalMasterRunner, MasterRunner
@@ -40,7 +40,11 @@ def text_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("original", [wordcount, wordcount_by_word], ids=["per_task", "per_word"])
+@pytest.mark.parametrize(
+    "original",
+    [wordcount, wordcount_by_word, wordcount_textbook],
+    ids=["per_task", "per_word", "textbook"],
+)
 def test_bundled_master_tasks_read_ranges_in_place(
     reference_master: Any, text_file: Path, original: Job
 ) -> None:
