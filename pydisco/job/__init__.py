@@ -30,7 +30,13 @@ from pydisco.job.api import (
     locate_job,
     map_reduce,
 )
-from pydisco.job.errors import CorruptRecords, JobDefinitionError, JobError, StageFailed
+from pydisco.job.errors import (
+    CorruptRecords,
+    InputChanged,
+    JobDefinitionError,
+    JobError,
+    StageFailed,
+)
 from pydisco.job.records import get_format
 from pydisco.job.results import Results
 from pydisco.job.sources import Source
@@ -38,6 +44,7 @@ from pydisco.job.sources import Source
 __all__ = [
     "GROUPINGS",
     "CorruptRecords",
+    "InputChanged",
     "Job",
     "JobDefinitionError",
     "JobError",

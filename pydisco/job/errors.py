@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from pydisco.errors import PydiscoError
 
-__all__ = ["CorruptRecords", "JobDefinitionError", "JobError", "StageFailed"]
+__all__ = [
+    "CorruptRecords",
+    "InputChanged",
+    "JobDefinitionError",
+    "JobError",
+    "StageFailed",
+]
 
 
 class JobError(PydiscoError):
@@ -25,3 +31,11 @@ class CorruptRecords(JobError, ValueError):
 
 class StageFailed(JobError):
     """User code failed in a worker; the message says where, the cause is the user's error."""
+
+
+class InputChanged(JobError):
+    """A local input file changed size after the job was planned: its byte ranges are wrong.
+
+    A map task that reads a range of a file in place would otherwise miss or
+    repeat lines; run the job again once the file is complete.
+    """

@@ -97,8 +97,8 @@ class RunSpec:
     #: Format of each job input, by replica URL (the first stage); default ``default_format``.
     input_formats: Mapping[str, str] = attrs.field(factory=dict)
     default_format: str = "lines"
-    #: First-stage inputs that are byte ranges of local files: ``url -> (path, start, end)``.
-    input_ranges: Mapping[str, tuple[str, int, int]] = attrs.field(factory=dict)
+    #: First-stage inputs that are ranges of local files: ``url -> (path, start, end, size)``.
+    input_ranges: Mapping[str, tuple[str, int, int, int]] = attrs.field(factory=dict)
     #: Where sort runs go (``None``: the system's temporary directory).
     tmpdir: str | None = None
 

@@ -14,11 +14,11 @@ Job data (UTF-8 JSON, one object; see ``docs/jobs.md``)::
     {"pydisco_job": 1, "target": "module:attribute",
      "params": <JSON value>  |  "params_pickle": "<base64 of a pickle>",
      "input_formats": {"<url>": "json", ...}, "default_format": "lines",
-     "input_ranges": {"<url>": ["<local path>", <start>, <end>], ...}}
+     "input_ranges": {"<url>": ["<local path>", <start>, <end>, <file size>], ...}}
 
 ``input_ranges`` (only when there are any) maps each first-stage input that
 is a byte range of a local file (the bundled master's map tasks) to the file
-and range the task reads in place.
+and range the task reads in place (and the file's size then, checked).
 
 Params are JSON when they can be (so other tools can read them) and a
 base64 pickle otherwise.
@@ -92,7 +92,7 @@ def encode_jobdata(
     params: Any,
     input_formats: dict[str, str] | None = None,
     default_format: str = "lines",
-    input_ranges: dict[str, tuple[str, int, int]] | None = None,
+    input_ranges: dict[str, tuple[str, int, int, int]] | None = None,
 ) -> bytes:
     """The job data of a pydisco job."""
     data: dict[str, Any] = {"pydisco_job": JOBDATA_VERSION, "target": target}
@@ -126,8 +126,8 @@ def prepare(data: dict[str, Any]) -> tuple[Job, RunSpec]:
         input_formats=dict(data.get("input_formats") or {}),
         default_format=str(data.get("default_format") or job.input_format),
         input_ranges={
-            str(url): (str(path), int(start), int(end))
-            for url, (path, start, end) in (data.get("input_ranges") or {}).items()
+            str(url): (str(path), int(start), int(end), int(size))
+            for url, (path, start, end, size) in (data.get("input_ranges") or {}).items()
         },
     )
     return job, spec

@@ -273,13 +273,14 @@ def build_job_home(job: Job, target: str, dest: str) -> None:
     os.chmod(launcher, os.stat(launcher).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def input_ranges(sources: Iterable[Source]) -> dict[str, tuple[str, int, int]]:
-    """``{url: (path, start, end)}`` of every input that is a byte range of a local file."""
+def input_ranges(sources: Iterable[Source]) -> dict[str, tuple[str, int, int, int]]:
+    """``{url: (path, start, end, file size)}`` of every input that is a range of a local file."""
     ranges = {}
     for source in sources:
         if source.path is not None and source.urls and (source.start or source.end is not None):
-            end = os.path.getsize(source.path) if source.end is None else source.end
-            ranges[source.urls[0]] = (source.path, source.start, end)
+            size = os.path.getsize(source.path)
+            end = size if source.end is None else source.end
+            ranges[source.urls[0]] = (source.path, source.start, end, size)
     return ranges
 
 

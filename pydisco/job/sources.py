@@ -247,15 +247,33 @@ def range_url(path: str, start: int, end: int) -> str:
     return f"file://{path}#bytes={start}-{end}"
 
 
-def read_file_range(path: str, start: int, end: int | None) -> Iterator[bytes]:
-    """The bytes of local ``path`` from ``start`` to ``end`` (``None``: to its end), in blocks."""
+def read_file_range(
+    path: str, start: int, end: int | None, size: int | None = None
+) -> Iterator[bytes]:
+    """The bytes of local ``path`` from ``start`` to ``end`` (``None``: to its end), in blocks.
+
+    ``size`` is the file's size when its ranges were planned; a file of
+    another size, or one that ends before ``end``, raises :class:`InputChanged`.
+    """
+    from pydisco.job.errors import InputChanged
+
     with open(path, "rb") as handle:
+        if size is not None and os.fstat(handle.fileno()).st_size != size:
+            raise InputChanged(
+                f"The input file {path} is now {os.fstat(handle.fileno()).st_size} bytes, "
+                f"{size} when the job cut it into map tasks; run the job again."
+            )
         if start:
             handle.seek(start)
         left = None if end is None else end - start
         while left is None or left > 0:
             block = handle.read(_READ if left is None else min(_READ, left))
             if not block:
+                if left is not None:
+                    raise InputChanged(
+                        f"The input file {path} ends before byte {end} of its map task's range "
+                        f"{start}-{end}; it changed after the job was planned."
+                    )
                 return
             if left is not None:
                 left -= len(block)

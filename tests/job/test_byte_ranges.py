@@ -55,12 +55,43 @@ def test_bundled_master_tasks_read_ranges_in_place(
     assert len(urls) == 3 and all(u.startswith(f"file://{text_file}#bytes=") for u in urls)
     ranges = jobdata["input_ranges"]
     assert sorted(ranges) == sorted(urls)
-    cuts = sorted((start, end) for _path, start, end in ranges.values())
+    cuts = sorted((start, end) for _path, start, end, _size in ranges.values())
     assert cuts[0][0] == 0 and cuts[-1][1] == len(TEXT.encode())
+    assert {size for *_rest, size in ranges.values()} == {len(TEXT.encode())}
     assert runner.staging is None  # nothing was copied
     results = runner.run(job, [str(text_file)], original=original)
     assert dict(results) == dict(collections.Counter(TEXT.split()))
     assert runner.staging is None
+
+
+def test_a_file_changed_after_planning_fails_the_job_clearly(
+    reference_master: Any, text_file: Path
+) -> None:
+    from pydisco.client import JobFailed
+
+    job = Job(wordcount.stages, map_tasks=2)
+    runner = LocalMasterRunner(master=reference_master)
+    pack = io.BytesIO()
+    runner.write_pack(pack, job, [str(text_file)], original=wordcount)
+    with open(text_file, "a") as handle:
+        handle.write("a line written after the job was planned\n")
+    pack.seek(0)
+    name = runner.client.submit(pack)
+    with pytest.raises(JobFailed) as info:
+        runner.client.wait(name, poll_interval=0.05)
+    assert "InputChanged" in str(info.value) and str(text_file) in str(info.value)
+
+
+def test_a_range_past_the_end_of_its_file_is_an_error(text_file: Path) -> None:
+    from pydisco.job import InputChanged
+    from pydisco.job.sources import read_file_range
+
+    size = text_file.stat().st_size
+    assert b"".join(read_file_range(str(text_file), 4, 10, size)) == TEXT.encode()[4:10]
+    with pytest.raises(InputChanged, match="ends before byte"):
+        list(read_file_range(str(text_file), 0, size + 5))
+    with pytest.raises(InputChanged, match="run the job again"):
+        list(read_file_range(str(text_file), 0, 10, size - 1))
 
 
 def test_a_master_that_may_be_disco_gets_whole_files(
