@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/wordcount.py --size-mib 50 200 400 --rounds 5
     .venv/bin/python bench/wordcount.py --size-mib 20 --rounds 3        # quick
+    .venv/bin/python bench/wordcount.py --size-mib 50 --map-tasks 1 2 4 8 \
+        --only "local in-mapper, 1 tasks" "local in-mapper, 2 tasks" ...  # the slot rule
 
 For each size, one text file of deterministic Zipf-like text (50,000 words)
 is generated, then every contender runs ``--rounds`` times, the order of the
@@ -145,11 +147,18 @@ def _shell(path: str) -> list[tuple[str, int]]:
 
 
 def _local(path: str, name: str) -> list[tuple[str, int]]:
+    """``name`` is the example job's name, with ``:N`` for ``map_tasks=N``."""
+    import attrs
+
     sys.path.insert(0, str(ROOT))
     import examples.jobs.wordcount as example
+    from pydisco.job.remote import LocalMasterRunner
 
-    job = getattr(example, name)
-    return [(word, count) for word, count in job.run([path], runner="local")]
+    name, _, tasks = name.partition(":")
+    original = getattr(example, name)
+    job = attrs.evolve(original, map_tasks=int(tasks)) if tasks else original
+    results = LocalMasterRunner().run(job, [path], original=original)
+    return [(word, count) for word, count in results]
 
 
 def _discotool(path: str, name: str) -> list[tuple[str, int]]:
@@ -247,7 +256,7 @@ def run_wrapped(kind: str, path: str, extra: str) -> None:
 # --- the parent -------------------------------------------------------------------------------
 
 
-def _contenders(with_mrjob: str | None) -> dict[str, tuple[str, str]]:
+def _contenders(with_mrjob: str | None, map_tasks: list[int]) -> dict[str, tuple[str, str]]:
     found = {
         "counter": ("counter", ""),
         "sort | uniq -c": ("shell", ""),
@@ -256,6 +265,8 @@ def _contenders(with_mrjob: str | None) -> dict[str, tuple[str, str]]:
         "discotool in-mapper": ("discotool", "wordcount"),
         "discotool textbook": ("discotool", "wordcount_textbook"),
     }
+    for tasks in map_tasks:  # the in-mapper job with other numbers of map tasks than the default
+        found[f"local in-mapper, {tasks} tasks"] = ("local", f"wordcount:{tasks}")
     if with_mrjob is not None:
         found["mrjob local"] = ("mrjob", with_mrjob)
     return found
@@ -336,6 +347,16 @@ def main() -> None:
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "pydisco-bench"))
     parser.add_argument("--skip-mrjob", action="store_true", help="even when mrjob is installed")
     parser.add_argument(
+        "--map-tasks",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also the in-mapper job with map_tasks=N for each N (to compare with the default)",
+    )
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="run only these contenders (and the Counter)"
+    )
+    parser.add_argument(
         "--reduce-mib", type=int, default=0, help="also a larger-than-memory reduce (e.g. 500)"
     )
     args = parser.parse_args()
@@ -345,7 +366,12 @@ def main() -> None:
         if not args.skip_mrjob and importlib.util.find_spec("mrjob") is not None:
             mrjob_script = os.path.join(work, "mr_word_count.py")
             Path(mrjob_script).write_text(MRJOB_SCRIPT)
-        contenders = _contenders(mrjob_script)
+        contenders = _contenders(mrjob_script, args.map_tasks)
+        if args.only:
+            unknown = set(args.only) - set(contenders)
+            if unknown:
+                parser.error(f"unknown contenders {sorted(unknown)}; known: {list(contenders)}")
+            contenders = {n: c for n, c in contenders.items() if n in args.only or n == "counter"}
         env = _child_env(os.path.join(work, "pycache"))
         print(
             f"{os.cpu_count()} CPUs, load average {_load()}; Python {sys.version.split()[0]};"

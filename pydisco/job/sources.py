@@ -123,8 +123,8 @@ def as_sources(inputs: Iterable[Any] | Any, fmt: str = "lines") -> list[Source]:
 #: Map tasks per slot once the input pays for them: a task that ends early leaves its
 #: slot to the other, so unequal tasks (or a busy core) idle a slot for at most half a task.
 TASKS_PER_SLOT: Final = 2
-#: The least input a map task gets by default: a worker start costs about 0.1 s of CPU,
-#: 16 MiB of word count about 0.6 s, so a start stays a small share of a task.
+#: The least input a map task gets by default: a task costs about 0.09 s of CPU (worker
+#: start, partial aggregates), counting 16 MiB of words about 0.8 s (bench/README.md).
 MIN_TASK_BYTES: Final = 16 * 1024 * 1024
 #: The most input a map task gets by default (more tasks, in multiples of the slots, past it):
 #: a failed task is retried whole, and the master's progress advances task by task.
