@@ -40,3 +40,34 @@ def test_a_cache_others_can_write_is_not_used(cache: Path) -> None:
     path = packing._runtime_template()
     assert Path(path).parent != cache
     assert list(cache.iterdir()) == []
+
+
+def test_byte_code_stays_in_the_job_home_whatever_the_pycache_prefix(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path / "elsewhere"))
+    template = Path(packing._runtime_template())
+    assert (template / "pydisco" / "job" / "__pycache__").is_dir()
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_the_zipped_job_home_holds_the_runtime_and_the_job(cache: Path) -> None:
+    import io
+    import stat
+    import zipfile
+
+    from examples.jobs.wordcount import wordcount
+    from pydisco.job.launcher import LAUNCHER_NAME
+
+    out = io.BytesIO()
+    packing.write_job_home_zip(wordcount, "examples.jobs.wordcount:wordcount", out)
+    archive = zipfile.ZipFile(out)
+    names = set(archive.namelist())
+    assert {"examples/jobs/wordcount.py", "examples/jobs/__init__.py", LAUNCHER_NAME} <= names
+    assert "pydisco/job/execute.py" in names and "attr/__init__.py" in names
+    assert any(n.startswith("examples/jobs/__pycache__/wordcount.") for n in names)
+    mode = archive.getinfo(LAUNCHER_NAME).external_attr >> 16
+    assert mode & stat.S_IXUSR
+    assert len(names) == len(archive.namelist())  # no name twice
