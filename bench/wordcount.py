@@ -366,6 +366,9 @@ def main() -> None:
         if not args.skip_mrjob and importlib.util.find_spec("mrjob") is not None:
             mrjob_script = os.path.join(work, "mr_word_count.py")
             Path(mrjob_script).write_text(MRJOB_SCRIPT)
+        mrjob_state = "in the run" if mrjob_script else "skipped"
+        if not mrjob_script and importlib.util.find_spec("mrjob") is None:
+            mrjob_state = "not installed (pip install -e '.[bench]')"
         contenders = _contenders(mrjob_script, args.map_tasks)
         if args.only:
             unknown = set(args.only) - set(contenders)
@@ -375,7 +378,7 @@ def main() -> None:
         env = _child_env(os.path.join(work, "pycache"))
         print(
             f"{os.cpu_count()} CPUs, load average {_load()}; Python {sys.version.split()[0]};"
-            f" mrjob {'installed' if mrjob_script else 'not installed (pip install .[bench])'}"
+            f" mrjob: {mrjob_state}"
         )
         for kind, extra in {contenders[n] for n in contenders if n != "counter"}:
             if kind in ("local", "discotool"):  # warm-up: byte-code and job-home runtime cache
