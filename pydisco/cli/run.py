@@ -335,7 +335,11 @@ def _run_python_job(
         where = stack.enter_context(target_master(data_dir, retries, keep=keep))
         staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
         runner = MasterRunner(
-            where.url, local_files=where.local, staging=staging, ddfs=ddfs_master()
+            where.url,
+            local_files=where.local,
+            byte_ranges=where.local,
+            staging=staging,
+            ddfs=ddfs_master(),
         )
         pack = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-run-"))
         try:

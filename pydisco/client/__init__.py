@@ -16,6 +16,19 @@ coroutines. Both take their master from an explicit URL or the environment
 :mod:`pydisco.client.errors`.
 """
 
+import sys as _sys
+
+if "httpx" not in _sys.modules:
+    # httpx's own command line (httpx._main) imports rich, pygments and click whenever httpx
+    # is imported (about 45 ms of CPU); pydisco never runs it. It is skipped while httpx is
+    # first imported, then importable again as usual.
+    _sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    try:
+        import httpx as _httpx  # noqa: F401
+    finally:
+        if _sys.modules.get("httpx._main", ...) is None:
+            del _sys.modules["httpx._main"]
+
 from pydisco.client._ddfs_api import DdfsRequestError, InvalidTag, TagInfo, TagRef, tag_ref
 from pydisco.client.config import DEFAULT_MASTER, ClientConfig, resolve_master_url
 from pydisco.client.ddfs import DDFS, AsyncDDFS

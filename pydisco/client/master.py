@@ -51,6 +51,55 @@ def _reason(exc: Exception) -> str:
     return text.splitlines()[0]
 
 
+class _LazyTls(httpx.BaseTransport):
+    """The ``https://`` transport of a client for a plain-http master, made on first use.
+
+    A default transport builds a TLS context with the whole trust store when
+    it is created (tens of milliseconds of CPU); an ``http://`` master rarely
+    sends a client to an ``https://`` URL, so that is paid only if it does,
+    and then with the same verification as any client.
+    """
+
+    def __init__(self) -> None:
+        self._transport: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.HTTPTransport()
+        return self._transport.handle_request(request)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class _AsyncLazyTls(httpx.AsyncBaseTransport):
+    """The asynchronous twin of :class:`_LazyTls`."""
+
+    def __init__(self) -> None:
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport()
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
+def _plain_context() -> Any:
+    """A TLS context that trusts nothing, for transports that only ever speak plain HTTP."""
+    import ssl
+
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def _is_plain(url: str) -> bool:
+    return url.startswith("http://")
+
+
 @contextlib.contextmanager
 def _binary_jobpack(source: JobPackSource) -> Iterator[_api.Upload]:
     """The job pack as a binary-form upload; a zip-form one is converted to a temp file."""
@@ -202,8 +251,16 @@ class Master(_Base):
         **policy: float,
     ) -> None:
         super().__init__(config or ClientConfig.from_env(url, token, None, **policy))
+        mounts: dict[str, httpx.BaseTransport | None] = {}
+        if transport is None and _is_plain(self.config.url):
+            # http:// needs no TLS context; https:// (a redirect) gets one when it happens.
+            transport = httpx.HTTPTransport(verify=_plain_context())
+            mounts["https://"] = _LazyTls()
         self._http = httpx.Client(
-            headers=self.config.headers(), transport=transport, follow_redirects=True
+            headers=self.config.headers(),
+            transport=transport,
+            mounts=mounts,
+            follow_redirects=True,
         )
         self._sleep: Callable[[float], None] = time.sleep
 
@@ -482,8 +539,15 @@ class AsyncMaster(_Base):
         **policy: float,
     ) -> None:
         super().__init__(config or ClientConfig.from_env(url, token, None, **policy))
+        mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+        if transport is None and _is_plain(self.config.url):
+            transport = httpx.AsyncHTTPTransport(verify=_plain_context())
+            mounts["https://"] = _AsyncLazyTls()
         self._http = httpx.AsyncClient(
-            headers=self.config.headers(), transport=transport, follow_redirects=True
+            headers=self.config.headers(),
+            transport=transport,
+            mounts=mounts,
+            follow_redirects=True,
         )
 
     async def __aenter__(self) -> AsyncMaster:

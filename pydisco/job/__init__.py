@@ -33,6 +33,7 @@ from pydisco.job.api import (
 )
 from pydisco.job.errors import (
     CorruptRecords,
+    InputChanged,
     JobDefinitionError,
     JobError,
     RunInsideTask,
@@ -46,6 +47,7 @@ from pydisco.job.sources import Source
 __all__ = [
     "GROUPINGS",
     "CorruptRecords",
+    "InputChanged",
     "Job",
     "JobDefinitionError",
     "JobError",

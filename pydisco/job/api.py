@@ -22,7 +22,6 @@ master started for the occasion (``"local"``) or on any master by URL.
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -55,11 +54,6 @@ StageFunction = Callable[..., Iterable[Pair]]
 GROUPINGS: Final = ("split", "group_label", "group_node", "group_node_label", "group_all")
 #: The default memory budget of a stage's in-memory combine, in bytes.
 DEFAULT_COMBINE_MEMORY: Final = 32 * 1024 * 1024
-#: Local input files larger than this are split into line-aligned chunks (one map task each).
-#: Each task costs a worker process and writes its own partial aggregates, so chunks are
-#: large (Hadoop's classic split size): on 2 slots, word count over 210 MB needed 1.45x
-#: the CPU of one ``Counter`` process with 64 MiB chunks and 1.71x with 32 MiB ones.
-DEFAULT_CHUNK_SIZE: Final = 64 * 1024 * 1024
 #: Set (to the job's ``module:attribute``) by the worker side of a pydisco job before it
 #: imports the user's module; :meth:`Job.run` refuses to run while it is set.
 IN_TASK_ENV: Final = "PYDISCO_IN_TASK"
@@ -78,6 +72,8 @@ def _base_arity(kind: str) -> int:
 
 def wants_params(function: Callable[..., Any], base: int) -> bool:
     """Whether ``function`` takes a positional parameter beyond its ``base`` ones."""
+    import inspect  # not at import time: it costs more than the rest of the job API
+
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
@@ -167,6 +163,11 @@ def _input_format(value: str) -> str:
     return value
 
 
+def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (type(value) is not int or value < 1):
+        raise JobDefinitionError(f"{attribute.name} must be a positive integer, not {value!r}.")
+
+
 @attrs.frozen
 class Job:
     """A Disco job: stages plus how records are stored, sorted and shipped."""
@@ -182,7 +183,10 @@ class Job:
     input_format: str = attrs.field(default="lines", converter=_input_format)
     sort_memory: int = DEFAULT_SORT_MEMORY
     combine_memory: int = DEFAULT_COMBINE_MEMORY
-    chunk_size: int = DEFAULT_CHUNK_SIZE
+    #: Cut local text files into map tasks of about this many bytes (``None``: by slots).
+    chunk_size: int | None = attrs.field(default=None, validator=_positive_or_none)
+    #: Or into about this many map tasks in all (``None``: a multiple of the master's slots).
+    map_tasks: int | None = attrs.field(default=None, validator=_positive_or_none)
     #: Extra modules or packages (import names) to ship into the job home.
     modules: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: Extra files to ship, put at the top of the job home under their base names.
@@ -191,6 +195,10 @@ class Job:
     max_cores: int | None = None
     #: Save the results to DDFS: they become the tag ``disco:results:<job name>``.
     save_results: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.chunk_size is not None and self.map_tasks is not None:
+            raise JobDefinitionError("Give chunk_size= or map_tasks=, not both.")
 
     def stage(self, name: str) -> Stage:
         """The stage called ``name``."""

@@ -10,6 +10,7 @@ from pydisco.errors import PydiscoError
 
 __all__ = [
     "CorruptRecords",
+    "InputChanged",
     "JobDefinitionError",
     "JobError",
     "RunInsideTask",
@@ -49,3 +50,11 @@ class RunInsideTask(JobError):
             "call at module level would start the job again inside every task. Put it under "
             "'if __name__ == \"__main__\":' so that only running the script starts the job."
         )
+
+
+class InputChanged(JobError):
+    """A local input file changed size after the job was planned: its byte ranges are wrong.
+
+    A map task that reads a range of a file in place would otherwise miss or
+    repeat lines; run the job again once the file is complete.
+    """

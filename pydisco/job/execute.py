@@ -26,11 +26,13 @@ from pydisco.job.partition import partition_of
 from pydisco.job.records import (
     JsonFormat,
     RecordFormat,
+    Repeated,
     get_format,
     json_key_bytes,
     json_value_bytes,
 )
 from pydisco.job.sort import _value_size, sorted_groups
+from pydisco.job.sources import read_file_range
 
 __all__ = ["RunSpec", "StageFailed", "TaskLike", "run_task_stage"]
 
@@ -95,6 +97,8 @@ class RunSpec:
     #: Format of each job input, by replica URL (the first stage); default ``default_format``.
     input_formats: Mapping[str, str] = attrs.field(factory=dict)
     default_format: str = "lines"
+    #: First-stage inputs that are ranges of local files: ``url -> (path, start, end, size)``.
+    input_ranges: Mapping[str, tuple[str, int, int, int]] = attrs.field(factory=dict)
     #: Where sort runs go (``None``: the system's temporary directory).
     tmpdir: str | None = None
 
@@ -204,6 +208,41 @@ class Emitter:
             if sizes[label] >= WRITE_BUFFER:
                 self._flush(label)
         self.count += count
+
+    def emit_counted(self, value: Any, counts: Iterable[tuple[Any, int]]) -> None:
+        """Write ``(key, value)`` ``n`` times for each ``(key, n)``: one record per key."""
+        fmt = self._fmt
+        partitions, fixed = self._partitions, self._label
+        buffers, sizes = self._buffers, self._sizes
+        is_json = type(fmt) is JsonFormat
+        if is_json:
+            value_bytes = json_value_bytes(value)
+            single = b",%b]\n" % value_bytes
+            several = b",%b,%%d]\n" % value_bytes
+        written = 0
+        for key, times in counts:
+            if is_json and type(key) is str:
+                key_bytes = encode_basestring(key).encode()
+            else:
+                key_bytes = fmt.key_bytes(key)
+            if is_json:
+                tail = single if times == 1 else several % times
+                record = b"[" + key_bytes + tail
+            elif times == 1:
+                record = fmt.encode(key_bytes, value)
+            else:
+                record = fmt.encode_repeated(key_bytes, value, times)
+            label = crc32(key_bytes) % partitions if partitions else fixed
+            buffer = buffers.get(label)
+            if buffer is None:
+                buffer = buffers[label] = []
+                sizes[label] = 0
+            buffer.append(record)
+            sizes[label] += len(record)
+            written += 1
+            if sizes[label] >= WRITE_BUFFER:
+                self._flush(label)
+        self.count += written
 
     def _flush(self, label: int) -> None:
         self._task.output(label).write(b"".join(self._buffers[label]))
@@ -378,6 +417,67 @@ class Combiner:
             self._out.emit_all(self._combine(real, iter(entry[1:]), *self._extra))
 
 
+def _no_combine(key: Any, values: Iterable[Any]) -> Iterable[tuple[Any, Any]]:
+    return ((key, value) for value in values)
+
+
+class RepeatCounter(Combiner):
+    """The automatic combiner of a map stage without ``combine`` that feeds another stage.
+
+    It takes the counting path of :class:`Combiner` (same immutable value
+    object in every pair of a batch, ``str`` keys) and writes each key once
+    with its count, a :class:`~pydisco.job.records.Repeated` record; the next
+    stage reads it back as the pair repeated, so it sees exactly what was
+    emitted (the values of a counted key are all the same object, so their
+    order cannot differ). The first batch that does not qualify writes what
+    was counted, and the rest of the task is written pair by pair, as
+    without a combiner. Nothing is ever folded by user code.
+    """
+
+    def __init__(self, out: Emitter, memory: int) -> None:
+        super().__init__(_no_combine, (), out, memory)
+
+    def emit_all(self, pairs: Iterable[tuple[Any, Any]]) -> None:
+        """Count while the pairs qualify, then write them as they come."""
+        if not self._counting:
+            self._out.emit_all(pairs)
+            return
+        pairs = iter(pairs)
+        while batch := list(islice(pairs, COUNT_BATCH)):
+            if not self._count(batch):
+                self._counting = False
+                self._flush_counts()
+                self._out.emit_all(chain(batch, pairs))
+                return
+
+    def _count(self, batch: list[Any]) -> bool:
+        try:  # Counter would merge equal keys of other types (1, 1.0, True): str keys only
+            if not all(map(is_, map(type, map(_first, batch)), repeat(str))):
+                return False
+        except (TypeError, LookupError):
+            return False
+        return super()._count(batch)
+
+    def _flush_counts(self) -> None:
+        counts, self._counts = self._counts, Counter()
+        self._used = 0
+        if counts:
+            self._out.emit_counted(self._value, counts.items())
+
+    def flush(self) -> None:
+        """Write what was counted."""
+        self._flush_counts()
+
+
+def _unrepeat(value: Any) -> Iterable[Any]:
+    return repeat(value.value, value.times) if type(value) is Repeated else (value,)
+
+
+def _expand(values: Iterable[Any]) -> Iterator[Any]:
+    """A reduce key's values with each :class:`Repeated` value repeated (in C, per value)."""
+    return chain.from_iterable(map(_unrepeat, values))
+
+
 # --- inputs -------------------------------------------------------------------------------------
 
 
@@ -399,6 +499,17 @@ def _urls_of(entry: Any) -> list[str]:
     return [u for u in urls if isinstance(u, str)]
 
 
+def _chunks(entry: Any, spec: RunSpec, first: bool) -> Iterator[bytes]:
+    """The bytes of one input: its range of a local file read in place, or what the task reads."""
+    if first and spec.input_ranges:
+        for url in _urls_of(entry):
+            found = spec.input_ranges.get(url)
+            if found is not None:
+                return read_file_range(*found)
+    chunks: Iterator[bytes] = entry.chunks()
+    return chunks
+
+
 def _records(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where) -> Iterator[Any]:
     """Every record of every input, each input's records straight from its decoder."""
 
@@ -406,22 +517,32 @@ def _records(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where
         for entry in task.inputs():
             fmt = _format_of(entry, spec, first, job.records)
             where.input = (_urls_of(entry) or [repr(entry)])[0]
-            yield fmt.records(entry.chunks())
+            yield fmt.records(_chunks(entry, spec, first))
         where.input = None
 
     return chain.from_iterable(of_each())
 
 
-def _keyed(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where) -> Iterator[Any]:
+def _keyed(
+    task: TaskLike,
+    spec: RunSpec,
+    first: bool,
+    job: Job,
+    where: _Where,
+    *,
+    readers: list[RecordFormat],
+) -> Iterator[Any]:
+    """Every ``(encoded key, value)`` of the task's inputs; ``readers`` gets each decoder."""
     target = get_format(job.records)
     for entry in task.inputs():
         fmt = _format_of(entry, spec, first, job.records)
+        readers.append(fmt)
         where.input = (_urls_of(entry) or [repr(entry)])[0]
         if fmt.name == target.name:
-            yield from fmt.keyed_records(entry.chunks())
+            yield from fmt.keyed_records(_chunks(entry, spec, first))
         else:
             key_bytes = target.key_bytes
-            for key, value in fmt.records(entry.chunks()):
+            for key, value in fmt.records(_chunks(entry, spec, first)):
                 yield key_bytes(key), value
     where.input = None
 
@@ -489,6 +610,8 @@ def _run(job: Job, stage: Stage, task: TaskLike, spec: RunSpec, where: _Where) -
     if stage.combine is not None:
         combine_extra = (spec.params,) if stage.combine_takes_params() else ()
         sink = Combiner(stage.combine, combine_extra, out, job.combine_memory)
+    elif stage.kind == "map" and stage is not job.stages[-1]:
+        sink = RepeatCounter(out, job.combine_memory)
     function = stage.function
     if stage.kind == "map":
         records = _records(task, spec, first, job, where)
@@ -501,15 +624,19 @@ def _run(job: Job, stage: Stage, task: TaskLike, spec: RunSpec, where: _Where) -
         tmpdir = spec.tmpdir
         if tmpdir is not None:
             os.makedirs(tmpdir, exist_ok=True)
+        readers: list[RecordFormat] = []
         groups = sorted_groups(
-            _keyed(task, spec, first, job, where),
+            _keyed(task, spec, first, job, where, readers=readers),
             fmt.decode_key,
             memory=job.sort_memory,
             tmpdir=tmpdir,
         )
+        repeated: bool | None = None
         for key, values in groups:
+            if repeated is None:  # every input was read (and sorted) before the first group
+                repeated = any(getattr(reader, "repeated", False) for reader in readers)
             where.key = key
-            sink.emit_all(function(key, values, *extra))
+            sink.emit_all(function(key, _expand(values) if repeated else values, *extra))
         where.key = ...
     if isinstance(sink, Combiner):
         sink.flush()

@@ -26,7 +26,7 @@ from pydisco.job.api import Job, locate_job
 from pydisco.job.execute import RunSpec, run_task_stage
 from pydisco.job.launcher import decode_params, encode_params
 from pydisco.job.results import Results
-from pydisco.job.sources import Source, as_sources, read_source, split_source
+from pydisco.job.sources import Source, as_sources, plan_map_tasks, read_source
 from pydisco.job.tags import expand_tags
 from pydisco.protocol.messages import TaskInfo
 
@@ -173,11 +173,13 @@ class InlineRunner:
         else:
             root = os.path.join(self.workdir, name.replace(":", "_").replace("@", "_"))
             os.makedirs(root, exist_ok=True)
-        sources = [
-            piece
-            for source in expand_tags(as_sources(inputs, job.input_format), None, keep_disco=False)
-            for piece in split_source(source, job.chunk_size)
-        ]
+        # One slot: inline tasks run one after another.
+        sources = plan_map_tasks(
+            expand_tags(as_sources(inputs, job.input_format), None, keep_disco=False),
+            slots=1,
+            chunk_size=job.chunk_size,
+            map_tasks=job.map_tasks,
+        )
         # Params go through the job data's encoding, so inline sees what a worker would.
         params = decode_params(encode_params(job.params))
         job = attrs.evolve(job, params=params)

@@ -16,7 +16,12 @@ Job data (UTF-8 JSON, one object; see ``docs/jobs.md``)::
 
     {"pydisco_job": 1, "target": "module:attribute",
      "params": <JSON value>  |  "params_pickle": "<base64 of a pickle>",
-     "input_formats": {"<url>": "json", ...}, "default_format": "lines"}
+     "input_formats": {"<url>": "json", ...}, "default_format": "lines",
+     "input_ranges": {"<url>": ["<local path>", <start>, <end>, <file size>], ...}}
+
+``input_ranges`` (only when there are any) maps each first-stage input that
+is a byte range of a local file (the bundled master's map tasks) to the file
+and range the task reads in place (and the file's size then, checked).
 
 Params are JSON when they can be (so other tools can read them) and a
 base64 pickle otherwise.
@@ -28,13 +33,15 @@ import base64
 import json
 import os
 import pickle
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from pydisco.job.api import IN_TASK_ENV, Job, load_job
-from pydisco.job.execute import RunSpec, run_task_stage
 from pydisco.job.oob import bind as bind_oob
+
+if TYPE_CHECKING:  # the executor is imported by the worker only, not by the driver packing
+    from pydisco.job.execute import RunSpec
 
 __all__ = [
     "JOBDATA_VERSION",
@@ -89,12 +96,15 @@ def encode_jobdata(
     params: Any,
     input_formats: dict[str, str] | None = None,
     default_format: str = "lines",
+    input_ranges: dict[str, tuple[str, int, int, int]] | None = None,
 ) -> bytes:
     """The job data of a pydisco job."""
     data: dict[str, Any] = {"pydisco_job": JOBDATA_VERSION, "target": target}
     data.update(encode_params(params))
     data["input_formats"] = dict(input_formats or {})
     data["default_format"] = default_format
+    if input_ranges:
+        data["input_ranges"] = {url: list(where) for url, where in input_ranges.items()}
     return json.dumps(data, sort_keys=True).encode("utf-8")
 
 
@@ -111,6 +121,8 @@ def decode_jobdata(raw: bytes) -> dict[str, Any]:
 
 def prepare(data: dict[str, Any]) -> tuple[Job, RunSpec]:
     """The job (with its params) and run spec the job data describes."""
+    from pydisco.job.execute import RunSpec
+
     params = decode_params(data)
     target = str(data["target"])
     # Importing the user's module must not start a job (a run() call without the __main__
@@ -121,12 +133,18 @@ def prepare(data: dict[str, Any]) -> tuple[Job, RunSpec]:
         params=params,
         input_formats=dict(data.get("input_formats") or {}),
         default_format=str(data.get("default_format") or job.input_format),
+        input_ranges={
+            str(url): (str(path), int(start), int(end), int(size))
+            for url, (path, start, end, size) in (data.get("input_ranges") or {}).items()
+        },
     )
     return job, spec
 
 
 def task_main(task: Any) -> None:
     """Run the task's stage of the job named in the job data."""
+    from pydisco.job.execute import run_task_stage
+
     job, spec = prepare(decode_jobdata(task.jobdata()))
     bind_oob(task)
     stage = job.stage(task.info.stage)

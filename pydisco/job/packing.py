@@ -18,6 +18,7 @@ The job data names the job (``module:attribute``) and carries the params
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import os
 import shutil
@@ -32,7 +33,13 @@ from pydisco.job.api import Job
 from pydisco.job.launcher import LAUNCHER_NAME, LAUNCHER_SCRIPT, encode_jobdata
 from pydisco.job.sources import Source
 
-__all__ = ["build_job_home", "job_inputs", "write_job_pack"]
+__all__ = [
+    "build_job_home",
+    "input_ranges",
+    "job_inputs",
+    "write_job_home_zip",
+    "write_job_pack",
+]
 
 _JOB_PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -91,20 +98,32 @@ def _main_file(module_name: str) -> str | None:
     return None
 
 
-def _precompile(dest: str) -> None:
-    """Byte-code for this interpreter, valid without checking sources (the home never changes).
+def _compile_file(path: str) -> None:
+    """Byte-code of ``path`` in the ``__pycache__`` beside it, valid without checking the source.
 
     Extraction does not keep file times, so time-stamped byte-code would be
-    recompiled by every task; other Python versions ignore these files.
+    recompiled by every task; other Python versions ignore these files. The
+    location is explicit: a ``PYTHONPYCACHEPREFIX`` of this process must not
+    send the job home's byte-code elsewhere.
     """
-    import compileall
     import py_compile
 
-    compileall.compile_dir(
-        dest,
+    directory, name = os.path.split(path)
+    tag = sys.implementation.cache_tag
+    cfile = os.path.join(directory, "__pycache__", f"{name[:-3]}.{tag}.pyc")
+    py_compile.compile(
+        path,
+        cfile=cfile,
+        doraise=False,
         quiet=2,
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
+
+
+def _precompile(dest: str) -> None:
+    """Byte-code for this interpreter of every module under ``dest``."""
+    for relative in _sources(dest):
+        _compile_file(os.path.join(dest, relative))
 
 
 _template_lock = threading.Lock()
@@ -125,24 +144,105 @@ def _fingerprint() -> tuple[Any, ...]:
     return tuple(stats)
 
 
-def _runtime_template() -> str:
-    """A byte-compiled copy of the worker runtime and this package, built once per process.
+#: Where built runtime templates are kept between processes (``PYDISCO_CACHE_DIR`` overrides).
+CACHE_ENV = "PYDISCO_CACHE_DIR"
+#: Cached templates unused for this long are removed when a new one is built.
+_CACHE_MAX_AGE = 7 * 24 * 3600
+#: Changes when what a template holds changes, so older cached ones are not used.
+_TEMPLATE_FORMAT = 2
 
-    Byte-compiling takes most of the time of building a job home; a process
-    that runs many jobs (iterations, tests) copies this directory instead.
-    It is rebuilt when any of its source files changes.
+
+def _cache_dir() -> str | None:
+    """This user's template cache directory, or ``None`` when it is not safe or not possible.
+
+    Code from the cache runs in every task, so the directory must be this
+    user's and writable by no one else.
     """
+    base = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "pydisco",
+    )
+    try:
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        info = os.stat(base)
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return base
+
+
+def _build_template(path: str) -> None:
     from pydisco.worker.runtime import install_runtime
 
+    install_runtime(path)
+    _copy_tree(_JOB_PACKAGE, os.path.join(path, "pydisco", "job"))
+    _precompile(path)
+
+
+def _cached_template(key: tuple[Any, ...]) -> str | None:
+    """The template for ``key`` in the user's cache, built there (atomically) if missing."""
+    import hashlib
+
+    base = _cache_dir()
+    if base is None:
+        return None
+    digest = hashlib.sha256(repr((_TEMPLATE_FORMAT, sys.version, key)).encode()).hexdigest()[:24]
+    path = os.path.join(base, f"runtime-{digest}")
+    if os.path.isdir(path):  # built elsewhere and renamed into place whole
+        os.utime(path)  # in use: kept by the pruning below
+        return path
+    try:
+        building = tempfile.mkdtemp(prefix="building-", dir=base)
+        _build_template(building)
+        try:
+            os.rename(building, path)
+        except OSError:  # another process was quicker: use its copy
+            shutil.rmtree(building, ignore_errors=True)
+    except OSError:
+        return None
+    _prune(base, keep=path)
+    return path if os.path.isdir(path) else None
+
+
+def _prune(base: str, keep: str) -> None:
+    """Remove cached templates (and abandoned builds) unused for :data:`_CACHE_MAX_AGE`."""
+    import time
+
+    limit = time.time() - _CACHE_MAX_AGE
+    for name in os.listdir(base):
+        path = os.path.join(base, name)
+        if path in (keep, keep + ".zip") or not name.startswith(("runtime-", "building-")):
+            continue
+        try:
+            if os.stat(path).st_mtime < limit:
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.remove(path)
+        except OSError:
+            continue
+
+
+def _runtime_template() -> str:
+    """A byte-compiled copy of the worker runtime and this package, built once per version.
+
+    Byte-compiling takes most of the time of building a job home (about
+    0.4 s of CPU), so the template is kept in the user's cache directory
+    (``~/.cache/pydisco``, or ``PYDISCO_CACHE_DIR``) and every later job of
+    any process copies it; it is rebuilt when any of its source files (or
+    the Python version) changes. Without a usable cache directory it is
+    built once per process in a temporary directory.
+    """
     key = _fingerprint()
     with _template_lock:
         path = _templates.get(key)
         if path is None or not os.path.isdir(path):
-            path = tempfile.mkdtemp(prefix="pydisco-runtime-")
-            atexit.register(shutil.rmtree, path, True)
-            install_runtime(path)
-            _copy_tree(_JOB_PACKAGE, os.path.join(path, "pydisco", "job"))
-            _precompile(path)
+            path = _cached_template(key)
+            if path is None:
+                path = tempfile.mkdtemp(prefix="pydisco-runtime-")
+                atexit.register(shutil.rmtree, path, True)
+                _build_template(path)
             _templates[key] = path
         return path
 
@@ -160,16 +260,9 @@ def _sources(root: str) -> dict[str, int]:
 
 def _compile_new(dest: str, template: dict[str, int]) -> None:
     """Byte-compile the files of ``dest`` that did not come unchanged from the template."""
-    import py_compile
-
     for relative, mtime in _sources(dest).items():
         if template.get(relative) != mtime:
-            py_compile.compile(
-                os.path.join(dest, relative),
-                doraise=False,
-                quiet=2,
-                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            )
+            _compile_file(os.path.join(dest, relative))
 
 
 def build_job_home(job: Job, target: str, dest: str) -> None:
@@ -177,6 +270,12 @@ def build_job_home(job: Job, target: str, dest: str) -> None:
     template = _runtime_template()
     shutil.copytree(template, dest, dirs_exist_ok=True)  # copy2: times kept, byte-code valid
     copied = _sources(dest)
+    _add_job_code(job, target, dest)
+    _compile_new(dest, copied)
+
+
+def _add_job_code(job: Job, target: str, dest: str) -> None:
+    """The user's module, ``Job.modules``, ``Job.files`` and the launcher, into ``dest``."""
     module_name = target.partition(":")[0]
     if module_name in sys.modules and getattr(sys.modules[module_name], "__file__", None):
         ship_module(module_name, dest)
@@ -190,11 +289,97 @@ def build_job_home(job: Job, target: str, dest: str) -> None:
         ship_module(extra, dest)
     for path in job.files:
         shutil.copyfile(path, os.path.join(dest, os.path.basename(path)))
-    _compile_new(dest, copied)
     launcher = os.path.join(dest, LAUNCHER_NAME)
     with open(launcher, "w", encoding="utf-8") as handle:
         handle.write(LAUNCHER_SCRIPT)
     os.chmod(launcher, os.stat(launcher).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+_zips: dict[str, str] = {}
+
+
+def _runtime_zip(template: str) -> str:
+    """``template`` zipped once, beside it (in the cache when it is cached)."""
+    from pydisco.jobpack.jobhome import zip_directory
+
+    with _template_lock:
+        path = _zips.get(template)
+        if path is not None and os.path.isfile(path):
+            return path
+        path = template.rstrip(os.sep) + ".zip"
+        if not os.path.isfile(path):
+            handle, building = tempfile.mkstemp(
+                dir=os.path.dirname(path), prefix="building-", suffix=".zip"
+            )
+            with os.fdopen(handle, "wb") as out:
+                zip_directory(template, out)
+            os.replace(building, path)
+            if not os.path.dirname(path).startswith(_cache_dir() or "\0"):
+                atexit.register(_remove, path)
+        _zips[template] = path
+        return path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
+
+
+def write_job_home_zip(job: Job, target: str, out: IO[bytes]) -> None:
+    """Write to ``out`` the zip of the job home :func:`build_job_home` would fill.
+
+    The runtime part comes zipped from the cache; only the job's own code is
+    compressed per job. A name of the job's code that the runtime also has
+    (a module called ``attr``, say) takes the slower way, whose copy wins.
+    """
+    import zipfile
+
+    template = _runtime_template()
+    runtime = _runtime_zip(template)
+    with tempfile.TemporaryDirectory(prefix="pydisco-jobcode-") as code:
+        _add_job_code(job, target, code)
+        _compile_new(code, {})
+        files = sorted(
+            os.path.relpath(os.path.join(directory, name), code).replace(os.sep, "/")
+            for directory, _dirs, names in os.walk(code)
+            for name in names
+        )
+        with open(runtime, "rb") as source:
+            shutil.copyfileobj(source, out)
+        out.seek(0)
+        with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+            if set(files) & set(archive.namelist()):
+                clash = True
+            else:
+                clash = False
+                for name in files:
+                    info = zipfile.ZipInfo.from_file(
+                        os.path.join(code, name), name, strict_timestamps=False
+                    )
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    if name == LAUNCHER_NAME:
+                        info.external_attr = (stat.S_IFREG | 0o755) << 16
+                    with open(os.path.join(code, name), "rb") as data:
+                        archive.writestr(info, data.read())
+    if clash:
+        from pydisco.jobpack.jobhome import zip_directory
+
+        out.seek(0)
+        out.truncate()
+        with tempfile.TemporaryDirectory(prefix="pydisco-jobhome-") as home:
+            build_job_home(job, target, home)
+            zip_directory(home, out, executable=LAUNCHER_NAME)
+
+
+def input_ranges(sources: Iterable[Source]) -> dict[str, tuple[str, int, int, int]]:
+    """``{url: (path, start, end, file size)}`` of every input that is a range of a local file."""
+    ranges = {}
+    for source in sources:
+        if source.path is not None and source.urls and (source.start or source.end is not None):
+            size = os.path.getsize(source.path)
+            end = size if source.end is None else source.end
+            ranges[source.urls[0]] = (source.path, source.start, end, size)
+    return ranges
 
 
 def job_inputs(sources: Iterable[Source], default_format: str) -> tuple[list[Any], dict[str, str]]:
@@ -237,7 +422,8 @@ def write_job_pack(
         max_cores=job.max_cores,
         save_results=job.save_results,
     )
-    jobdata = encode_jobdata(target, job.params, formats, job.input_format)
-    with tempfile.TemporaryDirectory(prefix="pydisco-jobhome-") as home:
-        build_job_home(job, target, home)
+    jobdata = encode_jobdata(target, job.params, formats, job.input_format, input_ranges(sources))
+    with tempfile.TemporaryFile(prefix="pydisco-jobhome-") as home:
+        write_job_home_zip(job, target, home)
+        home.seek(0)
         write_jobpack(out, jobdict=jobdict, jobenvs=jobenvs or {}, jobhome=home, jobdata=jobdata)

@@ -30,12 +30,11 @@ import pickle
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from itertools import chain
+from itertools import chain, repeat
 from json.encoder import encode_basestring
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from pydisco.job.errors import CorruptRecords
-from pydisco.protocol import jsoncodec
 
 __all__ = [
     "FORMATS",
@@ -45,6 +44,7 @@ __all__ = [
     "LinesFormat",
     "PickleFormat",
     "RecordFormat",
+    "Repeated",
     "get_format",
     "iter_lines",
     "json_key_bytes",
@@ -59,6 +59,26 @@ _FRAME: Final = struct.Struct("<II")
 _canonical_json = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
 ).encode
+
+
+class Repeated(NamedTuple):
+    """``value`` emitted ``times`` times under one key: one record between stages.
+
+    Written by the automatic combiner (a map stage without ``combine`` that
+    feeds another stage), read back as the pair repeated, so the next stage
+    sees exactly what was emitted; results never hold one.
+    """
+
+    value: Any
+    times: int
+
+
+def _check_count(count: Any, record: Any) -> int:
+    if type(count) is not int or count < 1:
+        raise CorruptRecords(
+            f"A repeated record's count is not a positive integer: {record!r:.200}"
+        )
+    return count
 
 
 class RecordFormat(Protocol):
@@ -79,6 +99,10 @@ class RecordFormat(Protocol):
 
     def encode(self, key_bytes: bytes, value: Any) -> bytes:
         """One whole record (framing included) from its encoded key and its value."""
+        ...
+
+    def encode_repeated(self, key_bytes: bytes, value: Any, times: int) -> bytes:
+        """One record standing for the pair ``times`` times (see :class:`Repeated`)."""
         ...
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[Any]:
@@ -176,6 +200,17 @@ def json_value_bytes(value: Any) -> bytes:
         raise TypeError(f"The value {value!r} cannot be encoded as JSON: {exc}.") from None
 
 
+_ARITY: Final = frozenset({2, 3})
+_PAIR_ONLY: Final = frozenset({2})
+
+
+def _repeated_pair(record: list[Any]) -> list[Any]:
+    if len(record) == 2:
+        return record
+    key, value, count = record
+    return [key, Repeated(value, _check_count(count, record))]
+
+
 class JsonFormat:
     """``[key,value]`` per line, UTF-8; the default, readable from any language."""
 
@@ -195,23 +230,29 @@ class JsonFormat:
         return b"[" + key_bytes + b"," + json_value_bytes(value) + b"]\n"
 
     def _pair(self, line: bytes) -> list[Any]:
+        from pydisco.protocol import jsoncodec  # only for a block that did not decode whole
+
         try:
             pair = jsoncodec.loads(line)
         except ValueError as exc:
             raise CorruptRecords(
                 f"A json record is not valid JSON ({exc}): {line[:200]!r}"
             ) from None
-        if type(pair) is not list or len(pair) != 2:
+        if type(pair) is not list or len(pair) not in _ARITY:
             raise CorruptRecords(f"A json record is not a [key, value] array: {line[:200]!r}")
         return pair
 
+    def encode_repeated(self, key_bytes: bytes, value: Any, times: int) -> bytes:
+        """``[<key>,<value>,<times>]\\n``: the pair ``times`` times (between stages only)."""
+        return b"[%b,%b,%d]\n" % (key_bytes, json_value_bytes(value), times)
+
     def _block(self, block: bytes) -> list[Any]:
-        """The pairs of whole lines ``block``: one decoder call for all of them."""
+        """The records of whole lines ``block``: one decoder call for all of them."""
         try:
             pairs = _fast_loads(b"[" + block.replace(b"\n", b",") + b"]")
         except ValueError:
             pairs = None
-        if type(pairs) is list and all(type(p) is list and len(p) == 2 for p in pairs):
+        if type(pairs) is list and all(type(p) is list and len(p) in _ARITY for p in pairs):
             return pairs
         # Blank lines, or a bad record: line by line, to skip the one and name the other.
         return [self._pair(line) for line in block.split(b"\n") if line.strip()]
@@ -231,19 +272,37 @@ class JsonFormat:
             yield self._block(pending)
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[Pair]:
-        """Every ``(key, value)``; blank lines are skipped."""
+        """Every ``(key, value)``; blank lines are skipped, a repeated record repeated."""
         for pairs in self._blocks(chunks):
-            yield from map(tuple, pairs)
+            if _PAIR_ONLY.issuperset(map(len, pairs)):
+                yield from map(tuple, pairs)
+                continue
+            for record in pairs:
+                if len(record) == 2:
+                    yield tuple(record)
+                else:
+                    key, value, count = record
+                    yield from repeat((key, value), _check_count(count, record))
 
     def keyed_records(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
-        """Every ``(canonical key bytes, value)``."""
+        """Every ``(canonical key bytes, value)``; a repeated record's value is a :class:`Repeated`.
+
+        :attr:`repeated` is then set, so the reader knows to expand values.
+        """
         encode = encode_basestring
         for pairs in self._blocks(chunks):
-            for key, value in pairs:
+            records = pairs
+            if not _PAIR_ONLY.issuperset(map(len, pairs)):
+                self.repeated = True
+                records = [_repeated_pair(record) for record in pairs]
+            for key, value in records:
                 if type(key) is str:
                     yield encode(key).encode("utf-8"), value
                 else:
                     yield json_key_bytes(key), value
+
+    #: Whether :meth:`keyed_records` has yielded a :class:`Repeated` value.
+    repeated = False
 
 
 # --- pickle -------------------------------------------------------------------------------------
@@ -297,17 +356,31 @@ class PickleFormat:
         data = pickle.dumps(value, PICKLE_PROTOCOL)
         return _FRAME.pack(len(key_bytes), len(data)) + key_bytes + data
 
+    def encode_repeated(self, key_bytes: bytes, value: Any, times: int) -> bytes:
+        """The pair ``times`` times: the value pickle is a :class:`Repeated` (between stages)."""
+        return self.encode(key_bytes, Repeated(value, times))
+
     def records(self, chunks: Iterable[bytes]) -> Iterator[Pair]:
-        """Every ``(key, value)``."""
+        """Every ``(key, value)``; a repeated record repeated."""
         loads = pickle.loads
         for key, value in _frames(chunks):
-            yield loads(key), loads(value)
+            decoded = loads(value)
+            if type(decoded) is Repeated:
+                yield from repeat((loads(key), decoded.value), decoded.times)
+            else:
+                yield loads(key), decoded
 
     def keyed_records(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
-        """Every ``(key pickle, value)``."""
+        """Every ``(key pickle, value)``; a repeated record's value is a :class:`Repeated`."""
         loads = pickle.loads
         for key, value in _frames(chunks):
-            yield key, loads(value)
+            decoded = loads(value)
+            if type(decoded) is Repeated:
+                self.repeated = True
+            yield key, decoded
+
+    #: Whether :meth:`keyed_records` has yielded a :class:`Repeated` value.
+    repeated = False
 
 
 # --- lines --------------------------------------------------------------------------------------
@@ -330,6 +403,10 @@ class LinesFormat:
     def encode(self, key_bytes: bytes, value: Any) -> bytes:
         """``str(value)`` and a line end."""
         return f"{value}\n".encode()
+
+    def encode_repeated(self, key_bytes: bytes, value: Any, times: int) -> bytes:
+        """The line ``times`` times."""
+        return self.encode(key_bytes, value) * times
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[str]:
         """Every line as text."""
@@ -458,6 +535,10 @@ class ClassicFormat:
     decode_key = staticmethod(_unpickle_key)
 
     def encode(self, key_bytes: bytes, value: Any) -> bytes:
+        """Not supported: pydisco writes ``json`` or ``pickle``."""
+        raise TypeError("The classic Disco format is read only; write 'json' or 'pickle'.")
+
+    def encode_repeated(self, key_bytes: bytes, value: Any, times: int) -> bytes:
         """Not supported: pydisco writes ``json`` or ``pickle``."""
         raise TypeError("The classic Disco format is read only; write 'json' or 'pickle'.")
 

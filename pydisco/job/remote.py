@@ -4,13 +4,21 @@ The job is packed (:mod:`pydisco.job.packing`), submitted, waited for, and its
 results come back as a :class:`~pydisco.job.results.Results` whose sources
 are the result files' HTTP URLs (so they chain into another job's inputs).
 
-Local inputs: a node must be able to read every input. For the bundled master
-(same machine), and any master on a loopback address, a local file is passed
-as a ``file://`` URL; a large one is first cut into line-aligned chunk files
-(one map task each), and raw data is written to a file too, in a directory
-kept while the process runs. For another master, local data goes as
-``raw://`` when small (under :data:`MAX_RAW_BYTES`); larger local files must
-be put somewhere the nodes can read (HTTP) and given by URL.
+Local inputs: a node must be able to read every input. Local text files are
+cut into line-aligned byte ranges, one map task each, as many as
+:func:`~pydisco.job.sources.plan_map_tasks` plans for the master's slots.
+For the bundled master (``byte_ranges``) each task reads its range of the
+file itself: nothing is copied before the job starts (the range travels as a
+``file://...#bytes=START-END`` URL that the job data maps back to the file).
+Any other master on a loopback address could be a real Disco, whose workers
+only understand whole ``file://`` files, so each range is first written to a
+chunk file; raw data is written to a file too, in a directory kept while the
+process runs. For a master elsewhere, local data goes as ``raw://`` when
+small (under :data:`MAX_RAW_BYTES`); larger local files must be put
+somewhere the nodes can read (HTTP) and given by URL.
+
+One HTTP client per master URL serves every run of the process (submit,
+wait, result indexes and result data): see :func:`master_client`.
 """
 
 from __future__ import annotations
@@ -29,10 +37,23 @@ import attrs
 from pydisco.job.api import Job, locate_job
 from pydisco.job.packing import write_job_pack
 from pydisco.job.results import Results
-from pydisco.job.sources import Source, as_sources, read_source, split_source
+from pydisco.job.sources import (
+    Source,
+    as_sources,
+    plan_map_tasks,
+    range_url,
+    read_source,
+    splittable,
+)
 from pydisco.job.tags import expand_tags
 
-__all__ = ["MAX_RAW_BYTES", "LocalMasterRunner", "MasterRunner", "bundled_master"]
+__all__ = [
+    "MAX_RAW_BYTES",
+    "LocalMasterRunner",
+    "MasterRunner",
+    "bundled_master",
+    "master_client",
+]
 
 #: The largest local input sent inline as ``raw://`` to a master on another machine.
 MAX_RAW_BYTES: Final = 64 * 1024
@@ -62,6 +83,8 @@ class MasterRunner:
         url: str,
         *,
         local_files: bool | None = None,
+        byte_ranges: bool = False,
+        slots: int | None = None,
         staging: str | None = None,
         poll_interval: float = 0.2,
         timeout: float | None = None,
@@ -76,6 +99,10 @@ class MasterRunner:
         self.ddfs = (ddfs or self.url).rstrip("/")
         #: Whether the nodes share this machine's files (default: the master is on loopback).
         self.local_files = _is_loopback(self.url) if local_files is None else local_files
+        #: Whether map tasks read ranges of local files in place (a pydisco master only).
+        self.byte_ranges = byte_ranges and self.local_files
+        #: The master's slots, for planning map tasks (``None``: asked when needed).
+        self.slots = slots
         self.staging = staging
         self.poll_interval = poll_interval
         #: Environment variables for the workers (the job pack's job envs). On loopback the
@@ -86,16 +113,37 @@ class MasterRunner:
         self.jobenvs = dict(jobenvs or {})
         self.timeout = timeout
 
+    @property
+    def client(self) -> Any:
+        """The process's HTTP client for this master (:func:`master_client`)."""
+        return master_client(self.url)
+
+    def slots_for(self, job: Job) -> int:
+        """The slots jobs get: given, else the master's non-blacklisted workers; ``max_cores``."""
+        slots = self.slots
+        if slots is None:
+            nodes = self.client.nodeinfo()
+            slots = sum(n.max_workers for n in nodes if not n.blacklisted)
+        if job.max_cores is not None:
+            slots = min(slots, job.max_cores)
+        return max(1, slots)
+
+    def _plan(self, job: Job, inputs: Any) -> list[Source]:
+        sources = expand_tags(
+            as_sources(inputs, job.input_format), self.ddfs, keep_disco=self.ddfs == self.url
+        )
+        needs_slots = job.chunk_size is None and job.map_tasks is None
+        if not any(splittable(s) for s in sources):
+            return sources
+        slots = self.slots_for(job) if needs_slots else 1
+        return plan_map_tasks(
+            sources, slots=slots, chunk_size=job.chunk_size, map_tasks=job.map_tasks
+        )
+
     def _prepare(self, job: Job, inputs: Any) -> list[Source]:
         prepared: list[Source] = []
-        pieces = [
-            piece
-            for source in expand_tags(
-                as_sources(inputs, job.input_format), self.ddfs, keep_disco=self.ddfs == self.url
-            )
-            for piece in split_source(source, job.chunk_size)
-        ]
-        for piece in pieces:
+        for piece in self._plan(job, inputs):
+            ranged = piece.path is not None and (piece.start or piece.end is not None)
             if piece.path is None and piece.data is None:
                 prepared.append(piece)  # a URL the nodes read themselves
             elif piece.data is not None and self.local_files:
@@ -111,8 +159,11 @@ class MasterRunner:
                         f"under {MAX_RAW_BYTES} bytes are sent as raw://)."
                     )
                 prepared.append(Source((_raw_url(piece),), piece.format, piece.label))
-            elif piece.path is not None and not piece.start and piece.end is None:
+            elif piece.path is not None and not ranged:
                 prepared.append(Source((f"file://{piece.path}",), piece.format, piece.label))
+            elif self.byte_ranges and piece.path is not None:
+                url = range_url(piece.path, piece.start, _size(piece) + piece.start)
+                prepared.append(attrs.evolve(piece, urls=(url,)))
             else:
                 prepared.append(self._stage_file(piece))
         return prepared
@@ -147,15 +198,13 @@ class MasterRunner:
 
     def run(self, job: Job, inputs: Any, *, original: Job | None = None) -> Results:
         """Pack, submit and wait; raises the client's ``JobFailed`` with the job's errors."""
-        from pydisco.client import Master
-
         with tempfile.TemporaryFile(prefix="pydisco-pack-") as pack:
             self.write_pack(pack, job, inputs, original=original)
             pack.seek(0)
-            with Master(self.url) as master:
-                name = master.submit(pack)
-                result = master.wait(name, timeout=self.timeout, poll_interval=self.poll_interval)
-                return self.results_of(master, result, job)
+            master = self.client
+            name = master.submit(pack)
+            result = master.wait(name, timeout=self.timeout, poll_interval=self.poll_interval)
+            return self.results_of(master, result, job)
 
     def _result_sources(self, master: Any, entries: Any, fmt: str) -> list[Source]:
         from pydisco.client import data_url, parse_index
@@ -178,10 +227,36 @@ class MasterRunner:
         return sources
 
     def _reader(self, source: Source) -> Iterator[bytes]:
-        from pydisco.client import Master
+        yield from self.client.iter_results([list(source.urls)])
 
-        with Master(self.url) as master:
-            yield from master.iter_results([list(source.urls)])
+
+_clients: dict[str, Any] = {}
+
+
+def master_client(url: str) -> Any:
+    """The one :class:`pydisco.client.Master` of this process for ``url``, closed at exit.
+
+    Making a client costs more than most requests (for ``https://`` a TLS
+    context with the trust store), so submit, wait and every result read of
+    every run share it; ``httpx`` clients are safe to share between threads.
+    """
+    with _lock:
+        client = _clients.get(url)
+        if client is None:
+            from pydisco.client import Master
+
+            if not _clients:
+                atexit.register(_close_clients)
+            client = _clients[url] = Master(url)
+        return client
+
+
+def _close_clients() -> None:
+    with _lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
 
 
 def _is_loopback(url: str) -> bool:
@@ -199,18 +274,20 @@ def _size(source: Source) -> int:
 
 _lock = threading.Lock()
 _bundled: Any = None
+_bundled_slots = 1
 
 
 def bundled_master(slots: int | None = None) -> Any:
     """The bundled reference master of this process, started on first use, stopped at exit."""
-    global _bundled
+    global _bundled, _bundled_slots
     with _lock:
         if _bundled is None:
             from pydisco.job.runners import local_master_settings
             from pydisco.master import ReferenceMaster
 
             data_dir = tempfile.mkdtemp(prefix="pydisco-master-")
-            nodes = f"localhost={slots or os.cpu_count() or 1}"
+            _bundled_slots = slots or os.cpu_count() or 1
+            nodes = f"localhost={_bundled_slots}"
             _bundled = ReferenceMaster.start_in_thread(
                 data_dir, nodes=nodes, **local_master_settings()
             )
@@ -233,7 +310,9 @@ class LocalMasterRunner(MasterRunner):
         handle = master if master is not None else bundled_master(slots)
         url = handle if isinstance(handle, str) else handle.url
         options.setdefault("jobenvs", {"PATH": _interpreter_path()})
-        super().__init__(url, local_files=True, **options)
+        if master is None:
+            options.setdefault("slots", _bundled_slots)  # what the bundled master offers
+        super().__init__(url, local_files=True, byte_ranges=True, **options)
 
 
 def _interpreter_path() -> str:

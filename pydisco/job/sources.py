@@ -3,7 +3,7 @@
 :func:`as_sources` accepts, for each input:
 
 - a path (``str`` without ``://``, or ``os.PathLike``) or ``file://`` URL:
-  a local file, split into line-aligned chunks when it is large;
+  a local file, cut into line-aligned byte ranges by :func:`plan_map_tasks`;
 - any other URL (``http://``, ``https://``, ``raw://``, ``disco://``, ...);
 - ``bytes``: raw data;
 - a list or tuple of URLs: replicas of the same data;
@@ -22,7 +22,17 @@ from typing import Any, Final
 
 import attrs
 
-__all__ = ["Source", "as_sources", "line_chunks"]
+__all__ = [
+    "Source",
+    "as_sources",
+    "default_map_tasks",
+    "line_chunks",
+    "line_ranges",
+    "plan_map_tasks",
+    "range_url",
+    "read_file_range",
+    "splittable",
+]
 
 _SCAN: Final = 64 * 1024
 
@@ -109,62 +119,161 @@ def as_sources(inputs: Iterable[Any] | Any, fmt: str = "lines") -> list[Source]:
     return sources
 
 
-def line_chunks(path: str, chunk_size: int) -> list[tuple[int, int]]:
-    """``(start, end)`` byte ranges of ``path``, ending at line ends, as even as lines allow.
+#: Default map-task planning (docs/jobs.md, "How local files become map tasks").
+#: Map tasks per slot once the input pays for them: a task that ends early leaves its
+#: slot to the other, so unequal tasks (or a busy core) idle a slot for at most half a task.
+TASKS_PER_SLOT: Final = 2
+#: The least input a map task gets by default: a task costs about 0.09 s of CPU (worker
+#: start, partial aggregates), counting 16 MiB of words about 0.8 s (bench/README.md).
+MIN_TASK_BYTES: Final = 16 * 1024 * 1024
+#: The most input a map task gets by default (more tasks, in multiples of the slots, past it):
+#: a failed task is retried whole, and the master's progress advances task by task.
+MAX_TASK_BYTES: Final = 256 * 1024 * 1024
 
-    A file of ``size`` bytes gives ``ceil(size / chunk_size)`` ranges of about
-    ``size / n`` bytes each (not full chunks and a small rest), so its map
-    tasks take about the same time.
+
+def default_map_tasks(total: int, slots: int) -> int:
+    """How many map tasks ``total`` bytes of local text become on ``slots`` slots by default.
+
+    A multiple of ``slots`` once every slot can get :data:`MIN_TASK_BYTES`:
+    ``TASKS_PER_SLOT`` per slot once each of those tasks can, more once
+    tasks would exceed :data:`MAX_TASK_BYTES`. Less input gives one task per
+    :data:`MIN_TASK_BYTES` (at least one).
+    """
+    slots = max(1, slots)
+    if total <= MIN_TASK_BYTES:
+        return 1
+    if total < slots * MIN_TASK_BYTES:
+        return -(-total // MIN_TASK_BYTES)
+    per_slot = TASKS_PER_SLOT if total >= TASKS_PER_SLOT * slots * MIN_TASK_BYTES else 1
+    per_slot = max(per_slot, -(-total // (slots * MAX_TASK_BYTES)))
+    return slots * per_slot
+
+
+def splittable(source: Source) -> bool:
+    """Whether ``source`` is a whole local text file that map tasks may share by byte ranges."""
+    return (
+        source.path is not None
+        and not source.start
+        and source.end is None
+        and source.format == "lines"
+        and not source.path.endswith(".gz")
+    )
+
+
+def plan_map_tasks(
+    sources: list[Source],
+    *,
+    slots: int,
+    chunk_size: int | None = None,
+    map_tasks: int | None = None,
+) -> list[Source]:
+    """``sources`` with each whole local text file cut into line-aligned ranges (one task each).
+
+    ``chunk_size`` cuts every such file into ``ceil(size / chunk_size)``
+    ranges; otherwise the files are cut into ``map_tasks`` ranges in all
+    (default :func:`default_map_tasks` of their total size on ``slots``),
+    each file into a share proportional to its size (at least one). Other
+    inputs (URLs, raw data, results, ranges) stay one task each.
+    """
+    sizes = {id(s): os.path.getsize(s.path) for s in sources if splittable(s) and s.path}
+    if not sizes:
+        return list(sources)
+    total = sum(sizes.values())
+    tasks = map_tasks if map_tasks is not None else default_map_tasks(total, slots)
+    per_task = max(1.0, total / tasks)
+    planned: list[Source] = []
+    for source in sources:
+        size = sizes.get(id(source))
+        if size is None or source.path is None:
+            planned.append(source)
+            continue
+        count = -(-size // chunk_size) if chunk_size else max(1, round(size / per_task))
+        ranges = line_ranges(source.path, count)
+        if len(ranges) == 1:
+            planned.append(source)
+        else:
+            planned.extend(attrs.evolve(source, start=start, end=end) for start, end in ranges)
+    return planned
+
+
+def line_ranges(path: str, count: int) -> list[tuple[int, int]]:
+    """``count`` (or fewer) ``(start, end)`` byte ranges of ``path``, ending at line ends.
+
+    The ranges are about ``size / count`` bytes each, so the tasks take
+    about the same time; a range extends to the end of the line it would
+    cut, so a line longer than a range makes fewer ranges. Finding them
+    reads one block per range, not the file.
     """
     size = os.path.getsize(path)
-    if size <= chunk_size:
+    if count <= 1 or size == 0:
         return [(0, size)]
-    count = -(-size // chunk_size)
-    step = -(-size // count)
     ranges = []
     start = 0
     with open(path, "rb") as handle:
-        while start < size:
-            target = start + step
-            if target >= size:
-                ranges.append((start, size))
-                break
-            handle.seek(target)
+        for k in range(1, count):
+            target = k * size // count  # cut points fixed in advance: no error builds up
+            if target <= start:
+                continue  # inside the long line the last range ended with
+            handle.seek(target - 1)  # a cut that already falls on a line end stays
             end = size
-            while True:
-                block = handle.read(_SCAN)
-                if not block:
-                    break
+            while block := handle.read(_SCAN):
                 newline = block.find(b"\n")
                 if newline >= 0:
                     end = handle.tell() - len(block) + newline + 1
                     break
+            if end >= size:
+                break
             ranges.append((start, end))
             start = end
+    ranges.append((start, size))
     return ranges
 
 
-def split_source(source: Source, chunk_size: int) -> list[Source]:
-    """A whole local text file as several sources, one per line-aligned chunk."""
-    if source.path is None or source.start or source.end is not None or source.format != "lines":
-        return [source]
-    pieces = line_chunks(source.path, chunk_size)
-    if len(pieces) == 1:
-        return [source]
-    return [attrs.evolve(source, start=start, end=end) for start, end in pieces]
+def line_chunks(path: str, chunk_size: int) -> list[tuple[int, int]]:
+    """:func:`line_ranges` of ``path`` in ``ceil(size / chunk_size)`` ranges."""
+    return line_ranges(path, -(-os.path.getsize(path) // chunk_size))
 
 
 _READ: Final = 1 << 20
 
 
-def _read_file(path: str, start: int, end: int | None) -> Iterator[bytes]:
+def range_url(path: str, start: int, end: int) -> str:
+    """The URL naming bytes ``start`` to ``end`` of local ``path`` in a pydisco job's inputs.
+
+    Only pydisco's own job layer reads it, through the job data's
+    ``input_ranges`` (the URL is a name, never parsed back); a Disco worker
+    would take it for a file called ``path#bytes=...``.
+    """
+    return f"file://{path}#bytes={start}-{end}"
+
+
+def read_file_range(
+    path: str, start: int, end: int | None, size: int | None = None
+) -> Iterator[bytes]:
+    """The bytes of local ``path`` from ``start`` to ``end`` (``None``: to its end), in blocks.
+
+    ``size`` is the file's size when its ranges were planned; a file of
+    another size, or one that ends before ``end``, raises :class:`InputChanged`.
+    """
+    from pydisco.job.errors import InputChanged
+
     with open(path, "rb") as handle:
+        if size is not None and os.fstat(handle.fileno()).st_size != size:
+            raise InputChanged(
+                f"The input file {path} is now {os.fstat(handle.fileno()).st_size} bytes, "
+                f"{size} when the job cut it into map tasks; run the job again."
+            )
         if start:
             handle.seek(start)
         left = None if end is None else end - start
         while left is None or left > 0:
             block = handle.read(_READ if left is None else min(_READ, left))
             if not block:
+                if left is not None:
+                    raise InputChanged(
+                        f"The input file {path} ends before byte {end} of its map task's range "
+                        f"{start}-{end}; it changed after the job was planned."
+                    )
                 return
             if left is not None:
                 left -= len(block)
@@ -203,7 +312,7 @@ def read_source(source: Source) -> Iterator[bytes]:
                 while block := unzipped.read(_READ):
                     yield block
             return
-        yield from _read_file(source.path, source.start, source.end)
+        yield from read_file_range(source.path, source.start, source.end)
         return
     failures = []
     for url in source.urls:

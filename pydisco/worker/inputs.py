@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Final, NamedTuple
 
 from pydisco.protocol.messages import (
@@ -177,9 +178,33 @@ class TaskInput:
             yield pending
 
     def text_lines(self, encoding: str = "utf-8", errors: str = "strict") -> Iterator[str]:
-        """The input's lines decoded as text, without their line ends."""
-        for line in self.lines():
-            yield line.decode(encoding, errors).rstrip("\r\n")
+        """The input's lines decoded as text, without their line ends (``\\n``, ``\\r\\n``).
+
+        The lines of each chunk are decoded and split at once and handed on
+        as a block, so no Python step runs per line (``counts.update(chain.
+        from_iterable(map(str.split, input.text_lines())))`` counts in C).
+        """
+        return chain.from_iterable(self.text_blocks(encoding, errors))
+
+    def text_blocks(self, encoding: str = "utf-8", errors: str = "strict") -> Iterator[list[str]]:
+        """:meth:`text_lines` as lists, one per run of whole lines read (the faster form)."""
+        pending = b""
+        for chunk in self._stream():
+            if chunk is _BOUNDARY:
+                if pending:
+                    yield [pending.decode(encoding, errors).rstrip("\r")]
+                    pending = b""
+                continue
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                pending += chunk
+                continue
+            text = (pending + chunk[:cut]).decode(encoding, errors)
+            pending = chunk[cut + 1 :]
+            lines = text.split("\n")
+            yield [line.rstrip("\r") for line in lines] if "\r" in text else lines
+        if pending:
+            yield [pending.decode(encoding, errors).rstrip("\r")]
 
     def read(self) -> bytes:
         """The whole input in memory (only for inputs known to be small)."""

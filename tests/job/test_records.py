@@ -101,7 +101,7 @@ def test_pickle_frame_layout() -> None:
 
 def test_bad_json_record_is_reported() -> None:
     with pytest.raises(CorruptRecords, match="not a \\[key, value\\]"):
-        list(JsonFormat().records([b"[1,2,3]\n"]))
+        list(JsonFormat().records([b"[1,2,3,4]\n"]))
     with pytest.raises(CorruptRecords, match="not valid JSON"):
         list(JsonFormat().records([b"[1,\n"]))
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pydisco.job.sources import Source, line_chunks, split_source
+from pydisco.job.sources import Source, line_chunks, plan_map_tasks
 
 LINES = st.lists(st.text(alphabet="ab \u00e9", max_size=30), max_size=200)
 
@@ -36,6 +36,6 @@ def test_chunks_are_even_not_full_chunks_and_a_rest(tmp_path: Path) -> None:
     path = tmp_path / "text.txt"
     path.write_bytes(b"0123456789\n" * 1000)  # 11,000 bytes
     ranges = line_chunks(str(path), 4000)
-    assert [end - start for start, end in ranges] == [3674, 3674, 3652]
-    pieces = split_source(Source.file(path), 4000)
+    assert [end - start for start, end in ranges] == [3674, 3663, 3663]
+    pieces = plan_map_tasks([Source.file(path)], slots=2, chunk_size=4000)
     assert [(p.start, p.end) for p in pieces] == ranges

@@ -6,6 +6,8 @@ import os
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pydisco.protocol import Fail, InputErr, InputReply, InputRequest, Replica, Retry, Wait
 from pydisco.worker import InputFailed
@@ -116,3 +118,31 @@ def test_an_input_streams_once(home: str) -> None:
 def test_text_lines(home: str) -> None:
     task_input = TaskInput(data_input(0, "raw://é\r\nb\nc"), make_task(home), None)
     assert list(task_input.text_lines()) == ["é", "b", "c"]
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet="ab \r\né", max_size=60))
+def test_text_lines_in_blocks_match_line_by_line(home: str, text: str) -> None:
+    data = text.encode()
+    expected = [line.decode().rstrip("\r\n") for line in _lines_of(data)]
+    task_input = TaskInput(data_input(0, "raw://" + text), make_task(home), None)
+    assert list(task_input.text_lines()) == expected
+
+
+def test_text_lines_across_read_chunks(home: str, tmp_path: Any) -> None:
+    lines = [f"line {i} " + "x" * (i % 97) + ("\r" if i % 5 == 0 else "") for i in range(9000)]
+    data = "\n".join(lines).encode()  # over two 256 KiB read chunks, no final line end
+    path = tmp_path / "text.txt"
+    path.write_bytes(data)
+    task_input = TaskInput(data_input(0, f"file://{path}"), make_task(home), None)
+    assert list(task_input.text_lines()) == [line.rstrip("\r") for line in lines]
+
+
+def _lines_of(data: bytes) -> list[bytes]:
+    pieces = data.split(b"\n")
+    lines = [piece + b"\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
+    return lines
