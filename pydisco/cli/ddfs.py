@@ -281,7 +281,7 @@ def attrs(tag: str) -> None:
 @_TAG
 @click.argument("attr")
 def getattr_(tag: str, attr: str) -> None:
-    """Print one attribute (``ddfs:read-token`` and friends too)."""
+    """Print one attribute (ddfs:read-token and friends too)."""
     with _connect() as client:
         value = client.getattr(tag, attr, _token())
     if options().json:

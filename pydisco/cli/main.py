@@ -53,6 +53,7 @@ SUMMARIES: dict[str, str] = {
     "clean": "Kill jobs and delete their master-side files (events, job pack).",
     "config": "Show or replace the master's node table.",
     "conform": "Run the worker CMD the way a Disco master does and report every rule it breaks.",
+    "ddfs": "DDFS tags and blobs: ls, cat, xcat, push, chunk, blobs, tag, put, attributes, rm, ...",
     "events": "Print a job's events, oldest first.",
     "info": "Show a job's status, stages, inputs, results, worker and owner.",
     "inspect": "Show a job pack (binary or zip form): header, job dict, envs, job home and "

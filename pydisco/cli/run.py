@@ -124,11 +124,16 @@ def local_master(data_dir: str | None = None, *, retries: int = 0) -> Iterator[A
     except (ImportError, AttributeError) as exc:  # pragma: no cover - master missing
         raise CommandError(f"The reference master is not available: {exc}.") from None
     with contextlib.ExitStack() as stack:
+        places: dict[str, Any] = {}
         if data_dir is None:
-            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-"))
+            # Data and DDFS data in one temporary directory (apart: the data directory is
+            # served to anyone), removed together when the command ends.
+            base = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-"))
+            data_dir = os.path.join(base, "data")
+            places["ddfs_data"] = Path(base, "ddfs")
         handle = stack.enter_context(
             reference_master.start_in_thread(
-                data_dir, host="127.0.0.1", port=0, **local_master_settings(retries)
+                data_dir, host="127.0.0.1", port=0, **places, **local_master_settings(retries)
             )
         )
         yield handle

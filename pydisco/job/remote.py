@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any, Final
 
 import attrs
@@ -285,13 +286,18 @@ def bundled_master(slots: int | None = None) -> Any:
             from pydisco.job.runners import local_master_settings
             from pydisco.master import ReferenceMaster
 
-            data_dir = tempfile.mkdtemp(prefix="pydisco-master-")
+            # One temporary directory holds both the data and the DDFS data (kept apart: the
+            # data directory is served to anyone), so that one removal at exit takes both.
+            base = tempfile.mkdtemp(prefix="pydisco-master-")
             _bundled_slots = slots or os.cpu_count() or 1
             nodes = f"localhost={_bundled_slots}"
             _bundled = ReferenceMaster.start_in_thread(
-                data_dir, nodes=nodes, **local_master_settings()
+                os.path.join(base, "data"),
+                nodes=nodes,
+                ddfs_data=Path(base, "ddfs"),
+                **local_master_settings(),
             )
-            atexit.register(_stop_bundled, data_dir)
+            atexit.register(_stop_bundled, base)
         return _bundled
 
 
