@@ -40,6 +40,7 @@ from pydisco.cli._output import (
     options,
 )
 from pydisco.cli.jobs import _result_modes, print_results, watch
+from pydisco.dataurls import file_url
 
 if TYPE_CHECKING:
     from pydisco.client import JobResults, Master
@@ -58,7 +59,7 @@ def input_url(spec: str) -> str:
             "http://host/data or raw://text, or a path to a local file.",
             2,
         )
-    return path.resolve().as_uri()
+    return file_url(str(path.resolve()))  # verbatim: workers do not percent-decode
 
 
 def replace_inputs(source: str | os.PathLike[str], inputs: Sequence[str], out: IO[bytes]) -> None:

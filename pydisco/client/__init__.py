@@ -40,7 +40,13 @@ from pydisco.client.models import (
     Settings,
     StageCounts,
 )
-from pydisco.client.results import AsyncResultReader, ResultReader, data_url, parse_index
+from pydisco.client.results import (
+    AsyncResultReader,
+    ResultFile,
+    ResultReader,
+    data_url,
+    parse_index,
+)
 
 __all__ = [
     "DEFAULT_MASTER",
@@ -63,6 +69,7 @@ __all__ = [
     "Master",
     "MasterUnreachable",
     "NodeInfo",
+    "ResultFile",
     "ResultReader",
     "ResultsError",
     "Settings",

@@ -23,6 +23,7 @@ from pydisco.client.errors import (
     JobSubmitError,
     JobUnknown,
 )
+from pydisco.integers import parse_decimal
 from pydisco.protocol import jsoncodec
 
 T = TypeVar("T")
@@ -402,10 +403,8 @@ class EventCursor:
 
 def _content_range_start(value: str) -> int | None:
     # "bytes 100-199/200"
-    try:
-        return int(value.split()[1].split("-", maxsplit=1)[0])
-    except (IndexError, ValueError):
-        return None
+    fields = value.split()
+    return parse_decimal(fields[1].split("-", maxsplit=1)[0]) if len(fields) > 1 else None
 
 
 ERROR_EVENT_LIMIT = 5

@@ -30,7 +30,7 @@ from pydisco.client.errors import (
     WaitTimeout,
 )
 from pydisco.client.models import Event, JobInfo, JobResults, JobStatus
-from pydisco.client.results import AsyncResultReader, ResultReader
+from pydisco.client.results import AsyncResultReader, ResultFile, ResultReader
 
 if TYPE_CHECKING:
     from pydisco.jobpack import JobPack
@@ -435,6 +435,12 @@ class Master(_Base):
         """
         return [list(urls) for urls in self._reader().deref(self._entries(job), labels)]
 
+    def result_files(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> list[ResultFile]:
+        """Like :meth:`result_urls`, each data file with its label (None outside an index)."""
+        return list(self._reader().files(self._entries(job), labels))
+
     def iter_results(
         self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
     ) -> Iterator[bytes]:
@@ -642,6 +648,12 @@ class AsyncMaster(_Base):
     ) -> list[list[str]]:
         """See :meth:`Master.result_urls`."""
         return await self._reader().deref(await self._entries(job), labels)
+
+    async def result_files(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> list[ResultFile]:
+        """See :meth:`Master.result_files`."""
+        return await self._reader().files(await self._entries(job), labels)
 
     async def iter_results(
         self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None

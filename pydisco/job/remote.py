@@ -24,10 +24,12 @@ import threading
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
+from pydisco.dataurls import file_url
 from pydisco.job.api import Job, locate_job
 from pydisco.job.packing import write_job_pack
 from pydisco.job.results import Results
 from pydisco.job.sources import Source, as_sources, read_source, split_source
+from pydisco.loopback import is_loopback_url
 
 __all__ = ["MAX_RAW_BYTES", "LocalMasterRunner", "MasterRunner", "bundled_master"]
 
@@ -66,13 +68,13 @@ class MasterRunner:
     ) -> None:
         self.url = url.rstrip("/")
         #: Whether the nodes share this machine's files (default: the master is on loopback).
-        self.local_files = _is_loopback(self.url) if local_files is None else local_files
+        self.local_files = is_loopback_url(self.url) if local_files is None else local_files
         self.staging = staging
         self.poll_interval = poll_interval
         #: Environment variables for the workers (the job pack's job envs). On loopback the
         #: workers' "#!/usr/bin/env python3" is made this interpreter (not whatever comes
         #: first on PATH: a slow shim, or a Python without this one's packages).
-        if jobenvs is None and _is_loopback(self.url):
+        if jobenvs is None and is_loopback_url(self.url):
             jobenvs = {"PATH": _interpreter_path()}
         self.jobenvs = dict(jobenvs or {})
         self.timeout = timeout
@@ -101,7 +103,7 @@ class MasterRunner:
                     )
                 prepared.append(Source((_raw_url(piece),), piece.format, piece.label))
             elif piece.path is not None and not piece.start and piece.end is None:
-                prepared.append(Source((f"file://{piece.path}",), piece.format, piece.label))
+                prepared.append(Source((file_url(piece.path),), piece.format, piece.label))
             else:
                 prepared.append(self._stage_file(piece))
         return prepared
@@ -113,7 +115,7 @@ class MasterRunner:
         handle, path = tempfile.mkstemp(dir=self.staging, prefix="chunk-")
         os.close(handle)
         _write_range(piece, path)
-        return Source((f"file://{path}",), piece.format, piece.label)
+        return Source((file_url(path),), piece.format, piece.label)
 
     def write_pack(
         self, out: IO[bytes], job: Job, inputs: Any, *, original: Job | None = None
@@ -145,34 +147,20 @@ class MasterRunner:
                 return self.results_of(master, result, job)
 
     def _result_sources(self, master: Any, entries: Any, fmt: str) -> list[Source]:
-        from pydisco.client import data_url, parse_index
-
-        port = master.config.port
-        sources = []
-        for entry in entries:
-            replicas = [entry] if isinstance(entry, str) else list(entry)
-            if replicas and replicas[0].startswith("dir://"):
-                index_url = data_url(replicas[0], port)
-                reply = master.http.get(index_url)
-                reply.raise_for_status()
-                for label, url, _size in parse_index(reply.text, index_url):
-                    sources.append(Source((data_url(url, port),), fmt, label))
-            elif replicas:
-                sources.append(Source(tuple(data_url(u, port) for u in replicas), fmt))
-        return sources
+        # The client's reading of results: every replica of an index is tried, and a
+        # failure is the client's ResultsError.
+        return [
+            Source(tuple(file.urls), fmt)
+            if file.label is None
+            else Source(tuple(file.urls), fmt, file.label)
+            for file in master.result_files(entries)
+        ]
 
     def _reader(self, source: Source) -> Iterator[bytes]:
         from pydisco.client import Master
 
         with Master(self.url) as master:
             yield from master.iter_results([list(source.urls)])
-
-
-def _is_loopback(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).hostname or ""
-    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def _size(source: Source) -> int:

@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from pydisco.master.config import MasterSettings, is_loopback_host, loopback_addresses
+from pydisco.loopback import is_loopback_host
+from pydisco.master.config import MasterSettings, loopback_addresses
 from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.web import make_app

@@ -45,6 +45,7 @@ from pydisco.protocol.messages import (
 
 __all__ = [
     "CLOSING_MESSAGES",
+    "FAILURE_MESSAGES",
     "PHASE_AFTER_REPLY",
     "REPLIES",
     "WORKER_MAY_SEND",
@@ -97,9 +98,12 @@ REPLIES: Final[Mapping[str, frozenset[str]]] = {
     "PING": frozenset({"OK"}),
 }
 
+#: The closing messages that report a failure: a worker may send them whenever it
+#: must give up, even once no reply can reach it any more.
+FAILURE_MESSAGES: Final = frozenset({"ERROR", "FATAL"})
 #: Messages that end the session. Disco 0.5.4 answers none of them; a lenient
 #: master may answer one with OK.
-CLOSING_MESSAGES: Final = frozenset({"DONE", "ERROR", "FATAL"})
+CLOSING_MESSAGES: Final = FAILURE_MESSAGES | {"DONE"}
 
 #: The phase a session enters when a request is answered (others keep the phase).
 PHASE_AFTER_REPLY: Final[Mapping[str, Phase]] = {
