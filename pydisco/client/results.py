@@ -21,6 +21,7 @@ delivered. Memory use does not grow with the size of the data.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import NamedTuple
@@ -323,10 +324,13 @@ class AsyncResultReader:
         kind, where = _source(url, self.data_port)
         if kind == "raw":
             yield where.encode("utf-8")
-        elif kind == "file":
-            with open(where, "rb") as fileobj:
-                while chunk := fileobj.read(CHUNK):
+        elif kind == "file":  # read off the event loop
+            fileobj = await asyncio.to_thread(open, where, "rb")
+            try:
+                while chunk := await asyncio.to_thread(fileobj.read, CHUNK):
                     yield chunk
+            finally:
+                await asyncio.to_thread(fileobj.close)
         else:
             async with self.http.stream("GET", where) as response:
                 if not response.is_success:

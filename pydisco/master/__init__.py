@@ -12,12 +12,12 @@ or ``await ReferenceMaster(data_dir).start()`` inside an event loop, or run
 ``discotool master`` from a shell. See ``docs/master.md``.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from pydisco.master.config import DISCO_VERSION, MasterSettings, NodeTable
 from pydisco.master.errors import ConfigError, MasterError
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from pydisco.master.server import MasterHandle, ReferenceMaster
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     # The server (and aiohttp) load on first use: the inline job runner imports the
     # master's pure grouping code and should not pay for an HTTP server it never starts.
     if name in ("MasterHandle", "ReferenceMaster"):

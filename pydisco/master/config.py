@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -200,7 +200,7 @@ def default_table() -> NodeTable:
 
 
 def parse_nodes_option(spec: str) -> NodeTable:
-    """A ``--nodes`` value: ``host[=slots],...`` (slots default to the CPU count).
+    """A node table spec (the ``nodes`` setting): ``host[=slots],...`` (slots default to the CPUs).
 
     A spec may be a range (``node01:10=2``). Hosts named by loopback addresses
     (``127.0.0.2=2,127.0.0.3=2``) give several real nodes on one machine.
@@ -213,12 +213,13 @@ def parse_nodes_option(spec: str) -> NodeTable:
         rows.append([name.strip(), slots.strip() or str(os.cpu_count() or 1)])
     if not rows:
         raise ConfigError(
-            f"--nodes {spec!r} names no node; expected e.g. '127.0.0.2=2,127.0.0.3=2'."
+            f"The node table {spec!r} names no node; expected e.g. '127.0.0.2=2,127.0.0.3=2'.",
+            settings=("nodes",),
         )
     try:
         return NodeTable(hosts=NodeTable.check_hosts(rows))
     except ConfigError as exc:
-        raise ConfigError(f"--nodes {spec!r}: {exc}") from None
+        raise ConfigError(f"The node table {spec!r}: {exc}", settings=("nodes",)) from None
 
 
 def loopback_addresses(names: Iterable[str]) -> list[str]:
@@ -228,8 +229,3 @@ def loopback_addresses(names: Iterable[str]) -> list[str]:
         for name in names
         if name != "127.0.0.1" and "." in name and ":" not in name and is_loopback_host(name)
     ]
-
-
-def unique(items: Sequence[str]) -> list[str]:
-    """Items in order, without repeats."""
-    return list(dict.fromkeys(items))

@@ -56,10 +56,11 @@ class ReferenceMaster:
             if not allow_remote:
                 raise ConfigError(
                     f"Refusing to listen on {host}: a job runs arbitrary code as this user. "
-                    "Pass allow_remote (--allow-remote) and a token (--token) to do it anyway."
+                    "Set allow_remote and a token to do it anyway.",
+                    settings=("allow_remote", "token"),
                 )
             if not token:
-                raise ConfigError(f"Listening on {host} requires a token (--token).")
+                raise ConfigError(f"Listening on {host} requires a token.", settings=("token",))
         self.core: MasterCore | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
