@@ -18,18 +18,21 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import attrs
 
 from pydisco.dataurls import file_url
-from pydisco.job.api import Job, locate_job
 from pydisco.job.execute import RunSpec, run_task_stage
-from pydisco.job.launcher import decode_params, encode_params
+from pydisco.job.jobdata import decode_params, encode_params
+from pydisco.job.location import locate_job
 from pydisco.job.results import Results
 from pydisco.job.sources import Source, as_sources, read_source, split_source
 from pydisco.master.grouping import DataOutput, OutputRef, group_outputs
 from pydisco.protocol.messages import TaskInfo
+
+if TYPE_CHECKING:
+    from pydisco.job.api import Job
 
 __all__ = ["InlineRunner", "group_items"]
 

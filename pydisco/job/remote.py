@@ -22,14 +22,17 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from pydisco.dataurls import file_url
-from pydisco.job.api import Job, locate_job
+from pydisco.job.location import locate_job
 from pydisco.job.packing import write_job_pack
 from pydisco.job.results import Results
 from pydisco.job.sources import Source, as_sources, read_source, split_source
 from pydisco.loopback import is_loopback_url
+
+if TYPE_CHECKING:
+    from pydisco.job.api import Job
 
 __all__ = ["MAX_RAW_BYTES", "LocalMasterRunner", "MasterRunner", "bundled_master"]
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydisco.job.api import Job
-from pydisco.job.results import Results
+if TYPE_CHECKING:
+    from pydisco.job.api import Job
+    from pydisco.job.results import Results
 
 __all__ = ["Runner", "get_runner"]
 
