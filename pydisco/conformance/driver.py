@@ -19,7 +19,6 @@ that run is then "not exercised" rather than failed.
 from __future__ import annotations
 
 import os
-import re
 import select
 import stat
 import time
@@ -65,6 +64,7 @@ from pydisco.protocol.messages import (
     TaskReply,
     TaskRequest,
     Worker,
+    classify_output,
     decode_frame,
     encode_message,
 )
@@ -86,7 +86,6 @@ _TICK = 0.05
 _GRACE = 0.1
 #: Output files larger than this are not read for the content check.
 _MAX_OUTPUT_READ = 64 << 20
-_SCHEME = re.compile(r"^[A-Za-z0-9+.\-]+:")
 
 
 @attrs.frozen(slots=True)
@@ -594,14 +593,14 @@ class _Run:
             evidence,
             f"label {message.label}, size {message.size}",
         )
-        scheme = _SCHEME.match(location)
+        scheme = classify_output(location) == "remote"
         if scheme and not _is_file(os.path.join(self.home, location)):
             self.note(f"a remote output ({location}); its content is not checked")
             self.reply(Ok())
             return
         self.check(
             "OUT-2",
-            scheme is None,
+            not scheme,
             evidence,
             "Disco takes a location whose first segment holds ':' for a URL"
             if scheme

@@ -34,6 +34,7 @@ from pydisco.job.errors import JobDefinitionError
 from pydisco.job.location import locate_job
 from pydisco.job.records import FORMATS
 from pydisco.job.sort import DEFAULT_SORT_MEMORY
+from pydisco.protocol.messages import GROUPINGS
 
 if TYPE_CHECKING:
     from pydisco.job.results import Results
@@ -51,8 +52,6 @@ __all__ = [
 Pair = tuple[Any, Any]
 StageFunction = Callable[..., Iterable[Pair]]
 
-#: Disco's five groupings.
-GROUPINGS: Final = ("split", "group_label", "group_node", "group_node_label", "group_all")
 #: The default memory budget of a stage's in-memory combine, in bytes.
 DEFAULT_COMBINE_MEMORY: Final = 32 * 1024 * 1024
 #: Local input files larger than this are split into line-aligned chunks (one map task each).

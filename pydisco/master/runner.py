@@ -18,7 +18,6 @@ import contextlib
 import errno
 import os
 import queue
-import re
 import signal
 import subprocess
 import threading
@@ -64,6 +63,7 @@ from pydisco.protocol import (
     Output as OutputMessage,
 )
 from pydisco.protocol.limits import LAST_WORDS_BYTES
+from pydisco.protocol.messages import classify_output
 from pydisco.resultsindex import IndexLineError, format_index_line
 
 __all__ = ["Outcome", "RunDone", "RunError", "RunFatal", "Timers", "WorkerRun", "classify_output"]
@@ -227,21 +227,6 @@ class TaskInputs(Protocol):
 
     inputs: list[TaskInput]
     inputs_done: bool
-
-
-_SCHEME = re.compile(r"^[A-Za-z0-9+.\-]+:")
-
-
-def classify_output(location: str) -> str:
-    """``"local"``, ``"remote"`` or ``"invalid"``, by mochiweb's URL split (facts §5.1)."""
-    match = _SCHEME.match(location)
-    if match is not None:
-        return "remote"
-    if location.startswith("//"):
-        return "remote"
-    if location.startswith("/"):
-        return "invalid"
-    return "local"
 
 
 def _words(data: bytes) -> str:

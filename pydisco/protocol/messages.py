@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain
@@ -62,6 +63,7 @@ __all__ = [
     "Worker",
     "WorkerMessage",
     "WorkerName",
+    "classify_output",
     "decode_frame",
     "decode_json_frame",
     "encode_message",
@@ -504,6 +506,22 @@ class InputErr:
         return cls(
             _int("INPUT_ERR", "input id", item[0]), _int_list("INPUT_ERR", "replica ids", item[1])
         )
+
+
+_URL_SCHEME: Final = re.compile(r"[A-Za-z0-9+.\-]+:")
+
+
+def classify_output(location: str) -> Literal["local", "remote", "invalid"]:
+    """What an OUTPUT location is to the master, by mochiweb's URL split (facts §5.1).
+
+    ``"remote"`` when it starts with a scheme (``x:``) or ``//``, ``"invalid"``
+    for another absolute path, else ``"local"`` (a path in the job home).
+    """
+    if _URL_SCHEME.match(location) is not None or location.startswith("//"):
+        return "remote"
+    if location.startswith("/"):
+        return "invalid"
+    return "local"
 
 
 @attrs.frozen(slots=True)

@@ -31,3 +31,14 @@ def test_inline_tasks_are_the_masters(grouping: str, labels: list[int]) -> None:
     if grouping in ("split", "group_label", "group_node_label"):
         for (label, _host), names in tasks:
             assert {labels[int(name.removeprefix("item"))] for name in names} == {label}
+
+
+def test_the_grouping_names_are_the_protocols() -> None:
+    from pydisco.job import api
+    from pydisco.jobpack.model import Grouping
+    from pydisco.protocol.messages import GROUPINGS
+
+    assert api.GROUPINGS is GROUPINGS
+    assert tuple(grouping.value for grouping in Grouping) == GROUPINGS
+    for name in GROUPINGS:
+        group_outputs(name, [])  # the master's grouping code knows every name
