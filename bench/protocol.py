@@ -15,8 +15,9 @@ Run from the repository root::
    :func:`~pydisco.protocol.encode_message` against ``json.dumps`` of a
    ready-made payload. The ratio is typed / baseline (higher is better;
    1.0 means typed is as fast as the untyped baseline). Typed decoding runs
-   twice: with msgspec already imported (INPUT replies parsed and checked by
-   it) and with it switched off (the path of nodes without msgspec).
+   twice: :func:`~pydisco.protocol.decode_frame` (INPUT replies parsed and
+   checked by msgspec) and :func:`~pydisco.protocol.messages.decode_json_frame`
+   (the path of nodes without msgspec).
 2. Worker start-up: time from spawn to the first INPUT request, over 20
    runs (median and p90), for the example echo worker under the venv's
    Python and under a bare ``python -I -S`` with the shipped runtime in the
@@ -39,9 +40,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from pydisco.protocol import (
+    Frame,
     FrameDecoder,
     Input,
     InputReply,
@@ -57,6 +59,7 @@ from pydisco.protocol import (
     jsoncodec,
     messages,
 )
+from pydisco.protocol.messages import Message, Role
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ECHO_WORKER = os.path.join(REPO, "examples", "workers", "python", "echo_worker.py")
@@ -81,7 +84,7 @@ def _blob(node: int, number: int) -> str:
     return f"disco://node{node % 50:02d}/ddfs/vol0/blob/{number % 256:02x}/part-{number}$5f1-2a3"
 
 
-def mix() -> list[tuple[Any, str]]:
+def mix() -> list[tuple[Message, Role]]:
     """The messages of the mix, each with the side that sends it."""
     inputs = tuple(
         Input(
@@ -115,37 +118,27 @@ def _best_rates(*functions: Callable[[], int], rounds: int) -> list[float]:
     return [count / seconds for count, seconds in zip(frames, best, strict=True)]
 
 
-def _with_msgspec(use: bool, function: Callable[[], int]) -> Callable[[], int]:
-    """``function`` run with INPUT replies decoded by msgspec (already imported) or without it."""
-    if use:
-        messages._msgspec_input = messages._load_msgspec_input()
-        assert messages._msgspec_input, "msgspec is not installed"
-
-    def run() -> int:
-        saved = messages.USE_MSGSPEC
-        messages.USE_MSGSPEC = use
-        try:
-            return function()
-        finally:
-            messages.USE_MSGSPEC = saved
-
-    return run
-
-
-def _decode_functions(repeat: int) -> tuple[Callable[[], int], Callable[[], int]]:
-    """Typed and baseline decoding of the mix, ``repeat`` times over; each returns its frames."""
+def _decode_functions(
+    repeat: int,
+) -> tuple[Callable[[], int], Callable[[], int], Callable[[], int]]:
+    """Typed decoding (msgspec for INPUT replies; JSON only, as on nodes without msgspec)
+    and the baseline, of the mix ``repeat`` times over; each returns its frames."""
     mixed = mix()
     wire = b"".join(encode_message(message) for message, _ in mixed) * repeat
-    senders = [sender for _, sender in mixed] * repeat
+    senders: list[Role] = [sender for _, sender in mixed] * repeat
+    assert messages.msgspec_input_decoder() is not None, "msgspec is not installed"
 
-    def typed() -> int:
-        decoder = FrameDecoder()
-        decoder.receive_data(wire)
-        count = 0
-        for frame, sender in zip(decoder, senders, strict=True):
-            decode_frame(frame, sender)
-            count += 1
-        return count
+    def typed_with(decode: Callable[[Frame, Role], object]) -> Callable[[], int]:
+        def typed() -> int:
+            decoder = FrameDecoder()
+            decoder.receive_data(wire)
+            count = 0
+            for frame, sender in zip(decoder, senders, strict=True):
+                decode(frame, sender)
+                count += 1
+            return count
+
+        return typed
 
     def baseline() -> int:
         data = wire
@@ -161,16 +154,14 @@ def _decode_functions(repeat: int) -> tuple[Callable[[], int], Callable[[], int]
             count += 1
         return count
 
-    assert typed() == baseline() == len(senders)
-    return typed, baseline
+    typed, typed_json = typed_with(decode_frame), typed_with(messages.decode_json_frame)
+    assert typed() == typed_json() == baseline() == len(senders)
+    return typed, typed_json, baseline
 
 
 def bench_decode(rounds: int, repeat: int) -> list[float]:
     """Frames/s: typed with msgspec, typed without it (the nodes' path), baseline."""
-    typed, baseline = _decode_functions(repeat)
-    with_msgspec = _with_msgspec(True, typed)
-    without = _with_msgspec(False, typed)
-    return _best_rates(with_msgspec, without, baseline, rounds=rounds)
+    return _best_rates(*_decode_functions(repeat), rounds=rounds)
 
 
 def bench_encode(rounds: int, repeat: int) -> list[float]:
@@ -296,16 +287,15 @@ def _instructions(argv: list[str]) -> int:
 
 
 _DECODE_MODES: Final = ("typed, msgspec", "typed, no msgspec", "baseline")
-#: Import the worker and decode one INPUT reply big enough to try importing
-#: msgspec (which the shipped runtime lacks): the cost of that failed attempt.
+#: Import the worker and decode one big INPUT reply, which tries to import msgspec
+#: (the shipped runtime lacks it): the cost of that failed attempt.
 _BIG_REPLY_DECODE: Final = (
     "import pydisco.worker\n"
     "from pydisco.protocol import Frame, decode_frame, messages as m\n"
     "entries = ','.join(['[0,\"ok\",0,[[0,\"%s\"]]]' % ('x' * 1000)] * 800)\n"
     "payload = ('[\"done\",[' + entries + ']]').encode()\n"
-    "assert len(payload) >= m.MSGSPEC_IMPORT_PAYS_AT\n"
     "decode_frame(Frame('INPUT', payload), 'master')\n"
-    "assert m._msgspec_input is False\n"
+    "assert m.msgspec_input_decoder() is None\n"
 )
 
 
@@ -368,13 +358,8 @@ def main() -> None:
     parser.add_argument("--run-decode", nargs=2, metavar=("MODE", "MIXES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_decode:  # one side of --instructions: decode the mix MIXES times
-        typed_run, baseline_run = _decode_functions(1)
-        mode = args.run_decode[0]
-        function = {
-            "typed, msgspec": _with_msgspec(True, typed_run),
-            "typed, no msgspec": _with_msgspec(False, typed_run),
-            "baseline": baseline_run,
-        }[mode]
+        functions = dict(zip(_DECODE_MODES, _decode_functions(1), strict=True))
+        function = functions[args.run_decode[0]]
         for _ in range(int(args.run_decode[1])):
             function()
         return

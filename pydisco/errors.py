@@ -8,12 +8,19 @@ the families apart::
     ├── ProtocolError                 pydisco.protocol.errors
     │   ├── LocalProtocolError        we tried to send something illegal
     │   └── RemoteProtocolError       the peer sent something illegal
+    ├── JSONError                     pydisco.protocol.jsoncodec: not one strict JSON value
+    ├── IndexLineError                pydisco.resultsindex: not a 'label url size' line
+    ├── UnsafeURL                     pydisco.dataurls: a data URL with a '..' segment
     ├── JobPackError                  pydisco.jobpack.errors
     ├── WorkerError                   pydisco.worker.errors
     ├── ClientError                   pydisco.client.errors
     ├── MasterError                   pydisco.master.errors
-    ├── JobError                      pydisco.job.errors
-    └── ConformanceError              pydisco.conformance.errors
+    └── JobError                      pydisco.job.errors
+
+The conformance kit raises none of its own: it reports broken rules. The
+three in the middle are raised by the bottom-layer helpers every layer uses;
+each layer turns them into its own family where it has one (a worker's
+``DataError``, the client's ``ResultsError``).
 
 Every message is a full sentence that says what went wrong and, where there is
 something to do, what to do next.

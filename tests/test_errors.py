@@ -41,3 +41,18 @@ def test_public_exceptions_are_pydisco_errors() -> None:
         and f"{cls.__module__}.{cls.__qualname__}" not in INTERNAL
     ]
     assert stray == []
+
+
+def test_the_root_tree_draws_exactly_the_direct_families() -> None:
+    import re
+
+    import pydisco.errors
+
+    drawn = set(re.findall(r"[├└]── (\w+)", pydisco.errors.__doc__ or ""))
+    families = {
+        cls.__name__
+        for cls in _exception_classes()
+        if PydiscoError in cls.__bases__ and f"{cls.__module__}.{cls.__qualname__}" not in INTERNAL
+    }
+    protocol_sides = {"LocalProtocolError", "RemoteProtocolError"}
+    assert drawn - protocol_sides == families

@@ -127,7 +127,7 @@ def handle_errors(func: F) -> F:
         except click.ClickException:
             raise
         except PydiscoError as exc:
-            raise CommandError(str(exc), exit_code_for(exc)) from None
+            raise CommandError(_cli_message(exc), exit_code_for(exc)) from None
         except BrokenPipeError:  # pragma: no cover - output piped into head
             sys.exit(EXIT_OK)
         except OSError as exc:
@@ -136,12 +136,19 @@ def handle_errors(func: F) -> F:
     return cast(F, wrapper)
 
 
+def _cli_message(exc: PydiscoError) -> str:
+    """The library's message, plus how to act on it from the command line."""
+    from pydisco.client.errors import HTTPStatusError, InvalidMasterURL, MasterUnreachable
+
+    if isinstance(exc, HTTPStatusError) and exc.status == 401:
+        return f"{exc} On the command line: --token or DISCO_TOKEN."
+    if isinstance(exc, (MasterUnreachable, InvalidMasterURL)):
+        return f"{exc} On the command line: --master."
+    return str(exc)
+
+
 def stdout_is_tty() -> bool:
     return sys.stdout.isatty() and not options().json
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
 
 
 def emit_json(value: Any) -> None:

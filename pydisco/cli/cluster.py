@@ -22,6 +22,7 @@ from pydisco.cli._output import (
     table,
 )
 from pydisco.client import ClientError, ConfigEntry
+from pydisco.integers import parse_decimal
 
 __all__ = ["blacklist", "config", "nodeinfo", "settings", "version", "whitelist"]
 
@@ -89,12 +90,13 @@ def config_show() -> None:
 
 
 def _entry(spec: str) -> ConfigEntry:
-    nodes, sep, slots = spec.rpartition("=")
-    if not sep or not nodes or not slots.isdigit():
+    nodes, sep, text = spec.rpartition("=")
+    slots = parse_decimal(text)
+    if not sep or not nodes or slots is None:
         raise CommandError(
             f"{spec!r} is not NODESPEC=SLOTS; write e.g. localhost=8 or node01:10=4.", EXIT_USAGE
         )
-    return ConfigEntry(nodes, int(slots))
+    return ConfigEntry(nodes, slots)
 
 
 @config.command("set")
@@ -183,14 +185,15 @@ _SETTING_NAMES = ("max_failure_rate", "accept_new_jobs")
 
 
 def _setting(spec: str) -> tuple[str, int]:
-    key, sep, value = spec.partition("=")
-    if not sep or key not in _SETTING_NAMES or not value.lstrip("-").isdigit():
+    key, sep, text = spec.partition("=")
+    value = parse_decimal(text, signed=True)
+    if not sep or key not in _SETTING_NAMES or value is None:
         raise CommandError(
             f"{spec!r} is not NAME=INTEGER with NAME one of {', '.join(_SETTING_NAMES)}; "
             "write e.g. max_failure_rate=10.",
             EXIT_USAGE,
         )
-    return key, int(value)
+    return key, value
 
 
 @settings.command("set")

@@ -110,8 +110,17 @@ def master(  # noqa: PLR0917 - one parameter per click option
             **ddfs,
         )
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(_with_flags(exc)) from None
     asyncio.run(_serve(server))
+
+
+#: The flag that sets each master setting a ConfigError may name.
+_FLAGS = {"allow_remote": "--allow-remote", "token": "--token", "nodes": "--nodes"}
+
+
+def _with_flags(exc: ConfigError) -> str:
+    flags = [_FLAGS[name] for name in exc.settings if name in _FLAGS]
+    return f"{exc} (options: {', '.join(flags)})" if flags else str(exc)
 
 
 async def _serve(server: ReferenceMaster) -> None:
@@ -121,7 +130,9 @@ async def _serve(server: ReferenceMaster) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
-    except (OSError, ConfigError) as exc:
+    except ConfigError as exc:
+        raise click.ClickException(f"Cannot start the master: {_with_flags(exc)}") from None
+    except OSError as exc:
         raise click.ClickException(f"Cannot start the master: {exc}") from None
     click.echo(server.url)
     extra = [a for a in server.addresses[1:]]

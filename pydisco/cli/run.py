@@ -45,6 +45,7 @@ from pydisco.cli._output import (
     options,
 )
 from pydisco.cli.jobs import _result_modes, print_results, watch
+from pydisco.dataurls import file_url
 from pydisco.errors import PydiscoError
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def input_url(spec: str) -> str:
             "http://host/data or raw://text, or a path to a local file.",
             2,
         )
-    return path.resolve().as_uri()
+    return file_url(str(path.resolve()))  # verbatim: workers do not percent-decode
 
 
 def ddfs_master() -> str:

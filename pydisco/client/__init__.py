@@ -36,6 +36,7 @@ from pydisco.client.errors import (
     BadReply,
     ClientError,
     HTTPStatusError,
+    InvalidMasterURL,
     JobFailed,
     JobSubmitError,
     JobUnknown,
@@ -55,7 +56,13 @@ from pydisco.client.models import (
     Settings,
     StageCounts,
 )
-from pydisco.client.results import AsyncResultReader, ResultReader, data_url, parse_index
+from pydisco.client.results import (
+    AsyncResultReader,
+    ResultFile,
+    ResultReader,
+    data_url,
+    parse_index,
+)
 
 __all__ = [
     "DDFS",
@@ -70,6 +77,7 @@ __all__ = [
     "DdfsRequestError",
     "Event",
     "HTTPStatusError",
+    "InvalidMasterURL",
     "InvalidTag",
     "JobFailed",
     "JobInfo",
@@ -82,6 +90,7 @@ __all__ = [
     "Master",
     "MasterUnreachable",
     "NodeInfo",
+    "ResultFile",
     "ResultReader",
     "ResultsError",
     "Settings",

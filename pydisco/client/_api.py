@@ -23,6 +23,7 @@ from pydisco.client.errors import (
     JobSubmitError,
     JobUnknown,
 )
+from pydisco.integers import parse_decimal
 from pydisco.protocol import jsoncodec
 
 T = TypeVar("T")
@@ -149,6 +150,7 @@ def _name_param(name: str) -> tuple[tuple[str, str], ...]:
 
 
 def version() -> Call[str]:
+    """The master's version string, e.g. ``"0.5.4"``."""
     return Call("GET", "/disco/version", _expect_string)
 
 
@@ -173,10 +175,12 @@ def submit(upload: Upload) -> Call[str]:
 
 
 def joblist() -> Call[tuple[models.JobSummary, ...]]:
+    """The jobs the master holds, newest first."""
     return Call("GET", "/disco/ctrl/joblist", lambda r: models.parse_joblist(r.json(), r.url))
 
 
 def jobinfo(name: str) -> Call[models.JobInfo]:
+    """What the master knows of the job: status, stages, inputs, results (a JobInfo)."""
     return Call(
         "GET",
         "/disco/ctrl/jobinfo",
@@ -184,6 +188,11 @@ def jobinfo(name: str) -> Call[models.JobInfo]:
         params=_name_param(name),
         job=name,
     )
+
+
+def jobpack_bytes(name: str) -> Call[bytes]:
+    """The job pack as submitted, in memory."""
+    return jobpack(name)
 
 
 def jobpack(name: str, sink: IO[bytes] | None = None) -> Call[bytes]:
@@ -196,6 +205,13 @@ def jobpack(name: str, sink: IO[bytes] | None = None) -> Call[bytes]:
         sink=sink,
         job=name,
     )
+
+
+def rawevents_body(reply: Reply, offset: int) -> bytes:
+    """The events file's bytes from ``offset`` in a :func:`rawevents` reply (206, 200 or 416)."""
+    if reply.status == 200 and offset > 0:
+        return reply.body[offset:]
+    return b"" if reply.status == 416 else reply.body
 
 
 def rawevents(name: str, offset: int = 0) -> Call[Reply]:
@@ -234,6 +250,7 @@ def jobevents(name: str, num: int = 10, filter: str = "") -> Call[tuple[models.E
 
 
 def nodeinfo() -> Call[tuple[models.NodeInfo, ...]]:
+    """Every node: its slots, running tasks, failure counts and whether it is usable."""
     return Call("GET", "/disco/ctrl/nodeinfo", lambda r: models.parse_nodeinfo(r.json(), r.url))
 
 
@@ -245,14 +262,17 @@ def _parse_hosts(reply: Reply) -> tuple[str, ...]:
 
 
 def get_blacklist() -> Call[tuple[str, ...]]:
+    """Nodes taken out of scheduling by hand."""
     return Call("GET", "/disco/ctrl/get_blacklist", _parse_hosts)
 
 
 def get_gc_blacklist() -> Call[tuple[str, ...]]:
+    """Nodes whose data the garbage collector leaves alone."""
     return Call("GET", "/disco/ctrl/get_gc_blacklist", _parse_hosts)
 
 
 def get_settings() -> Call[models.Settings]:
+    """The master's settings (``max_failure_rate``, ``accept_new_jobs``)."""
     return Call("GET", "/disco/ctrl/get_settings", lambda r: models.parse_settings(r.json(), r.url))
 
 
@@ -266,7 +286,7 @@ def _parse_stageresults(reply: Reply) -> tuple[tuple[str, ...], ...]:
 
 
 def stageresults(name: str, stage: str) -> Call[tuple[tuple[str, ...], ...]]:
-    """Each output of a finished stage as its replica URLs (404 → :class:`JobUnknown`)."""
+    """Each output of a finished stage as its replica URLs (:class:`JobUnknown` on a 404)."""
     return Call(
         "GET",
         "/disco/ctrl/get_stageresults",
@@ -277,6 +297,7 @@ def stageresults(name: str, stage: str) -> Call[tuple[tuple[str, ...], ...]]:
 
 
 def load_config_table() -> Call[tuple[models.ConfigEntry, ...]]:
+    """The node table (the master re-reads and re-applies its config file)."""
     return Call(
         "GET",
         "/disco/ctrl/load_config_table",
@@ -293,14 +314,17 @@ def _ignore(reply: Reply) -> None:
 
 
 def kill_job(name: str) -> Call[None]:
+    """Kill the job: its workers stop and it ends dead."""
     return _post("/disco/ctrl/kill_job", name, _ignore)
 
 
 def clean_job(name: str) -> Call[None]:
+    """Kill the job and forget it (its data on the nodes stays)."""
     return _post("/disco/ctrl/clean_job", name, _ignore)
 
 
 def purge_job(name: str) -> Call[None]:
+    """Kill the job, forget it and delete its data on every node."""
     return _post("/disco/ctrl/purge_job", name, _ignore)
 
 
@@ -317,22 +341,27 @@ def get_results(names: Sequence[str], timeout_ms: int = 0) -> Call[tuple[models.
 
 
 def blacklist(host: str) -> Call[None]:
+    """Take ``host`` out of scheduling."""
     return _post("/disco/ctrl/blacklist", host, _ignore)
 
 
 def whitelist(host: str) -> Call[None]:
+    """Put ``host`` back into scheduling."""
     return _post("/disco/ctrl/whitelist", host, _ignore)
 
 
 def gc_blacklist(host: str) -> Call[None]:
+    """Keep the garbage collector away from ``host``'s data."""
     return _post("/disco/ctrl/gc_blacklist", host, _ignore)
 
 
 def gc_whitelist(host: str) -> Call[None]:
+    """Let the garbage collector clean ``host``'s data again."""
     return _post("/disco/ctrl/gc_whitelist", host, _ignore)
 
 
 def save_config_table(entries: Sequence[models.ConfigEntry]) -> Call[None]:
+    """Replace the node table with ``entries``."""
     return _post(
         "/disco/ctrl/save_config_table",
         [entry.to_json() for entry in entries],
@@ -341,7 +370,7 @@ def save_config_table(entries: Sequence[models.ConfigEntry]) -> Call[None]:
 
 
 def save_settings(**values: int) -> Call[None]:
-    """Set settings; the master wants each value as a JSON string holding an integer."""
+    """Set ``max_failure_rate`` and/or ``accept_new_jobs`` (sent as strings holding integers)."""
     return _post(
         "/disco/ctrl/save_settings",
         {key: str(int(value)) for key, value in values.items()},
@@ -402,10 +431,8 @@ class EventCursor:
 
 def _content_range_start(value: str) -> int | None:
     # "bytes 100-199/200"
-    try:
-        return int(value.split()[1].split("-", maxsplit=1)[0])
-    except (IndexError, ValueError):
-        return None
+    fields = value.split()
+    return parse_decimal(fields[1].split("-", maxsplit=1)[0]) if len(fields) > 1 else None
 
 
 ERROR_EVENT_LIMIT = 5

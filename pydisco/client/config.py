@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from pydisco.client.errors import InvalidMasterURL
+
 __all__ = ["DEFAULT_MASTER", "ClientConfig", "resolve_master_url"]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -38,12 +40,14 @@ def resolve_master_url(url: str | None = None, env: Mapping[str, str] | None = N
 
 
 def _check_url(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"The master URL {value!r} is not an http(s) URL with a host; "
-            "give one like http://127.0.0.1:8989."
-        )
+    try:
+        parts = urlsplit(value)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except (ValueError, TypeError):
+        usable = False
+    if not usable:
+        raise InvalidMasterURL(value)
 
 
 @attrs.frozen

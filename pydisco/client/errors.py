@@ -4,6 +4,7 @@
 
     PydiscoError
     └── ClientError                   anything the client could not do
+        ├── InvalidMasterURL          the master URL is not an http(s) URL with a host
         ├── MasterUnreachable         no HTTP answer at all (after the retries)
         ├── HTTPStatusError           the master or a data node answered non-2xx
         ├── BadReply                  a 2xx answer that is not what the endpoint returns
@@ -35,6 +36,7 @@ __all__ = [
     "ClientError",
     "DdfsRequestError",
     "HTTPStatusError",
+    "InvalidMasterURL",
     "InvalidTag",
     "JobFailed",
     "JobSubmitError",
@@ -53,14 +55,25 @@ class ClientError(PydiscoError):
         self.url = url
 
 
+class InvalidMasterURL(ClientError, ValueError):
+    """The master URL given (or found in the environment) cannot be used."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"The master URL {url!r} is not an http(s) URL with a host (and a valid port); "
+            "give one like http://127.0.0.1:8989.",
+            url=url,
+        )
+
+
 class MasterUnreachable(ClientError):
     """Nothing answered at the master's URL, even after retrying."""
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(
             f"Cannot reach the Disco master at {url} ({reason}). Check that the master is "
-            "running and that --master, DISCO_MASTER or DISCO_MASTER_HOST/DISCO_PORT point "
-            "at it (start a local one with 'discotool master').",
+            "running and that the client's URL, DISCO_MASTER or DISCO_MASTER_HOST/DISCO_PORT "
+            "point at it (start a local one with 'discotool master').",
             url=url,
         )
         self.reason = reason
@@ -74,7 +87,7 @@ class HTTPStatusError(ClientError):
         if len(shown) > 500:
             shown = shown[:500] + "..."
         if status == 401:
-            hint = "Give the master's token with --token or DISCO_TOKEN."
+            hint = "Give the client the master's token (token=..., or DISCO_TOKEN)."
         elif status == 503:
             hint = "The server is busy; try again later."
         else:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from pydisco.client import _api, models
+from pydisco.client import _api
 from pydisco.client.config import ClientConfig
 from pydisco.client.errors import (
     BadReply,
@@ -30,7 +31,7 @@ from pydisco.client.errors import (
     WaitTimeout,
 )
 from pydisco.client.models import Event, JobInfo, JobResults, JobStatus
-from pydisco.client.results import AsyncResultReader, ResultReader
+from pydisco.client.results import AsyncResultReader, ResultFile, ResultReader
 
 if TYPE_CHECKING:
     from pydisco.jobpack import JobPack
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncMaster", "JobPackSource", "Master"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: A job pack to submit: a path, or a seekable binary file object.
 JobPackSource = str | os.PathLike[str] | IO[bytes]
@@ -109,12 +111,48 @@ def _binary_jobpack(source: JobPackSource) -> Iterator[_api.Upload]:
         yield _api.Upload.of(fileobj)
 
 
+def _describe(method: Callable[..., Any], factory: Callable[..., Any], name: str) -> None:
+    """Give a generated method its name, the call's docstring and a signature with ``self``."""
+    signature = inspect.signature(factory)
+    returns = str(signature.return_annotation)
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    method.__name__ = name
+    method.__doc__ = factory.__doc__
+    method.__dict__["__signature__"] = signature.replace(
+        parameters=[self_param, *signature.parameters.values()],
+        return_annotation=returns.removeprefix("Call[").removesuffix("]"),
+    )
+
+
+def _blocking(factory: Callable[P, _api.Call[T]], name: str) -> Callable[Concatenate[Master, P], T]:
+    """The :class:`Master` method for the endpoint ``factory`` describes: it runs the call."""
+
+    def method(self: Master, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.execute(factory(*args, **kwargs))
+
+    _describe(method, factory, name)
+    return method
+
+
+def _awaited(
+    factory: Callable[P, _api.Call[T]], name: str
+) -> Callable[Concatenate[AsyncMaster, P], Coroutine[Any, Any, T]]:
+    """The :class:`AsyncMaster` method for the endpoint ``factory`` describes: awaits the call."""
+
+    async def method(self: AsyncMaster, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.execute(factory(*args, **kwargs))
+
+    _describe(method, factory, name)
+    return method
+
+
 class _Base:
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
 
     @property
     def url(self) -> str:
+        """The master's base URL."""
         return self.config.url
 
     def _timeout(self, call: _api.Call[Any]) -> httpx.Timeout:
@@ -200,6 +238,11 @@ class _WaitClock:
         return max(self.poll - (now - self.started), 0.0)
 
 
+def _temp_pack_file() -> IO[bytes]:
+    """An anonymous temporary file for a downloaded job pack (the pack closes it)."""
+    return tempfile.TemporaryFile(prefix="pydisco-jobpack-")
+
+
 def _open_pack(temp: IO[bytes]) -> JobPack:
     from pydisco.jobpack import JobPack
 
@@ -271,6 +314,7 @@ class Master(_Base):
         self.close()
 
     def close(self) -> None:
+        """Close the connections."""
         self._http.close()
 
     @property
@@ -313,26 +357,35 @@ class Master(_Base):
         return _api.Reply(response.status_code, body, str(response.url), dict(response.headers))
 
     # -- endpoints ---------------------------------------------------------------------
+    # One call each, described once in _api (request, parser, docstring); AsyncMaster
+    # lists the same names (tests/client/test_parity.py compares the two surfaces).
 
-    def version(self) -> str:
-        """The master's version string, e.g. ``"0.5.4"``."""
-        return self.execute(_api.version())
+    version = _blocking(_api.version, "version")
+    joblist = _blocking(_api.joblist, "joblist")
+    jobinfo = _blocking(_api.jobinfo, "jobinfo")
+    jobpack_bytes = _blocking(_api.jobpack_bytes, "jobpack_bytes")
+    jobevents = _blocking(_api.jobevents, "jobevents")
+    nodeinfo = _blocking(_api.nodeinfo, "nodeinfo")
+    blacklisted = _blocking(_api.get_blacklist, "blacklisted")
+    gc_blacklisted = _blocking(_api.get_gc_blacklist, "gc_blacklisted")
+    blacklist = _blocking(_api.blacklist, "blacklist")
+    whitelist = _blocking(_api.whitelist, "whitelist")
+    gc_blacklist = _blocking(_api.gc_blacklist, "gc_blacklist")
+    gc_whitelist = _blocking(_api.gc_whitelist, "gc_whitelist")
+    settings = _blocking(_api.get_settings, "settings")
+    save_settings = _blocking(_api.save_settings, "save_settings")
+    stageresults = _blocking(_api.stageresults, "stageresults")
+    config_table = _blocking(_api.load_config_table, "config_table")
+    save_config_table = _blocking(_api.save_config_table, "save_config_table")
+    kill = _blocking(_api.kill_job, "kill")
+    clean = _blocking(_api.clean_job, "clean")
+    purge = _blocking(_api.purge_job, "purge")
+    get_results = _blocking(_api.get_results, "get_results")
 
     def submit(self, jobpack: JobPackSource) -> str:
         """Submit a job pack (binary or zip form, streamed); returns the job's name."""
         with _binary_jobpack(jobpack) as upload:
             return self.execute(_api.submit(upload))
-
-    def joblist(self) -> tuple[models.JobSummary, ...]:
-        """The jobs the master holds, newest first."""
-        return self.execute(_api.joblist())
-
-    def jobinfo(self, name: str) -> JobInfo:
-        return self.execute(_api.jobinfo(name))
-
-    def jobpack_bytes(self, name: str) -> bytes:
-        """The job pack as submitted, in memory."""
-        return self.execute(_api.jobpack(name))
 
     def download_jobpack(self, name: str, dest: str | os.PathLike[str] | IO[bytes]) -> None:
         """Stream the job pack as submitted to a path or a binary file object."""
@@ -350,7 +403,7 @@ class Master(_Base):
 
     def jobpack(self, name: str) -> JobPack:
         """The submitted job pack, parsed; a temporary file backs it until it is closed."""
-        temp = tempfile.TemporaryFile(prefix="pydisco-jobpack-")  # noqa: SIM115 - the pack owns it
+        temp = _temp_pack_file()
         try:
             self.download_jobpack(name, temp)
             return _open_pack(temp)
@@ -365,10 +418,7 @@ class Master(_Base):
 
     def rawevents(self, name: str, offset: int = 0) -> bytes:
         """The events file from byte ``offset`` (unsatisfiable ranges handled)."""
-        reply = self.execute(_api.rawevents(name, offset))
-        if reply.status == 200 and offset > 0:
-            return reply.body[offset:]
-        return b"" if reply.status == 416 else reply.body
+        return _api.rawevents_body(self.execute(_api.rawevents(name, offset)), offset)
 
     def events(self, name: str, offset: int = 0) -> tuple[list[Event], int]:
         """The complete event lines from byte ``offset``, and the offset after them."""
@@ -387,61 +437,6 @@ class Master(_Base):
             if result.status is not JobStatus.ACTIVE:
                 yield from cursor.feed(self.execute(cursor.call()))
                 return
-
-    def jobevents(self, name: str, num: int = 10, filter: str = "") -> tuple[Event, ...]:
-        """Up to ``num`` recent events, newest first, optionally matching ``filter``."""
-        return self.execute(_api.jobevents(name, num, filter))
-
-    def nodeinfo(self) -> tuple[models.NodeInfo, ...]:
-        return self.execute(_api.nodeinfo())
-
-    def blacklisted(self) -> tuple[str, ...]:
-        """Nodes taken out of scheduling by hand."""
-        return self.execute(_api.get_blacklist())
-
-    def gc_blacklisted(self) -> tuple[str, ...]:
-        return self.execute(_api.get_gc_blacklist())
-
-    def blacklist(self, host: str) -> None:
-        self.execute(_api.blacklist(host))
-
-    def whitelist(self, host: str) -> None:
-        self.execute(_api.whitelist(host))
-
-    def gc_blacklist(self, host: str) -> None:
-        self.execute(_api.gc_blacklist(host))
-
-    def gc_whitelist(self, host: str) -> None:
-        self.execute(_api.gc_whitelist(host))
-
-    def settings(self) -> models.Settings:
-        return self.execute(_api.get_settings())
-
-    def save_settings(self, **values: int) -> None:
-        """Set ``max_failure_rate`` and/or ``accept_new_jobs``."""
-        self.execute(_api.save_settings(**values))
-
-    def stageresults(self, name: str, stage: str) -> tuple[tuple[str, ...], ...]:
-        return self.execute(_api.stageresults(name, stage))
-
-    def config_table(self) -> tuple[models.ConfigEntry, ...]:
-        """The node table (the master re-reads and re-applies its config file)."""
-        return self.execute(_api.load_config_table())
-
-    def save_config_table(self, entries: Sequence[models.ConfigEntry]) -> None:
-        self.execute(_api.save_config_table(entries))
-
-    def kill(self, name: str) -> None:
-        self.execute(_api.kill_job(name))
-
-    def clean(self, name: str) -> None:
-        self.execute(_api.clean_job(name))
-
-    def purge(self, name: str) -> None:
-        self.execute(_api.purge_job(name))
-
-    def get_results(self, names: Sequence[str], timeout_ms: int = 0) -> tuple[JobResults, ...]:
-        return self.execute(_api.get_results(names, timeout_ms))
 
     def results(self, name: str, timeout_ms: int = 0) -> JobResults:
         """One job's status and results."""
@@ -513,6 +508,12 @@ class Master(_Base):
         """
         return [list(urls) for urls in self._reader().deref(self._entries(job), labels)]
 
+    def result_files(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> list[ResultFile]:
+        """Like :meth:`result_urls`, each data file with its label (None outside an index)."""
+        return list(self._reader().files(self._entries(job), labels))
+
     def iter_results(
         self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
     ) -> Iterator[bytes]:
@@ -557,6 +558,7 @@ class AsyncMaster(_Base):
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connections."""
         await self._http.aclose()
 
     @property
@@ -590,7 +592,7 @@ class AsyncMaster(_Base):
         if call.sink is not None and response.is_success:
             try:
                 async for chunk in response.aiter_bytes():
-                    call.sink.write(chunk)
+                    await asyncio.to_thread(call.sink.write, chunk)
             except httpx.HTTPError as exc:  # part is written already: no retry
                 raise self._unreachable(call, exc) from None
             body = b""
@@ -598,42 +600,80 @@ class AsyncMaster(_Base):
             body = await response.aread()
         return _api.Reply(response.status_code, body, str(response.url), dict(response.headers))
 
-    async def version(self) -> str:
-        return await self.execute(_api.version())
+    # -- endpoints ---------------------------------------------------------------------
+
+    version = _awaited(_api.version, "version")
+    joblist = _awaited(_api.joblist, "joblist")
+    jobinfo = _awaited(_api.jobinfo, "jobinfo")
+    jobpack_bytes = _awaited(_api.jobpack_bytes, "jobpack_bytes")
+    jobevents = _awaited(_api.jobevents, "jobevents")
+    nodeinfo = _awaited(_api.nodeinfo, "nodeinfo")
+    blacklisted = _awaited(_api.get_blacklist, "blacklisted")
+    gc_blacklisted = _awaited(_api.get_gc_blacklist, "gc_blacklisted")
+    blacklist = _awaited(_api.blacklist, "blacklist")
+    whitelist = _awaited(_api.whitelist, "whitelist")
+    gc_blacklist = _awaited(_api.gc_blacklist, "gc_blacklist")
+    gc_whitelist = _awaited(_api.gc_whitelist, "gc_whitelist")
+    settings = _awaited(_api.get_settings, "settings")
+    save_settings = _awaited(_api.save_settings, "save_settings")
+    stageresults = _awaited(_api.stageresults, "stageresults")
+    config_table = _awaited(_api.load_config_table, "config_table")
+    save_config_table = _awaited(_api.save_config_table, "save_config_table")
+    kill = _awaited(_api.kill_job, "kill")
+    clean = _awaited(_api.clean_job, "clean")
+    purge = _awaited(_api.purge_job, "purge")
+    get_results = _awaited(_api.get_results, "get_results")
 
     async def submit(self, jobpack: JobPackSource) -> str:
-        with _binary_jobpack(jobpack) as upload:
-            return await self.execute(_api.submit(upload))
+        """See :meth:`Master.submit` (files are read off the event loop)."""
+        with contextlib.ExitStack() as stack:
+            upload = await asyncio.to_thread(stack.enter_context, _binary_jobpack(jobpack))
+            try:
+                return await self.execute(_api.submit(upload))
+            finally:
+                await asyncio.to_thread(stack.close)
 
-    async def joblist(self) -> tuple[models.JobSummary, ...]:
-        return await self.execute(_api.joblist())
-
-    async def jobinfo(self, name: str) -> JobInfo:
-        return await self.execute(_api.jobinfo(name))
-
-    async def jobpack_bytes(self, name: str) -> bytes:
-        return await self.execute(_api.jobpack(name))
-
-    async def download_jobpack(self, name: str, dest: IO[bytes]) -> None:
-        """Stream the job pack as submitted to a binary file object."""
-        await self.execute(_api.jobpack(name, sink=dest))
+    async def download_jobpack(self, name: str, dest: str | os.PathLike[str] | IO[bytes]) -> None:
+        """See :meth:`Master.download_jobpack` (files are written off the event loop)."""
+        if not isinstance(dest, (str, os.PathLike)):
+            await self.execute(_api.jobpack(name, sink=dest))
+            return
+        path = Path(dest)
+        partial = path.with_name(path.name + ".part")
+        try:
+            out = await asyncio.to_thread(open, partial, "wb")
+            try:
+                await self.execute(_api.jobpack(name, sink=out))
+            finally:
+                await asyncio.to_thread(out.close)
+            await asyncio.to_thread(partial.replace, path)
+        finally:
+            await asyncio.to_thread(partial.unlink, True)
 
     async def jobpack(self, name: str) -> JobPack:
         """See :meth:`Master.jobpack`."""
-        temp = tempfile.TemporaryFile(prefix="pydisco-jobpack-")  # noqa: SIM115 - the pack owns it
+        temp = await asyncio.to_thread(_temp_pack_file)
         try:
             await self.download_jobpack(name, temp)
-            return _open_pack(temp)
+            return await asyncio.to_thread(_open_pack, temp)
         except BaseException:
             temp.close()
             raise
 
     async def jobdict(self, name: str) -> dict[str, Any]:
         """See :meth:`Master.jobdict`."""
-        with await self.jobpack(name) as pack:
-            return _jobdict_of(pack, self.url)
+        pack = await self.jobpack(name)
+        try:
+            return await asyncio.to_thread(_jobdict_of, pack, self.url)
+        finally:
+            await asyncio.to_thread(pack.close)
+
+    async def rawevents(self, name: str, offset: int = 0) -> bytes:
+        """See :meth:`Master.rawevents`."""
+        return _api.rawevents_body(await self.execute(_api.rawevents(name, offset)), offset)
 
     async def events(self, name: str, offset: int = 0) -> tuple[list[Event], int]:
+        """See :meth:`Master.events`."""
         cursor = _api.EventCursor(name, offset)
         events = cursor.feed(await self.execute(cursor.call()))
         return events, cursor.offset
@@ -641,6 +681,7 @@ class AsyncMaster(_Base):
     async def follow_events(
         self, name: str, *, poll_interval: float = 1.0, offset: int = 0
     ) -> AsyncIterator[Event]:
+        """See :meth:`Master.follow_events`."""
         cursor = _api.EventCursor(name, offset)
         while True:
             for event in cursor.feed(await self.execute(cursor.call())):
@@ -651,66 +692,15 @@ class AsyncMaster(_Base):
                     yield event
                 return
 
-    async def jobevents(self, name: str, num: int = 10, filter: str = "") -> tuple[Event, ...]:
-        return await self.execute(_api.jobevents(name, num, filter))
-
-    async def nodeinfo(self) -> tuple[models.NodeInfo, ...]:
-        return await self.execute(_api.nodeinfo())
-
-    async def blacklisted(self) -> tuple[str, ...]:
-        return await self.execute(_api.get_blacklist())
-
-    async def gc_blacklisted(self) -> tuple[str, ...]:
-        return await self.execute(_api.get_gc_blacklist())
-
-    async def blacklist(self, host: str) -> None:
-        await self.execute(_api.blacklist(host))
-
-    async def whitelist(self, host: str) -> None:
-        await self.execute(_api.whitelist(host))
-
-    async def gc_blacklist(self, host: str) -> None:
-        await self.execute(_api.gc_blacklist(host))
-
-    async def gc_whitelist(self, host: str) -> None:
-        await self.execute(_api.gc_whitelist(host))
-
-    async def settings(self) -> models.Settings:
-        return await self.execute(_api.get_settings())
-
-    async def save_settings(self, **values: int) -> None:
-        await self.execute(_api.save_settings(**values))
-
-    async def stageresults(self, name: str, stage: str) -> tuple[tuple[str, ...], ...]:
-        return await self.execute(_api.stageresults(name, stage))
-
-    async def config_table(self) -> tuple[models.ConfigEntry, ...]:
-        return await self.execute(_api.load_config_table())
-
-    async def save_config_table(self, entries: Sequence[models.ConfigEntry]) -> None:
-        await self.execute(_api.save_config_table(entries))
-
-    async def kill(self, name: str) -> None:
-        await self.execute(_api.kill_job(name))
-
-    async def clean(self, name: str) -> None:
-        await self.execute(_api.clean_job(name))
-
-    async def purge(self, name: str) -> None:
-        await self.execute(_api.purge_job(name))
-
-    async def get_results(
-        self, names: Sequence[str], timeout_ms: int = 0
-    ) -> tuple[JobResults, ...]:
-        return await self.execute(_api.get_results(names, timeout_ms))
-
     async def results(self, name: str, timeout_ms: int = 0) -> JobResults:
+        """See :meth:`Master.results`."""
         (result,) = await self.get_results([name], timeout_ms)
         return result
 
     async def error_events(
         self, name: str, limit: int = _api.ERROR_EVENT_LIMIT
     ) -> tuple[Event, ...]:
+        """See :meth:`Master.error_events`."""
         try:
             events, _ = await self.events(name)
         except ClientError:
@@ -743,6 +733,12 @@ class AsyncMaster(_Base):
     ) -> list[list[str]]:
         """See :meth:`Master.result_urls`."""
         return await self._reader().deref(await self._entries(job), labels)
+
+    async def result_files(
+        self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> list[ResultFile]:
+        """See :meth:`Master.result_files`."""
+        return await self._reader().files(await self._entries(job), labels)
 
     async def iter_results(
         self, job: str | JobResults | Sequence[Sequence[str]], labels: Sequence[int] | None = None
@@ -781,5 +777,6 @@ class AsyncMaster(_Base):
 
 
 async def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
+    """``chunks`` read off the event loop (they come from a file)."""
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
         yield chunk

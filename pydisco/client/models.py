@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from pydisco.client.errors import BadReply
+from pydisco.integers import parse_decimal
 
 __all__ = [
     "ConfigEntry",
@@ -55,9 +56,10 @@ def _status(value: object, url: str) -> JobStatus:
 
 def _int(value: object, url: str, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.lstrip("-").isdigit():
-            return int(value)
-        raise BadReply(url, f"an integer {what}", value)
+        parsed = parse_decimal(value, signed=True) if isinstance(value, str) else None
+        if parsed is None:
+            raise BadReply(url, f"an integer {what}", value)
+        return parsed
     return value
 
 

@@ -4,12 +4,13 @@ A job's results are entries, one per output of its last stage; each entry is
 a list of replica URLs of the same data (facts §12.5). This module turns them
 into bytes:
 
-- ``dir://host/path`` is an index (facts §5.2) fetched from
-  ``http://host:<port>/path``; each of its ``label url size`` lines is a data
-  file, kept when its label is among the wanted ones;
+- ``dir://host/path`` is a results index (:mod:`pydisco.resultsindex`)
+  fetched from ``http://host:<port>/path``; each of its lines is a data file,
+  kept when its label is among the wanted ones;
 - ``disco://host/path`` is read from ``http://host:<port>/path``;
 - ``http://`` and ``https://`` are read as they are, ``file://`` (or a bare
-  path) from the local disk, and ``raw://<data>`` *is* the data;
+  path) from the local disk (the path verbatim, as :mod:`pydisco.dataurls`
+  says), and ``raw://<data>`` *is* the data;
 - a URL ending ``.gz`` is gunzipped on the fly.
 
 ``<port>`` is the master URL's port: Disco nodes serve data on ``DISCO_PORT``,
@@ -20,44 +21,32 @@ delivered. Memory use does not grow with the size of the data.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from urllib.parse import unquote, urlsplit
+from typing import NamedTuple
 
 import httpx
 
 from pydisco.client.errors import HTTPStatusError, ResultsError
+from pydisco.dataurls import UnsafeURL, file_path, is_gzip, node_http_url, split_url
+from pydisco.resultsindex import IndexLineError, parse_index
 
-__all__ = ["AsyncResultReader", "ResultReader", "data_url", "parse_index"]
+__all__ = ["AsyncResultReader", "ResultFile", "ResultReader", "data_url", "parse_index"]
 
 CHUNK = 1 << 16
 
 
 def data_url(url: str, port: int) -> str:
-    """``disco://`` and ``dir://`` URLs as the ``http://`` URL that serves them."""
-    parts = urlsplit(url)
-    if parts.scheme in ("disco", "dir"):
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port or port}"
-        return f"http://{netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-    return url
+    """``disco://`` and ``dir://`` URLs as the ``http://`` URL that serves them.
 
-
-def parse_index(text: str, source: str) -> list[tuple[int, str, int]]:
-    """The ``(label, url, size)`` lines of a results index."""
-    entries = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = line.split()
-        if len(fields) != 3 or not fields[0].lstrip("-").isdigit() or not fields[2].isdigit():
-            raise ResultsError(
-                f"Line {number} of the results index {source} is not 'label url size': "
-                f"{line!r}. The index is damaged; re-run the job.",
-                url=source,
-            )
-        entries.append((int(fields[0]), fields[1], int(fields[2])))
-    return entries
+    :mod:`pydisco.dataurls` holds the rule; a ``..`` path segment is a
+    :class:`ResultsError` here.
+    """
+    try:
+        return node_http_url(url, port)
+    except UnsafeURL as exc:
+        raise ResultsError(str(exc), url=url) from None
 
 
 def _replicas(entry: Sequence[str] | str) -> list[str]:
@@ -80,22 +69,39 @@ def _plan(entry: Sequence[str] | str, port: int) -> tuple[str, list[str]]:
     return "data", [data_url(url, port) for url in replicas]
 
 
-def _select(index: bytes, url: str, wanted: set[int] | None, port: int) -> list[list[str]]:
-    entries = parse_index(index.decode("utf-8", "replace"), url)
-    return [[data_url(u, port)] for label, u, _ in entries if wanted is None or label in wanted]
+class ResultFile(NamedTuple):
+    """One data file of a job's results: its label (None when no index gave one) and replicas.
+
+    The replicas are the URLs to read (``http://`` for ``disco://``), in order.
+    """
+
+    label: int | None
+    urls: list[str]
+
+
+def _select(index: bytes, url: str, wanted: set[int] | None, port: int) -> list[ResultFile]:
+    try:
+        entries = parse_index(index, url)
+    except IndexLineError as exc:
+        raise ResultsError(f"{exc} The index is damaged; re-run the job.", url=url) from None
+    return [
+        ResultFile(entry.label, [data_url(entry.url, port)])
+        for entry in entries
+        if wanted is None or entry.label in wanted
+    ]
 
 
 def _source(url: str, port: int) -> tuple[str, str]:
     """How to read ``url``: ``("raw", data)``, ``("http", url)`` or ``("file", path)``."""
-    parts = urlsplit(url)
-    if parts.scheme == "raw":
+    scheme = split_url(url)[0]
+    if scheme == "raw":
         return "raw", url[len("raw://") :]
-    if parts.scheme in ("http", "https", "disco", "dir"):
+    if scheme in ("http", "https", "disco", "dir"):
         return "http", data_url(url, port)
-    if parts.scheme in ("file", ""):
-        return "file", unquote(parts.path) if parts.scheme == "file" else url
+    if scheme in ("file", ""):
+        return "file", file_path(url)
     raise ResultsError(
-        f"Cannot read the result URL {url}: the scheme {parts.scheme!r} is not supported "
+        f"Cannot read the result URL {url}: the scheme {scheme!r} is not supported "
         "(use http, https, disco, dir, file or raw).",
         url=url,
     )
@@ -111,7 +117,7 @@ class _Decoder:
     def __init__(self, url: str, skip: int) -> None:
         self.url = url
         self.skip = skip
-        self.gzip = urlsplit(url).path.endswith(".gz")
+        self.gzip = is_gzip(url)
         self._zlib = zlib.decompressobj(wbits=31)
         self._member_open = False  # a gzip member has started and not ended
 
@@ -153,19 +159,26 @@ class ResultReader:
         self.http = http
         self.data_port = data_port
 
-    def deref(
+    def files(
         self, entries: Iterable[Sequence[str]], labels: Sequence[int] | None = None
-    ) -> Iterator[list[str]]:
-        """Each data file as its replica URLs (``http://`` for ``disco://``), in order."""
+    ) -> Iterator[ResultFile]:
+        """Each data file with its label, in order; indexes are read, every replica tried."""
         wanted = None if labels is None else set(labels)
         for entry in entries:
             kind, urls = _plan(entry, self.data_port)
             if kind == "data":
-                yield urls
+                yield ResultFile(None, urls)
             elif kind == "dir":
                 yield from self._read_index(urls, wanted)
 
-    def _read_index(self, replicas: Sequence[str], wanted: set[int] | None) -> list[list[str]]:
+    def deref(
+        self, entries: Iterable[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> Iterator[list[str]]:
+        """Each data file as its replica URLs (``http://`` for ``disco://``), in order."""
+        for file in self.files(entries, labels):
+            yield file.urls
+
+    def _read_index(self, replicas: Sequence[str], wanted: set[int] | None) -> list[ResultFile]:
         failures: list[str] = []
         for url in replicas:
             try:
@@ -233,23 +246,29 @@ class AsyncResultReader:
         self.http = http
         self.data_port = data_port
 
-    async def deref(
+    async def files(
         self, entries: Iterable[Sequence[str]], labels: Sequence[int] | None = None
-    ) -> list[list[str]]:
-        """Each data file as its replica URLs, in order (indexes are read now)."""
+    ) -> list[ResultFile]:
+        """Each data file with its label, in order; indexes are read now, every replica tried."""
         wanted = None if labels is None else set(labels)
-        out: list[list[str]] = []
+        out: list[ResultFile] = []
         for entry in entries:
             kind, urls = _plan(entry, self.data_port)
             if kind == "data":
-                out.append(urls)
+                out.append(ResultFile(None, urls))
             elif kind == "dir":
                 out.extend(await self._read_index(urls, wanted))
         return out
 
+    async def deref(
+        self, entries: Iterable[Sequence[str]], labels: Sequence[int] | None = None
+    ) -> list[list[str]]:
+        """Each data file as its replica URLs, in order (indexes are read now)."""
+        return [file.urls for file in await self.files(entries, labels)]
+
     async def _read_index(
         self, replicas: Sequence[str], wanted: set[int] | None
-    ) -> list[list[str]]:
+    ) -> list[ResultFile]:
         failures: list[str] = []
         for url in replicas:
             try:
@@ -305,10 +324,13 @@ class AsyncResultReader:
         kind, where = _source(url, self.data_port)
         if kind == "raw":
             yield where.encode("utf-8")
-        elif kind == "file":
-            with open(where, "rb") as fileobj:
-                while chunk := fileobj.read(CHUNK):
+        elif kind == "file":  # read off the event loop
+            fileobj = await asyncio.to_thread(open, where, "rb")
+            try:
+                while chunk := await asyncio.to_thread(fileobj.read, CHUNK):
                     yield chunk
+            finally:
+                await asyncio.to_thread(fileobj.close)
         else:
             async with self.http.stream("GET", where) as response:
                 if not response.is_success:

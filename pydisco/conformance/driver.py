@@ -19,7 +19,6 @@ that run is then "not exercised" rather than failed.
 from __future__ import annotations
 
 import os
-import re
 import select
 import stat
 import time
@@ -43,7 +42,7 @@ from pydisco.conformance.scenarios import (
 )
 from pydisco.conformance.transcript import Check, Direction, Transcript, show_bytes
 from pydisco.protocol.errors import LocalProtocolError, RemoteProtocolError
-from pydisco.protocol.framing import Frame, FrameDecoder, Sentinel
+from pydisco.protocol.framing import Frame, FrameDecoder, Sentinel, read_header
 from pydisco.protocol.limits import PROTOCOL_VERSION
 from pydisco.protocol.messages import (
     WORKER_MESSAGES,
@@ -65,10 +64,18 @@ from pydisco.protocol.messages import (
     TaskReply,
     TaskRequest,
     Worker,
+    classify_output,
     decode_frame,
     encode_message,
 )
-from pydisco.protocol.session import Conversation, Phase, Profile
+from pydisco.protocol.session import (
+    FAILURE_MESSAGES,
+    REPLIES,
+    WORKER_MAY_SEND,
+    Conversation,
+    Phase,
+    Profile,
+)
 from pydisco.protocol.throttle import MsgThrottle, ThrottleAction
 
 __all__ = ["Options", "RunResult", "run_scenario"]
@@ -79,9 +86,6 @@ _TICK = 0.05
 _GRACE = 0.1
 #: Output files larger than this are not read for the content check.
 _MAX_OUTPUT_READ = 64 << 20
-_HEADER = re.compile(rb"([A-Z_]{1,9}) ([0-9]{1,10}) ")
-_REQUESTS = frozenset({"WORKER", "TASK", "INPUT", "INPUT_ERR", "MSG", "OUTPUT", "PING"})
-_SCHEME = re.compile(r"^[A-Za-z0-9+.\-]+:")
 
 
 @attrs.frozen(slots=True)
@@ -373,16 +377,15 @@ class _Run:
     def _framing_error(self, exc: RemoteProtocolError) -> None:
         context = exc.context
         self.transcript.add(Direction.WORKER, f"unframeable bytes: {show_bytes(context)}")
-        header = _HEADER.match(context)
-        if header and header.group(1).decode() in WORKER_MESSAGES:
-            declared = int(header.group(2))
-            newline = context.find(b"\n", header.end())
+        header = read_header(context)
+        if header and header.name in WORKER_MESSAGES:
+            newline = context.find(b"\n", header.payload_start)
             actual = (
-                f"; the payload up to the next newline is {newline - header.end()} bytes"
+                f"; the payload up to the next newline is {newline - header.payload_start} bytes"
                 if newline >= 0
                 else ""
             )
-            self.note(f"{exc} A {header.group(1).decode()} frame declaring {declared}{actual}.")
+            self.note(f"{exc} A {header.name} frame declaring {header.length}{actual}.")
             self.fail("FR-1", *self._last_frames(4))
         else:
             self.note(f"{exc} This is output that is not a frame.")
@@ -429,7 +432,7 @@ class _Run:
         if self.closing is not None:
             self.fail("END-2", evidence, f"sent after {self.closing}")
             self.abort(f"{name} after {self.closing}")
-        if self.stdin_closed_at is not None and name in ("ERROR", "FATAL"):
+        if self.stdin_closed_at is not None and name in FAILURE_MESSAGES:
             # No reply can come any more: saying why and leaving is right.
             self.conversation = Conversation(Profile.DISCO_054)
         elif self.profile is Profile.SPEC:
@@ -445,8 +448,8 @@ class _Run:
                 self.abort("a message out of order")
         self.conversation.worker_sends(name)
         if self.frames_seen == 1:
-            self.check("HS-1", name in ("WORKER", "ERROR", "FATAL"), evidence)
-        self.last_request = name if name in _REQUESTS else None
+            self.check("HS-1", name in WORKER_MAY_SEND[Phase.START], evidence)
+        self.last_request = name if name in REPLIES else None
 
     def _order_rule(self, name: str) -> str:
         phase = self.conversation.phase
@@ -590,14 +593,14 @@ class _Run:
             evidence,
             f"label {message.label}, size {message.size}",
         )
-        scheme = _SCHEME.match(location)
+        scheme = classify_output(location) == "remote"
         if scheme and not _is_file(os.path.join(self.home, location)):
             self.note(f"a remote output ({location}); its content is not checked")
             self.reply(Ok())
             return
         self.check(
             "OUT-2",
-            scheme is None,
+            not scheme,
             evidence,
             "Disco takes a location whose first segment holds ':' for a URL"
             if scheme

@@ -29,6 +29,7 @@ from pydisco.conformance.httpserver import DataServer
 from pydisco.conformance.rules import BOTH
 from pydisco.protocol.messages import TaskInfo
 from pydisco.protocol.session import Profile
+from pydisco.resultsindex import format_index_line
 
 __all__ = ["SCENARIOS", "SCENARIOS_BY_NAME", "KitInput", "Plan", "Scenario", "Setup"]
 
@@ -229,7 +230,7 @@ def _index(setup: Setup, name: str) -> tuple[str, dict[int, list[bytes]]]:
     for n, label in enumerate(_DIR_LABELS):
         data = _text([f"{name}:part{n} label {label}", f"{name}:part{n} more"])
         url = setup.node_file(f"{base}/3c/reduce:0-1/part-{n}", data)
-        index.append(f"{label} {url} {len(data)}\n")
+        index.append(format_index_line(label, url, len(data)))
         by_label.setdefault(label, []).extend(_split(data))
     dir_url = setup.node_file(
         f"{base}/.disco/map-0-1700000000000000.results", "".join(index).encode()

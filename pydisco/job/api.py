@@ -24,14 +24,16 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from pydisco.job.errors import JobDefinitionError, RunInsideTask
+from pydisco.job.location import locate_job
 from pydisco.job.records import FORMATS
 from pydisco.job.sort import DEFAULT_SORT_MEMORY
+from pydisco.protocol.messages import GROUPINGS
 
 if TYPE_CHECKING:
     from pydisco.job.results import Results
@@ -50,8 +52,6 @@ __all__ = [
 Pair = tuple[Any, Any]
 StageFunction = Callable[..., Iterable[Pair]]
 
-#: Disco's five groupings.
-GROUPINGS: Final = ("split", "group_label", "group_node", "group_node_label", "group_all")
 #: The default memory budget of a stage's in-memory combine, in bytes.
 DEFAULT_COMBINE_MEMORY: Final = 32 * 1024 * 1024
 #: Set (to the job's ``module:attribute``) by the worker side of a pydisco job before it
@@ -297,42 +297,3 @@ def load_job(spec: str) -> Job:
             "name one as 'module:attribute'."
         )
     return getattr(module, jobs[0])  # type: ignore[no-any-return]
-
-
-def _module_name(module: Any) -> str:
-    """The importable name of ``module`` (a script run as ``__main__`` is its file's stem)."""
-    name: str = module.__name__
-    if name == "__main__":
-        spec = getattr(module, "__spec__", None)
-        if spec is not None and spec.name:
-            return str(spec.name)
-        filename = getattr(module, "__file__", None)
-        if not filename:
-            raise JobDefinitionError("A job defined interactively cannot be shipped; use a file.")
-        return os.path.splitext(os.path.basename(str(filename)))[0]
-    return name
-
-
-def locate_job(job: Job, candidates: Sequence[str] = ()) -> str:
-    """``"module:attribute"`` where ``job`` is a module-level variable, for the worker to import.
-
-    The modules of the stage functions are searched, then ``candidates``.
-    """
-    modules: list[str] = []
-    for stage in job.stages:
-        for function in (stage.function, stage.combine):
-            if function is not None and getattr(function, "__module__", None):
-                modules.append(function.__module__)
-    modules.extend(candidates)
-    for name in dict.fromkeys(modules):
-        module = sys.modules.get(name)
-        if module is None:
-            continue
-        for attribute, value in vars(module).items():
-            if value is job:
-                return f"{_module_name(module)}:{attribute}"
-    raise JobDefinitionError(
-        "The job is not a module-level variable of the module defining its functions, so a "
-        "worker cannot find it. Assign it to a name at module level (e.g. 'wordcount = "
-        "map_reduce(...)'), and vary it with run(params=...)."
-    )

@@ -15,12 +15,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, islice, repeat
 from json.encoder import encode_basestring
 from operator import is_, itemgetter
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from zlib import crc32
 
 import attrs
 
-from pydisco.job.api import Job, Stage
 from pydisco.job.errors import StageFailed
 from pydisco.job.partition import partition_of
 from pydisco.job.records import (
@@ -33,6 +32,9 @@ from pydisco.job.records import (
 )
 from pydisco.job.sort import _value_size, sorted_groups
 from pydisco.job.sources import read_file_range
+
+if TYPE_CHECKING:
+    from pydisco.job.api import Job, Stage
 
 __all__ = ["RunSpec", "StageFailed", "TaskLike", "run_task_stage"]
 
@@ -48,34 +50,6 @@ _PAIR_LENGTH: Final = {2}
 _first = itemgetter(0)
 _second = itemgetter(1)
 _ENTRY_OVERHEAD: Final = 200
-
-
-class InputLike(Protocol):
-    """One task input: where it comes from and its bytes."""
-
-    @property
-    def url(self) -> str | None: ...
-
-    def chunks(self) -> Iterator[bytes]: ...
-
-
-class WriterLike(Protocol):
-    """An output file."""
-
-    def write(self, data: bytes) -> int: ...
-
-
-class InfoLike(Protocol):
-    """What the executor needs of the task description."""
-
-    @property
-    def stage(self) -> str: ...
-
-    @property
-    def taskid(self) -> int: ...
-
-    @property
-    def group_label(self) -> int: ...
 
 
 class TaskLike(Protocol):

@@ -1,7 +1,7 @@
 """The inline runner: every task of every stage in this process, one after another.
 
-Tasks are formed from the previous stage's outputs exactly as Disco's master
-groups them (facts §10.1), with one host (``localhost``): ``split`` gives one
+Tasks are formed from the previous stage's outputs by the master's own
+grouping code (facts §10.1), with one host (``localhost``): ``split`` gives one
 task per output, ``group_label`` one per label, ``group_node`` one task,
 ``group_node_label`` one per label, ``group_all`` one (even with no outputs).
 Outputs are real files in a temporary directory, written in the job's record
@@ -18,19 +18,24 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import attrs
 
-from pydisco.job.api import Job, locate_job
+from pydisco.dataurls import file_url
 from pydisco.job.execute import RunSpec, run_task_stage
-from pydisco.job.launcher import decode_params, encode_params
+from pydisco.job.jobdata import decode_params, encode_params
+from pydisco.job.location import locate_job
 from pydisco.job.results import Results
 from pydisco.job.sources import Source, as_sources, plan_map_tasks, read_source
 from pydisco.job.tags import expand_tags
+from pydisco.master.grouping import DataOutput, OutputRef, group_outputs
 from pydisco.protocol.messages import TaskInfo
 
-__all__ = ["InlineRunner", "group_outputs"]
+if TYPE_CHECKING:
+    from pydisco.job.api import Job
+
+__all__ = ["InlineRunner", "group_items"]
 
 HOST: Final = "localhost"
 _counter = itertools.count()
@@ -112,24 +117,22 @@ class InlineTask:
         return outputs
 
 
-def group_outputs(
-    grouping: str, outputs: list[tuple[int, str, Any]]
+def group_items(
+    grouping: str, items: list[tuple[int, Any]]
 ) -> list[tuple[tuple[int, str], list[Any]]]:
-    """Disco's grouping of ``(label, host, item)`` outputs into ``((label, host), items)`` tasks."""
-    groups: dict[tuple[int, str], list[Any]] = {}
-    if grouping == "split":
-        return [((label, host), [item]) for label, host, item in outputs]
-    if grouping == "group_all":
-        return [((0, ""), [item for _l, _h, item in outputs])]
-    for label, host, item in outputs:
-        if grouping == "group_label":
-            key = (label, "")
-        elif grouping == "group_node":
-            key = (0, host)
-        else:
-            key = (label, host)
-        groups.setdefault(key, []).append(item)
-    return sorted(groups.items(), key=lambda kv: kv[0])
+    """The tasks a stage with ``grouping`` forms from ``(label, item)`` outputs on :data:`HOST`.
+
+    The master's grouping (:func:`pydisco.master.grouping.group_outputs`) decides;
+    each item stands for a data output with one replica on this host.
+    """
+    refs = [
+        OutputRef((-1, n), DataOutput(label, 0, (f"disco://{HOST}/{n}",)))
+        for n, (label, _item) in enumerate(items)
+    ]
+    return [
+        (group, [items[task_input.source[1]][1] for task_input in inputs])
+        for _key, group, inputs in group_outputs(grouping, refs)
+    ]
 
 
 def _task_info(job_name: str, stage: Any, taskid: int, group: tuple[int, str]) -> TaskInfo:
@@ -184,12 +187,12 @@ class InlineRunner:
         params = decode_params(encode_params(job.params))
         job = attrs.evolve(job, params=params)
         spec = RunSpec(params=params, default_format=job.input_format)
-        level: list[tuple[int, str, Any]] = [(s.label, HOST, s) for s in sources]
+        level: list[tuple[int, Any]] = [(s.label, s) for s in sources]
         taskid = 0
         try:
             for stage in job.stages:
-                produced: list[tuple[int, str, Any]] = []
-                for group, items in group_outputs(stage.grouping, level):
+                produced: list[tuple[int, Any]] = []
+                for group, items in group_items(stage.grouping, level):
                     directory = os.path.join(root, f"{stage.name}-{taskid}")
                     task = InlineTask(
                         _task_info(name, stage, taskid, group),
@@ -203,14 +206,14 @@ class InlineRunner:
                     finally:
                         outputs = task.close()
                         shutil.rmtree(directory + "-sort", ignore_errors=True)
-                    produced.extend((o.label, o.host, o) for o in outputs)
+                    produced.extend((o.label, o) for o in outputs)
                     taskid += 1
                 level = produced
         except BaseException:
             if self.workdir is None:
                 shutil.rmtree(root, ignore_errors=True)
             raise
-        results = [_as_source(item, job) for _l, _h, item in level]
+        results = [_as_source(item, job) for _label, item in level]
         holder = _TempDir(root) if self.workdir is None else None
         return Results(results, job.records, name, keep=holder)
 
@@ -219,7 +222,7 @@ def _as_source(item: Any, job: Job) -> Source:
     if isinstance(item, Source):
         return item
     output: LocalOutput = item
-    return Source((f"file://{output.path}",), job.records, output.label, path=output.path)
+    return Source((file_url(output.path),), job.records, output.label, path=output.path)
 
 
 class _TempDir:

@@ -8,7 +8,7 @@ The job home holds:
   parent packages; a script run as ``__main__`` goes in as ``<stem>.py``);
 - every module or package named in ``Job.modules`` and every file in
   ``Job.files`` (at the top, under its base name);
-- the launcher script (:data:`~pydisco.job.launcher.LAUNCHER_NAME`), the
+- the launcher script (:data:`~pydisco.job.jobdata.LAUNCHER_NAME`), the
   job dict's ``worker``.
 
 The job data names the job (``module:attribute``) and carries the params
@@ -27,11 +27,13 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from pydisco.job.api import Job
-from pydisco.job.launcher import LAUNCHER_NAME, LAUNCHER_SCRIPT, encode_jobdata
+from pydisco.job.jobdata import LAUNCHER_NAME, LAUNCHER_SCRIPT, encode_jobdata
 from pydisco.job.sources import Source
+
+if TYPE_CHECKING:
+    from pydisco.job.api import Job
 
 __all__ = [
     "build_job_home",

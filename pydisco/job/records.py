@@ -34,7 +34,9 @@ from itertools import chain, repeat
 from json.encoder import encode_basestring
 from typing import Any, Final, NamedTuple, Protocol
 
+from pydisco.integers import parse_decimal
 from pydisco.job.errors import CorruptRecords
+from pydisco.protocol import jsoncodec
 
 __all__ = [
     "FORMATS",
@@ -160,12 +162,6 @@ def iter_text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
     return chain.from_iterable(_text_blocks(chunks))
 
 
-try:  # the fastest decoder available; records never contain NaN or Infinity
-    from ujson import loads as _fast_loads
-except ImportError:  # pragma: no cover - nodes without ujson
-    from json import loads as _fast_loads
-
-
 # --- json ---------------------------------------------------------------------------------------
 
 
@@ -223,39 +219,29 @@ class JsonFormat:
 
     def decode_key(self, key_bytes: bytes) -> Any:
         """The key decoded from its JSON."""
-        return _fast_loads(key_bytes)
+        return jsoncodec.loads(key_bytes)
 
     def encode(self, key_bytes: bytes, value: Any) -> bytes:
         """``[<key>,<value>]\\n``."""
         return b"[" + key_bytes + b"," + json_value_bytes(value) + b"]\n"
-
-    def _pair(self, line: bytes) -> list[Any]:
-        from pydisco.protocol import jsoncodec  # only for a block that did not decode whole
-
-        try:
-            pair = jsoncodec.loads(line)
-        except ValueError as exc:
-            raise CorruptRecords(
-                f"A json record is not valid JSON ({exc}): {line[:200]!r}"
-            ) from None
-        if type(pair) is not list or len(pair) not in _ARITY:
-            raise CorruptRecords(f"A json record is not a [key, value] array: {line[:200]!r}")
-        return pair
 
     def encode_repeated(self, key_bytes: bytes, value: Any, times: int) -> bytes:
         """``[<key>,<value>,<times>]\\n``: the pair ``times`` times (between stages only)."""
         return b"[%b,%b,%d]\n" % (key_bytes, json_value_bytes(value), times)
 
     def _block(self, block: bytes) -> list[Any]:
-        """The records of whole lines ``block``: one decoder call for all of them."""
+        """The ``[key, value]`` pairs of the whole lines in ``block`` (blank lines skipped)."""
         try:
-            pairs = _fast_loads(b"[" + block.replace(b"\n", b",") + b"]")
-        except ValueError:
-            pairs = None
-        if type(pairs) is list and all(type(p) is list and len(p) in _ARITY for p in pairs):
-            return pairs
-        # Blank lines, or a bad record: line by line, to skip the one and name the other.
-        return [self._pair(line) for line in block.split(b"\n") if line.strip()]
+            pairs = jsoncodec.loads_lines(block)
+        except jsoncodec.JSONLineError as exc:
+            raise CorruptRecords(
+                f"A json record is not valid JSON ({exc}): {exc.line[:200]!r}"
+            ) from None
+        for pair in pairs:
+            if type(pair) is not list or len(pair) not in _ARITY:
+                line = jsoncodec.dumps(pair)
+                raise CorruptRecords(f"A json record is not a [key, value] array: {line[:200]!r}")
+        return pairs
 
     def _blocks(self, chunks: Iterable[bytes]) -> Iterator[list[Any]]:
         pending = b""
@@ -504,10 +490,9 @@ def _classic_v1(reader: _ByteReader, first: bytes) -> Iterator[Pair]:
 def _classic_v0(reader: _ByteReader, first: bytes) -> Iterator[Pair]:
     def field(prefix: bytes) -> str:
         digits = prefix + reader.read_until(b" ")
-        try:
-            size = int(digits)
-        except ValueError:
-            raise CorruptRecords(f"A v0 record length is not a number: {digits[:40]!r}.") from None
+        size = parse_decimal(digits.decode("ascii", "replace"))
+        if size is None:
+            raise CorruptRecords(f"A v0 record length is not a number: {digits[:40]!r}.")
         data = reader.read(size)
         if len(data) < size:
             raise CorruptRecords(f"Truncated v0 record at {reader.offset} bytes.")

@@ -31,11 +31,12 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import attrs
 
-from pydisco.job.api import Job, locate_job
+from pydisco.dataurls import file_url
+from pydisco.job.location import locate_job
 from pydisco.job.packing import write_job_pack
 from pydisco.job.results import Results
 from pydisco.job.sources import (
@@ -47,6 +48,10 @@ from pydisco.job.sources import (
     splittable,
 )
 from pydisco.job.tags import expand_tags
+from pydisco.loopback import is_loopback_url
+
+if TYPE_CHECKING:
+    from pydisco.job.api import Job
 
 __all__ = [
     "MAX_RAW_BYTES",
@@ -99,7 +104,7 @@ class MasterRunner:
         #: The master whose DDFS holds the ``tag://`` inputs (default: this one).
         self.ddfs = (ddfs or self.url).rstrip("/")
         #: Whether the nodes share this machine's files (default: the master is on loopback).
-        self.local_files = _is_loopback(self.url) if local_files is None else local_files
+        self.local_files = is_loopback_url(self.url) if local_files is None else local_files
         #: Whether map tasks read ranges of local files in place (a pydisco master only).
         self.byte_ranges = byte_ranges and self.local_files
         #: The master's slots, for planning map tasks (``None``: asked when needed).
@@ -109,7 +114,7 @@ class MasterRunner:
         #: Environment variables for the workers (the job pack's job envs). On loopback the
         #: workers' "#!/usr/bin/env python3" is made this interpreter (not whatever comes
         #: first on PATH: a slow shim, or a Python without this one's packages).
-        if jobenvs is None and _is_loopback(self.url):
+        if jobenvs is None and is_loopback_url(self.url):
             jobenvs = {"PATH": _interpreter_path()}
         self.jobenvs = dict(jobenvs or {})
         self.timeout = timeout
@@ -161,7 +166,7 @@ class MasterRunner:
                     )
                 prepared.append(Source((_raw_url(piece),), piece.format, piece.label))
             elif piece.path is not None and not ranged:
-                prepared.append(Source((f"file://{piece.path}",), piece.format, piece.label))
+                prepared.append(Source((file_url(piece.path),), piece.format, piece.label))
             elif self.byte_ranges and piece.path is not None:
                 url = range_url(piece.path, piece.start, _size(piece) + piece.start)
                 prepared.append(attrs.evolve(piece, urls=(url,)))
@@ -176,7 +181,7 @@ class MasterRunner:
         handle, path = tempfile.mkstemp(dir=self.staging, prefix="chunk-")
         os.close(handle)
         _write_range(piece, path)
-        return Source((f"file://{path}",), piece.format, piece.label)
+        return Source((file_url(path),), piece.format, piece.label)
 
     def write_pack(
         self, out: IO[bytes], job: Job, inputs: Any, *, original: Job | None = None
@@ -208,23 +213,20 @@ class MasterRunner:
             return self.results_of(master, result, job)
 
     def _result_sources(self, master: Any, entries: Any, fmt: str) -> list[Source]:
-        from pydisco.client import data_url, parse_index
-
-        port = master.config.port
-        sources = []
+        # The client's reading of results: every replica of an index is tried, and a
+        # failure is the client's ResultsError. Results saved to DDFS are a tag's blobs.
+        sources: list[Source] = []
         for entry in entries:
             replicas = [entry] if isinstance(entry, str) else list(entry)
-            if replicas and replicas[0].startswith("tag://"):  # results saved to DDFS
-                for blob in master.result_urls([replicas]):
-                    sources.append(Source(tuple(blob), fmt))
-            elif replicas and replicas[0].startswith("dir://"):
-                index_url = data_url(replicas[0], port)
-                reply = master.http.get(index_url)
-                reply.raise_for_status()
-                for label, url, _size in parse_index(reply.text, index_url):
-                    sources.append(Source((data_url(url, port),), fmt, label))
-            elif replicas:
-                sources.append(Source(tuple(data_url(u, port) for u in replicas), fmt))
+            if replicas and replicas[0].startswith("tag://"):
+                sources.extend(Source(tuple(blob), fmt) for blob in master.result_urls([replicas]))
+                continue
+            sources.extend(
+                Source(tuple(file.urls), fmt)
+                if file.label is None
+                else Source(tuple(file.urls), fmt, file.label)
+                for file in master.result_files([entry])
+            )
         return sources
 
     def _reader(self, source: Source) -> Iterator[bytes]:
@@ -258,13 +260,6 @@ def _close_clients() -> None:
         _clients.clear()
     for client in clients:
         client.close()
-
-
-def _is_loopback(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).hostname or ""
-    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def _size(source: Source) -> int:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from pydisco.job.api import Job
-from pydisco.job.results import Results
+if TYPE_CHECKING:
+    from pydisco.job.api import Job
+    from pydisco.job.results import Results
 
 __all__ = ["LOCAL_RETRIES", "Runner", "get_runner", "local_master_settings"]
 

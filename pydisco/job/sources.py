@@ -22,6 +22,8 @@ from typing import Any, Final
 
 import attrs
 
+from pydisco.dataurls import file_path, file_url, split_url
+
 __all__ = [
     "Source",
     "as_sources",
@@ -59,7 +61,7 @@ class Source:
     def file(cls, path: str | os.PathLike[str], fmt: str = "lines") -> Source:
         """A whole local file."""
         full = os.path.abspath(os.fspath(path))
-        return cls((f"file://{full}",), fmt, path=full)
+        return cls((file_url(full),), fmt, path=full)
 
     @classmethod
     def raw(cls, data: bytes | str, fmt: str = "lines") -> Source:
@@ -92,8 +94,8 @@ def _one(value: Any, fmt: str) -> Iterator[Source]:
     elif isinstance(value, os.PathLike):
         yield Source.file(value, fmt)
     elif isinstance(value, str):
-        if value.startswith("file://"):
-            yield Source.file(value[len("file://") :], fmt)
+        if split_url(value)[0] == "file":
+            yield Source.file(file_path(value), fmt)
         elif value.startswith("raw://"):
             yield Source((value,), fmt, data=value[len("raw://") :].encode())
         elif "://" in value:

@@ -21,8 +21,6 @@ MAGIC_BYTES = b"\xd5\xc0"
 HEADER_SIZE = 128
 #: Bytes of the header that carry information (magic, version, four offsets).
 HEADER_USED = 20
-#: Job pack format versions the master understands.
-VERSIONS = (1, 2)
 #: The largest offset a header can hold (offsets are unsigned 32-bit).
 MAX_OFFSET = 0xFFFFFFFF
 #: ``max_cores`` when the scheduler object does not set it (2^31).

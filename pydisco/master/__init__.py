@@ -12,9 +12,13 @@ or ``await ReferenceMaster(data_dir).start()`` inside an event loop, or run
 ``discotool master`` from a shell. See ``docs/master.md``.
 """
 
+import typing
+
 from pydisco.master.config import DISCO_VERSION, MasterSettings, NodeTable
 from pydisco.master.errors import ConfigError, MasterError
-from pydisco.master.server import MasterHandle, ReferenceMaster
+
+if typing.TYPE_CHECKING:
+    from pydisco.master.server import MasterHandle, ReferenceMaster
 
 __all__ = [
     "DISCO_VERSION",
@@ -25,3 +29,13 @@ __all__ = [
     "NodeTable",
     "ReferenceMaster",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    # The server (and aiohttp) load on first use: the inline job runner imports the
+    # master's pure grouping code and should not pay for an HTTP server it never starts.
+    if name in ("MasterHandle", "ReferenceMaster"):
+        from pydisco.master import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from pydisco.integers import parse_decimal
+from pydisco.loopback import is_loopback_host
 from pydisco.master.errors import ConfigError
 from pydisco.protocol.limits import (
     DRAIN_TIMEOUT_SECONDS,
@@ -107,7 +109,7 @@ class MasterSettings:
         return self.data_dir / f"_{self.disco_name}"
 
 
-_RANGE = re.compile(r"^(?P<base>.*?)(?P<low>\d+):(?P<high>\d+)$")
+_RANGE = re.compile(r"^(?P<base>.*?)(?P<low>[0-9]+):(?P<high>[0-9]+)$")
 
 
 def expand_spec(spec: str) -> list[str]:
@@ -127,10 +129,11 @@ def expand_spec(spec: str) -> list[str]:
 
 
 def _slots(value: Any) -> int:
-    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-    if text is None or not text.isdigit() or int(text) < 1:
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    slots = parse_decimal(text)
+    if slots is None or slots < 1:
         raise ConfigError(f"Invalid slot count {value!r}: expected a positive integer string.")
-    return int(text)
+    return slots
 
 
 @attrs.define
@@ -213,7 +216,7 @@ def default_table() -> NodeTable:
 
 
 def parse_nodes_option(spec: str) -> NodeTable:
-    """A ``--nodes`` value: ``host[=slots],...`` (slots default to the CPU count).
+    """A node table spec (the ``nodes`` setting): ``host[=slots],...`` (slots default to the CPUs).
 
     A spec may be a range (``node01:10=2``). Hosts named by loopback addresses
     (``127.0.0.2=2,127.0.0.3=2``) give several real nodes on one machine.
@@ -226,34 +229,19 @@ def parse_nodes_option(spec: str) -> NodeTable:
         rows.append([name.strip(), slots.strip() or str(os.cpu_count() or 1)])
     if not rows:
         raise ConfigError(
-            f"--nodes {spec!r} names no node; expected e.g. '127.0.0.2=2,127.0.0.3=2'."
+            f"The node table {spec!r} names no node; expected e.g. '127.0.0.2=2,127.0.0.3=2'.",
+            settings=("nodes",),
         )
     try:
         return NodeTable(hosts=NodeTable.check_hosts(rows))
     except ConfigError as exc:
-        raise ConfigError(f"--nodes {spec!r}: {exc}") from None
+        raise ConfigError(f"The node table {spec!r}: {exc}", settings=("nodes",)) from None
 
 
 def loopback_addresses(names: Iterable[str]) -> list[str]:
     """The node names that are IPv4 loopback addresses other than 127.0.0.1."""
-    result = []
-    for name in names:
-        parts = name.split(".")
-        if (
-            len(parts) == 4
-            and parts[0] == "127"
-            and all(p.isdigit() and 0 <= int(p) <= 255 for p in parts)
-            and name != "127.0.0.1"
-        ):
-            result.append(name)
-    return result
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` is an address that only this machine can reach."""
-    return host in ("localhost", "::1", "127.0.0.1") or bool(loopback_addresses([host]))
-
-
-def unique(items: Sequence[str]) -> list[str]:
-    """Items in order, without repeats."""
-    return list(dict.fromkeys(items))
+    return [
+        name
+        for name in names
+        if name != "127.0.0.1" and "." in name and ":" not in name and is_loopback_host(name)
+    ]

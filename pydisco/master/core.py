@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydisco.dataurls import data_path_parts, node_http_url, split_url
 from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
 from pydisco.master.config import MasterSettings, NodeTable, default_table, parse_nodes_option
 from pydisco.master.ddfs import Ddfs
@@ -94,17 +95,17 @@ class MasterCore:
 
     async def fetch_index(self, url: str) -> bytes:
         """Read a ``dir://`` index (v1 dir job inputs), locally when it is ours."""
-        host = url_host(url)
-        path = url.split("://", 1)[1].split("/", 1)[1] if "/" in url.split("://", 1)[1] else ""
-        if path.startswith("disco/") and host in self.scheduler.nodes:
-            local = (self.settings.data_dir / path[len("disco/") :]).resolve()
-            if local.is_relative_to(self.settings.data_dir.resolve()):
+        found = data_path_parts(split_url(url)[2])
+        if found is not None and found[0] == "disco" and url_host(url) in self.scheduler.nodes:
+            root = self.settings.data_dir.resolve()
+            local = root.joinpath(*found[1]).resolve()  # a symlink may not lead out either
+            if local.is_relative_to(root):
                 return await asyncio.to_thread(local.read_bytes)
         import aiohttp
 
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"http://{host}:{self.port}/{path}") as response,
+            session.get(node_http_url(url, self.port)) as response,
         ):
             response.raise_for_status()
             return await response.read()

@@ -20,4 +20,13 @@ class MasterError(PydiscoError):
 
 
 class ConfigError(MasterError):
-    """A node table, a node spec or a setting cannot be used."""
+    """A node table, a node spec or a setting cannot be used.
+
+    ``settings`` names the parameters (of :class:`~pydisco.master.ReferenceMaster`
+    or :class:`~pydisco.master.MasterSettings`) that would fix it, so that a
+    front end can name its own way of setting them (the CLI: its flags).
+    """
+
+    def __init__(self, message: str, *, settings: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.settings = settings

@@ -55,6 +55,7 @@ from pydisco.master.runner import (
 )
 from pydisco.master.scheduler import Scheduler
 from pydisco.protocol import TaskInfo, jsoncodec
+from pydisco.resultsindex import parse_index
 
 __all__ = ["Job", "JobContext", "Stage", "Task", "TaskState"]
 
@@ -357,10 +358,8 @@ class Job:
         assert self.ctx is not None
         data = await self.ctx.fetch_index(url)
         labels: dict[int, int] = {}
-        for line in data.decode("utf-8", "replace").splitlines():
-            parts = line.split()
-            if len(parts) >= 3:
-                labels[int(parts[0])] = labels.get(int(parts[0]), 0) + int(parts[2])
+        for entry in parse_index(data, url):
+            labels[entry.label] = labels.get(entry.label, 0) + entry.size
         if not labels:
             raise ValueError(f"the index {url} lists nothing")
         return DirOutput(url_host(url), url, tuple(sorted(labels.items())))

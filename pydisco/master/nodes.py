@@ -25,7 +25,7 @@ from typing import Protocol
 
 import attrs
 
-from pydisco.master.config import is_loopback_host
+from pydisco.loopback import is_loopback_host
 
 __all__ = ["Link", "NodeLinks", "resolve_host"]
 

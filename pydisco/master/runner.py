@@ -18,7 +18,6 @@ import contextlib
 import errno
 import os
 import queue
-import re
 import signal
 import subprocess
 import threading
@@ -64,6 +63,8 @@ from pydisco.protocol import (
     Output as OutputMessage,
 )
 from pydisco.protocol.limits import LAST_WORDS_BYTES
+from pydisco.protocol.messages import classify_output
+from pydisco.resultsindex import IndexLineError, format_index_line
 
 __all__ = ["Outcome", "RunDone", "RunError", "RunFatal", "Timers", "WorkerRun", "classify_output"]
 
@@ -226,21 +227,6 @@ class TaskInputs(Protocol):
 
     inputs: list[TaskInput]
     inputs_done: bool
-
-
-_SCHEME = re.compile(r"^[A-Za-z0-9+.\-]+:")
-
-
-def classify_output(location: str) -> str:
-    """``"local"``, ``"remote"`` or ``"invalid"``, by mochiweb's URL split (facts §5.1)."""
-    match = _SCHEME.match(location)
-    if match is not None:
-        return "remote"
-    if location.startswith("//"):
-        return "remote"
-    if location.startswith("/"):
-        return "invalid"
-    return "local"
 
 
 def _words(data: bytes) -> str:
@@ -871,20 +857,24 @@ class WorkerRun:
         if kind == "remote":
             self._remote.append(DataOutput(message.label, message.size, (message.location,)))
         else:
-            self._record_local(message)
+            try:
+                self._record_local(message)
+            except IndexLineError as exc:
+                return RunError(f"invalid_output: {message.location!r} cannot be indexed: {exc}")
         self._send(self.session.send(Ok("ok")))
         return None
 
     def _record_local(self, message: OutputMessage) -> None:
         # Lines are kept in memory and written (and fsynced) off the event loop at DONE:
         # the index means nothing before DONE, and a failed run's index is never used.
+        host = self.info.host
+        prefix = job_url_prefix(host, self.info.jobname)
+        url = f"disco://{host}/{prefix}/{join_local(message.location)}"
+        line = format_index_line(message.label, url, message.size)
         if not self._index_name:
             stamp = time.time_ns() // 1000
             self._index_name = f"{self.info.stage}-{self.info.taskid}-{stamp}.results"
-        host = self.info.host
-        prefix = job_url_prefix(host, self.info.jobname)
-        line = f"{message.label} disco://{host}/{prefix}/{join_local(message.location)} "
-        self._index_lines.append(f"{line}{message.size}\n")
+        self._index_lines.append(line)
         self._label_sizes[message.label] = self._label_sizes.get(message.label, 0) + message.size
 
     def _done(self) -> Outcome:

@@ -12,11 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from pydisco.master.config import (
-    DEFAULT_PUT_PORT,
-    MasterSettings,
-    is_loopback_host,
-)
+from pydisco.loopback import is_loopback_host
+from pydisco.master.config import DEFAULT_PUT_PORT, MasterSettings
 from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.nodes import NodeLinks
@@ -61,10 +58,11 @@ class ReferenceMaster:
             if not allow_remote:
                 raise ConfigError(
                     f"Refusing to listen on {host}: a job runs arbitrary code as this user. "
-                    "Pass allow_remote (--allow-remote) and a token (--token) to do it anyway."
+                    "Set allow_remote and a token to do it anyway.",
+                    settings=("allow_remote", "token"),
                 )
             if not token:
-                raise ConfigError(f"Listening on {host} requires a token (--token).")
+                raise ConfigError(f"Listening on {host} requires a token.", settings=("token",))
         self.core: MasterCore | None = None
         self._runner: web.AppRunner | None = None
         self._uploads: web.AppRunner | None = None

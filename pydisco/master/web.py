@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pydisco.integers import parse_decimal
 from pydisco.master.config import DISCO_VERSION, MAX_CTRL_BODY_BYTES
 from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
@@ -257,10 +258,10 @@ class Api:
         job = self._job(request)
         if job is None:
             return not_found()
-        try:
-            num = min(int(request.query.get("num", "10")), MAX_EVENTS)
-        except ValueError:
-            raise Refused("The 'num' parameter must be an integer.") from None
+        asked = parse_decimal(request.query.get("num", "10"), signed=True)
+        if asked is None:
+            raise Refused("The 'num' parameter must be an integer.")
+        num = min(asked, MAX_EVENTS)
         query = request.query.get("filter", "")
         job.events.flush()
         try:
@@ -391,9 +392,10 @@ class Api:
             if key not in body:
                 continue
             value = body[key]
-            if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]+", value):
+            number = parse_decimal(value, signed=True) if isinstance(value, str) else None
+            if number is None:
                 raise Refused(f"{key}: a string holding an integer expected, got {value!r}")
-            values[key] = int(value)
+            values[key] = number
         self.core.save_settings(values)
         return ok("Settings saved")
 
@@ -450,7 +452,7 @@ def disk_kb(path: Path) -> tuple[int, int] | None:
     return free, used
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 
 
 def _range_ok(header: str, size: int) -> bool:

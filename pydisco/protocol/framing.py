@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Final
+from typing import Final, NamedTuple
 
 import attrs
 
@@ -36,8 +36,10 @@ __all__ = [
     "NEED_DATA",
     "Frame",
     "FrameDecoder",
+    "FrameHeader",
     "Sentinel",
     "encode_frame",
+    "read_header",
 ]
 
 
@@ -108,6 +110,70 @@ def encode_frame(name: str, payload: bytes) -> bytes:
     return b"%s %d %s\n" % (raw_name, len(payload), payload)
 
 
+class FrameHeader(NamedTuple):
+    """A frame's name and declared payload length, and where its payload starts."""
+
+    name: str
+    length: int
+    payload_start: int
+
+
+def _scan_header(data: bytes | bytearray, start: int) -> FrameHeader | None:
+    """The header of the frame at ``start``; None when more bytes are needed.
+
+    The framing rules for names and length fields live here, for the decoder
+    and :func:`read_header` alike. Raises :class:`LocalProtocolError` (the
+    decoder's boundary makes it remote) for a malformed header.
+    """
+    name_end = data.find(b" ", start + 1, start + 1 + MAX_NAME_BYTES)
+    if name_end < 0:
+        if len(data) - start > MAX_NAME_BYTES:
+            raise LocalProtocolError(
+                f"No space after a 1 to {MAX_NAME_BYTES} byte frame name: "
+                f"{bytes(data[start : start + MAX_NAME_BYTES + 1])!r}.",
+                ErrorKind.INVALID_NAME,
+            )
+        return None
+    name = data[start:name_end].decode("latin-1")
+    length_start = name_end + 1
+    length_end = data.find(b" ", length_start + 1, length_start + 1 + MAX_LENGTH_DIGITS)
+    if length_end < 0:
+        if len(data) - length_start > MAX_LENGTH_DIGITS:
+            raise LocalProtocolError(
+                f"The length field of {name!r} is not followed by a space within "
+                f"{MAX_LENGTH_DIGITS} bytes.",
+                ErrorKind.INVALID_LENGTH,
+                name=name,
+            )
+        return None
+    field = bytes(data[length_start:length_end])
+    if _LENGTH_FIELD.fullmatch(field) is None or (length := int(field)) < 0:
+        raise LocalProtocolError(
+            f"The length field of {name!r} is {field!r}, not a non-negative integer.",
+            ErrorKind.INVALID_LENGTH,
+            name=name,
+        )
+    if length > MAX_PAYLOAD_BYTES:
+        raise LocalProtocolError(
+            f"A {name!r} payload of {length} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes.",
+            ErrorKind.TOO_BIG,
+            name=name,
+        )
+    return FrameHeader(name, length, length_end + 1)
+
+
+def read_header(data: bytes) -> FrameHeader | None:
+    """The header at the start of ``data`` as :class:`FrameDecoder` reads it, or None.
+
+    For diagnostics (the conformance kit explains a framing error with it):
+    None when ``data`` does not start with a whole, valid name and length field.
+    """
+    try:
+        return _scan_header(data, 0)
+    except LocalProtocolError:
+        return None
+
+
 class FrameDecoder:
     """Turns a byte stream into :class:`Frame` objects, in chunks of any size.
 
@@ -117,6 +183,9 @@ class FrameDecoder:
     :class:`RemoteProtocolError` with the matching :class:`ErrorKind`; the
     decoder then stays failed and :attr:`unparsed` holds the bytes it could
     not frame, which is what Disco reports as a worker's "last words".
+
+    As in h11, the parsing code raises :class:`LocalProtocolError` and
+    :meth:`next_frame`, the receive boundary, converts it once.
     """
 
     __slots__ = ("_buffer", "_eof", "_error", "_position")
@@ -147,11 +216,6 @@ class FrameDecoder:
         return bytes(self._buffer[self._position :])
 
     @property
-    def ended(self) -> bool:
-        """Whether the end of the stream has been received."""
-        return self._eof
-
-    @property
     def error(self) -> RemoteProtocolError | None:
         """The error that stopped the decoder, if any."""
         return self._error
@@ -171,74 +235,37 @@ class FrameDecoder:
             raise self._error
         try:
             return self._parse()
-        except RemoteProtocolError as exc:
-            self._error = exc
-            raise
+        except LocalProtocolError as exc:
+            self._error = RemoteProtocolError(
+                exc.message, exc.kind, name=exc.name, context=self.unparsed
+            )
+            raise self._error from None
 
     def _incomplete(self, where: str) -> Sentinel:
         if not self._eof:
             return NEED_DATA
-        raise self._fail(
+        raise LocalProtocolError(
             f"The stream ended in the middle of a frame ({where}).", ErrorKind.TRUNCATED
         )
-
-    def _fail(self, message: str, kind: ErrorKind, name: str | None = None) -> RemoteProtocolError:
-        return RemoteProtocolError(message, kind, name=name, context=self.unparsed)
 
     def _parse(self) -> Frame | Sentinel:
         buffer = self._buffer
         start = self._position
-        available = len(buffer) - start
-        if available == 0:
+        if len(buffer) == start:
             return END_OF_STREAM if self._eof else NEED_DATA
-
-        name_end = buffer.find(b" ", start + 1, start + 1 + MAX_NAME_BYTES)
-        if name_end < 0:
-            if available > MAX_NAME_BYTES:
-                raise self._fail(
-                    f"No space after a 1 to {MAX_NAME_BYTES} byte frame name: "
-                    f"{bytes(buffer[start : start + MAX_NAME_BYTES + 1])!r}.",
-                    ErrorKind.INVALID_NAME,
-                )
-            return self._incomplete("in the name")
-        name = buffer[start:name_end].decode("latin-1")
-
-        length_start = name_end + 1
-        length_end = buffer.find(b" ", length_start + 1, length_start + 1 + MAX_LENGTH_DIGITS)
-        if length_end < 0:
-            if len(buffer) - length_start > MAX_LENGTH_DIGITS:
-                raise self._fail(
-                    f"The length field of {name!r} is not followed by a space within "
-                    f"{MAX_LENGTH_DIGITS} bytes.",
-                    ErrorKind.INVALID_LENGTH,
-                    name,
-                )
-            return self._incomplete("in the length field")
-        field = bytes(buffer[length_start:length_end])
-        if _LENGTH_FIELD.fullmatch(field) is None or (length := int(field)) < 0:
-            raise self._fail(
-                f"The length field of {name!r} is {field!r}, not a non-negative integer.",
-                ErrorKind.INVALID_LENGTH,
-                name,
-            )
-        if length > MAX_PAYLOAD_BYTES:
-            raise self._fail(
-                f"A {name!r} payload of {length} bytes exceeds the limit of "
-                f"{MAX_PAYLOAD_BYTES} bytes.",
-                ErrorKind.TOO_BIG,
-                name,
-            )
-
-        payload_start = length_end + 1
+        header = _scan_header(buffer, start)
+        if header is None:
+            return self._incomplete("in the frame header")
+        name, length, payload_start = header
         payload_end = payload_start + length
         if len(buffer) <= payload_end:
             return self._incomplete(f"in the payload of {name!r}")
         if buffer[payload_end] != _NEWLINE:
-            raise self._fail(
+            raise LocalProtocolError(
                 f"The {length}-byte payload of {name!r} is followed by "
                 f"{bytes(buffer[payload_end : payload_end + 1])!r}, not a newline.",
                 ErrorKind.INVALID_BODY,
-                name,
+                name=name,
             )
         with memoryview(buffer) as view:  # one copy: a bytearray slice would be two
             payload = view[payload_start:payload_end].tobytes()

@@ -9,15 +9,23 @@ characters, which some real Disco workers rely on. Input is strict JSON:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from pydisco.errors import PydiscoError
 
-try:
-    import ujson as _ujson
-except ImportError:  # pragma: no cover - exercised on nodes without ujson
-    _ujson = None  # type: ignore[assignment]
+
+def _load_ujson() -> ModuleType | None:
+    try:
+        import ujson
+    except ImportError:  # pragma: no cover - exercised on nodes without ujson
+        return None
+    return ujson
+
+
+_ujson = _load_ujson()
 
 
 class JSONError(PydiscoError, ValueError):
@@ -76,6 +84,72 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
         return _strict_loads(_as_text(text))
 
 
+class JSONLineError(JSONError):
+    """A line of a JSON-lines block is not one JSON value; ``number`` counts from 1."""
+
+    def __init__(self, message: str, number: int, line: bytes) -> None:
+        super().__init__(message)
+        self.number = number
+        self.line = line
+
+
+def loads_lines(block: bytes) -> list[Any]:
+    """The JSON value of each non-blank line of ``block`` (lines end at ``\\n``).
+
+    Exactly what :func:`loads` gives line by line, and the same error
+    (:class:`JSONLineError` for the first bad line). Blocks of arrays, one per
+    line and nothing around them (what record files hold), take a fast path:
+    one msgspec call for the whole block, used only where it provably splits
+    the block as the lines do (see :func:`_array_lines_fast`).
+    """
+    fast = _array_lines_fast(block)
+    if fast is not None:
+        return fast
+    values = []
+    for number, line in enumerate(block.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            values.append(loads(line))
+        except JSONError as exc:
+            raise JSONLineError(f"line {number}: {exc}", number, line) from None
+    return values
+
+
+def _array_lines_fast(block: bytes) -> list[Any] | None:
+    """The arrays of ``block`` in one msgspec pass, or None to go line by line.
+
+    Taken only when the block starts with ``[``, ends with ``]`` and every
+    line end sits between ``]`` and ``[``. Then no value can span two lines
+    (after ``]`` a JSON value continues only with ``,``, ``]`` or ``}``, and a
+    string cannot hold a raw line end), no line is blank, and so "as many
+    values as lines" means one value per line. msgspec is strict JSON (no
+    ``NaN``); anything it refuses goes the slow way and gets its exact error.
+    """
+    decoder = _array_lines_decoder()
+    if decoder is None or block[:1] != b"[" or block[-1:] != b"]":
+        return None
+    ends = block.count(b"\n")
+    if block.count(b"]\n[") != ends:
+        return None
+    try:
+        values: list[Any] = decoder(block)
+    except ValueError:  # msgspec.DecodeError and ValidationError are ValueErrors
+        return None
+    return values if len(values) == ends + 1 else None
+
+
+@functools.cache
+def _array_lines_decoder() -> Callable[[bytes], list[Any]] | None:
+    """msgspec's JSON-lines decoder for arrays, made on first use; None without msgspec."""
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - the shipped runtime on a node without it
+        return None
+    decode: Callable[[bytes], list[Any]] = msgspec.json.Decoder(list[Any]).decode_lines
+    return decode
+
+
 def _as_text(text: str | bytes) -> str:
     """``text`` as a str (bytes here are ASCII), so the stdlib never guesses an encoding."""
     return text.decode("ascii") if isinstance(text, bytes) else text
@@ -85,11 +159,11 @@ def dumps(value: Any) -> bytes:
     """Encode ``value`` as compact ASCII JSON bytes."""
     if _ujson is not None:
         try:
-            return _ujson.dumps(value, ensure_ascii=True, escape_forward_slashes=False).encode(
-                "ascii"
-            )
+            fast: str = _ujson.dumps(value, ensure_ascii=True, escape_forward_slashes=False)
         except (OverflowError, TypeError):
             pass
+        else:
+            return fast.encode("ascii")
     text: str = _stdlib_json().dumps(
         value, ensure_ascii=True, separators=(",", ":"), allow_nan=False
     )

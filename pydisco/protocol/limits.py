@@ -40,5 +40,3 @@ PARTIAL_FRAME_TIMEOUT_SECONDS: Final = 30.0
 DRAIN_TIMEOUT_SECONDS: Final = 10.0
 #: A misbehaving worker's "last words" are cut to this many bytes in total.
 LAST_WORDS_BYTES: Final = 102_400
-#: How long the Python worker of Disco waits for any reply (3 days).
-WORKER_READ_TIMEOUT_SECONDS: Final = 259_200.0

@@ -16,7 +16,8 @@ checks and nothing more.
 from __future__ import annotations
 
 import enum
-import sys
+import functools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain
@@ -32,6 +33,7 @@ __all__ = [
     "ALL_LABELS",
     "GROUPINGS",
     "MASTER_MESSAGES",
+    "MESSAGES_BY_ROLE",
     "TASK_KEYS",
     "WORKER_MESSAGES",
     "Done",
@@ -45,6 +47,7 @@ __all__ = [
     "InputStatus",
     "LazyInputs",
     "MasterMessage",
+    "MasterName",
     "Message",
     "Msg",
     "Ok",
@@ -52,16 +55,30 @@ __all__ = [
     "Ping",
     "Replica",
     "Retry",
+    "Role",
     "TaskInfo",
     "TaskReply",
     "TaskRequest",
     "Wait",
     "Worker",
     "WorkerMessage",
+    "WorkerName",
+    "classify_output",
     "decode_frame",
+    "decode_json_frame",
     "encode_message",
     "message_from_payload",
+    "msgspec_input_decoder",
 ]
+
+#: Who sends a message: the two roles of a session.
+Role: TypeAlias = Literal["worker", "master"]
+#: The names of the messages a worker sends.
+WorkerName: TypeAlias = Literal[
+    "WORKER", "TASK", "INPUT", "INPUT_ERR", "MSG", "OUTPUT", "DONE", "ERROR", "FATAL", "PING"
+]
+#: The names of the messages a master sends.
+MasterName: TypeAlias = Literal["OK", "TASK", "INPUT", "RETRY", "FAIL", "WAIT"]
 
 #: The label a dir input carries under ``group_node`` and ``group_all``: read every line.
 ALL_LABELS: Final = "all"
@@ -366,7 +383,7 @@ class _TextMessage:
     """
 
     NAME: ClassVar[str]
-    SENDER: ClassVar[str]
+    SENDER: ClassVar[Role]
 
     text: str = attrs.field(default="")
 
@@ -390,8 +407,8 @@ class Worker:
     not checked here: the master records the pid first, then checks it.
     """
 
-    NAME: ClassVar[str] = "WORKER"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["WORKER"]] = "WORKER"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
 
     version: str
     pid: int
@@ -418,8 +435,8 @@ class Worker:
 class TaskRequest(_TextMessage):
     """TASK from the worker: ask for the task description (payload ``""``)."""
 
-    NAME: ClassVar[str] = "TASK"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["TASK"]] = "TASK"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
     __slots__ = ()
 
 
@@ -430,8 +447,8 @@ _INPUT_MODES: Final = ("all", "include", "exclude")
 class InputRequest:
     """INPUT from the worker: all inputs (``""``), or only ``include`` / all but ``exclude`` ids."""
 
-    NAME: ClassVar[str] = "INPUT"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["INPUT"]] = "INPUT"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
 
     mode: Literal["all", "include", "exclude"] = "all"
     ids: tuple[int, ...] = ()
@@ -468,8 +485,8 @@ class InputRequest:
 class InputErr:
     """INPUT_ERR: every listed replica of input ``input_id`` failed; ask for others."""
 
-    NAME: ClassVar[str] = "INPUT_ERR"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["INPUT_ERR"]] = "INPUT_ERR"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
 
     input_id: int
     replica_ids: tuple[int, ...]
@@ -491,12 +508,28 @@ class InputErr:
         )
 
 
+_URL_SCHEME: Final = re.compile(r"[A-Za-z0-9+.\-]+:")
+
+
+def classify_output(location: str) -> Literal["local", "remote", "invalid"]:
+    """What an OUTPUT location is to the master, by mochiweb's URL split (facts §5.1).
+
+    ``"remote"`` when it starts with a scheme (``x:``) or ``//``, ``"invalid"``
+    for another absolute path, else ``"local"`` (a path in the job home).
+    """
+    if _URL_SCHEME.match(location) is not None or location.startswith("//"):
+        return "remote"
+    if location.startswith("/"):
+        return "invalid"
+    return "local"
+
+
 @attrs.frozen(slots=True)
 class Output:
     """OUTPUT: a result of the task, a path relative to the job home or a URL, with its label."""
 
-    NAME: ClassVar[str] = "OUTPUT"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["OUTPUT"]] = "OUTPUT"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
 
     label: int
     location: str
@@ -526,40 +559,40 @@ class Output:
 class Msg(_TextMessage):
     """MSG: a line of text for the job's events; answered with OK."""
 
-    NAME: ClassVar[str] = "MSG"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["MSG"]] = "MSG"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
     __slots__ = ()
 
 
 class Done(_TextMessage):
     """DONE: the task finished; Disco 0.5.4 sends no reply and kills the worker."""
 
-    NAME: ClassVar[str] = "DONE"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["DONE"]] = "DONE"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
     __slots__ = ()
 
 
 class Error(_TextMessage):
     """ERROR: the task failed and may be retried; no reply follows."""
 
-    NAME: ClassVar[str] = "ERROR"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["ERROR"]] = "ERROR"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
     __slots__ = ()
 
 
 class Fatal(_TextMessage):
     """FATAL: the task failed and the whole job must stop; no reply follows."""
 
-    NAME: ClassVar[str] = "FATAL"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["FATAL"]] = "FATAL"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
     __slots__ = ()
 
 
 class Ping(_TextMessage):
     """PING: a no-op. Fatal on Disco 0.5.4 (unknown message); lenient masters reply OK."""
 
-    NAME: ClassVar[str] = "PING"
-    SENDER: ClassVar[str] = "worker"
+    NAME: ClassVar[Literal["PING"]] = "PING"
+    SENDER: ClassVar[Literal["worker"]] = "worker"
     __slots__ = ()
 
 
@@ -570,8 +603,8 @@ class Ping(_TextMessage):
 class Ok(_TextMessage):
     """OK: acknowledges WORKER, MSG and OUTPUT (and PING, with ``"pong"``)."""
 
-    NAME: ClassVar[str] = "OK"
-    SENDER: ClassVar[str] = "master"
+    NAME: ClassVar[Literal["OK"]] = "OK"
+    SENDER: ClassVar[Literal["master"]] = "master"
 
     text: str = "ok"
 
@@ -579,8 +612,8 @@ class Ok(_TextMessage):
 class Fail(_TextMessage):
     """FAIL: no replica of the input is left to try."""
 
-    NAME: ClassVar[str] = "FAIL"
-    SENDER: ClassVar[str] = "master"
+    NAME: ClassVar[Literal["FAIL"]] = "FAIL"
+    SENDER: ClassVar[Literal["master"]] = "master"
     __slots__ = ()
 
 
@@ -588,8 +621,8 @@ class Fail(_TextMessage):
 class TaskReply:
     """TASK from the master: the task description."""
 
-    NAME: ClassVar[str] = "TASK"
-    SENDER: ClassVar[str] = "master"
+    NAME: ClassVar[Literal["TASK"]] = "TASK"
+    SENDER: ClassVar[Literal["master"]] = "master"
 
     task: TaskInfo
 
@@ -740,8 +773,8 @@ class InputReply:
     :class:`LazyInputs` (equal to that tuple) when decoded from a frame.
     """
 
-    NAME: ClassVar[str] = "INPUT"
-    SENDER: ClassVar[str] = "master"
+    NAME: ClassVar[Literal["INPUT"]] = "INPUT"
+    SENDER: ClassVar[Literal["master"]] = "master"
 
     done: bool
     inputs: Sequence[Input]
@@ -779,38 +812,29 @@ class InputReply:
         return cls.from_payload(value)
 
 
-#: Decode INPUT reply frames with ``msgspec`` when it is importable and worth
-#: importing (see :func:`_input_reply_via_msgspec`). Tests switch it off to
-#: cover the path every node without msgspec takes.
-USE_MSGSPEC: bool = True
-#: Importing msgspec costs about as many instructions (≈ 40 M) as decoding this
-#: many bytes of INPUT reply with it saves (≈ 55 a byte; bench/README.md). So
-#: it is imported only once the INPUT replies decoded in this process add up to
-#: that much (a worker that gets one small reply per task would only pay), or
-#: when something else has imported it already; then every reply uses it.
-MSGSPEC_IMPORT_PAYS_AT: Final = 720_000
-
-_Decode: TypeAlias = Callable[[bytes], Any]
-#: None until first needed; then ``(decode, error class)``, or False when msgspec is missing.
-_msgspec_input: tuple[_Decode, type[Exception]] | Literal[False] | None = None
-#: Bytes of INPUT reply payload seen while msgspec was not loaded yet.
-_input_bytes_seen = 0
+_InputDecode: TypeAlias = Callable[[bytes], tuple[str, list[Any]]]
 
 
-def _load_msgspec_input() -> tuple[_Decode, type[Exception]] | Literal[False]:
-    """A msgspec decoder for the INPUT reply shape exactly: that of :meth:`InputReply.from_json`."""
+@functools.cache
+def msgspec_input_decoder() -> _InputDecode | None:
+    """msgspec's decoder for the INPUT reply shape, made on first use; None without msgspec.
+
+    msgspec is a dependency of pydisco; only the worker runtime shipped in a
+    job home (pure Python) may run where it is missing.
+    """
     try:
         import msgspec
     except ImportError:
-        return False
+        return None
     shape = tuple[
         Literal["done", "more"],
         list[tuple[int, Literal["ok", "busy", "failed"], Label, list[tuple[int, str]]]],
     ]
-    return msgspec.json.Decoder(shape).decode, msgspec.MsgspecError
+    decode: _InputDecode = msgspec.json.Decoder(shape).decode
+    return decode
 
 
-def _input_reply_via_msgspec(payload: bytes) -> InputReply | None:
+def _input_reply_via_msgspec(payload: bytes, decode: _InputDecode) -> InputReply | None:
     """The INPUT reply in ``payload`` if msgspec parses and checks it in one C pass, else None.
 
     msgspec (strict: no bools or floats as integers, fixed tuple lengths, the
@@ -819,23 +843,11 @@ def _input_reply_via_msgspec(payload: bytes) -> InputReply | None:
     4300 characters) accepts a subset of what ``jsoncodec`` + :meth:`InputReply.from_json`
     accept, with equal values; ``tests/protocol/test_lazy_inputs.py`` checks
     that. Everything else, including every invalid payload, returns None and
-    goes the usual way, so errors are the same word for word.
+    goes the JSON way, so errors are the same word for word.
     """
-    global _msgspec_input, _input_bytes_seen
-    loaded = _msgspec_input
-    if not loaded:
-        if loaded is False:
-            return None
-        _input_bytes_seen += len(payload)
-        if _input_bytes_seen < MSGSPEC_IMPORT_PAYS_AT and "msgspec" not in sys.modules:
-            return None
-        loaded = _msgspec_input = _load_msgspec_input()
-        if not loaded:
-            return None
-    decode, error = loaded
     try:
         flag, entries = decode(payload)
-    except error:
+    except ValueError:  # msgspec's DecodeError and ValidationError
         return None
     return InputReply(flag == "done", LazyInputs._trusted(entries))
 
@@ -844,8 +856,8 @@ def _input_reply_via_msgspec(payload: bytes) -> InputReply | None:
 class Retry:
     """RETRY: replicas of the input to try next, failed-recently ones last."""
 
-    NAME: ClassVar[str] = "RETRY"
-    SENDER: ClassVar[str] = "master"
+    NAME: ClassVar[Literal["RETRY"]] = "RETRY"
+    SENDER: ClassVar[Literal["master"]] = "master"
 
     replicas: tuple[Replica, ...]
 
@@ -865,8 +877,8 @@ class Retry:
 class Wait:
     """WAIT: try the input again after ``seconds`` (documented; Disco 0.5.4 never sends it)."""
 
-    NAME: ClassVar[str] = "WAIT"
-    SENDER: ClassVar[str] = "master"
+    NAME: ClassVar[Literal["WAIT"]] = "WAIT"
+    SENDER: ClassVar[Literal["master"]] = "master"
 
     seconds: int
 
@@ -888,38 +900,93 @@ WorkerMessage: TypeAlias = (
 MasterMessage: TypeAlias = Ok | TaskReply | InputReply | Retry | Fail | Wait
 Message: TypeAlias = WorkerMessage | MasterMessage
 
+_WORKER_CLASSES: Final[tuple[type[WorkerMessage], ...]] = (
+    Worker,
+    TaskRequest,
+    InputRequest,
+    InputErr,
+    Msg,
+    Output,
+    Done,
+    Error,
+    Fatal,
+    Ping,
+)
+_MASTER_CLASSES: Final[tuple[type[MasterMessage], ...]] = (
+    Ok,
+    TaskReply,
+    InputReply,
+    Retry,
+    Fail,
+    Wait,
+)
 #: The classes of the messages a worker sends, by name.
-WORKER_MESSAGES: Final[Mapping[str, Any]] = {
-    cls.NAME: cls
-    for cls in (Worker, TaskRequest, InputRequest, InputErr, Msg, Output, Done, Error, Fatal, Ping)
+WORKER_MESSAGES: Final[Mapping[str, type[WorkerMessage]]] = {
+    cls.NAME: cls for cls in _WORKER_CLASSES
 }
 #: The classes of the messages a master sends, by name.
-MASTER_MESSAGES: Final[Mapping[str, Any]] = {
-    cls.NAME: cls for cls in (Ok, TaskReply, InputReply, Retry, Fail, Wait)
+MASTER_MESSAGES: Final[Mapping[str, type[MasterMessage]]] = {
+    cls.NAME: cls for cls in _MASTER_CLASSES
 }
-_BY_SENDER: Final[Mapping[str, Mapping[str, Any]]] = {
+#: Both tables, keyed by the role that sends the messages.
+MESSAGES_BY_ROLE: Final[Mapping[Role, Mapping[str, type[Message]]]] = {
     "worker": WORKER_MESSAGES,
     "master": MASTER_MESSAGES,
 }
 
 
-def encode_message(message: Any) -> bytes:
+def encode_message(message: Message) -> bytes:
     """The wire bytes of ``message``: its name and compact ASCII JSON payload."""
     return encode_frame(message.NAME, jsoncodec.dumps(message.to_payload()))
 
 
-def decode_frame(frame: Frame, sender: str) -> Any:
+def _message_class(name: str, sender: Role, payload: bytes = b"") -> type[Message]:
+    cls = MESSAGES_BY_ROLE[sender].get(name)
+    if cls is None:
+        raise LocalProtocolError(
+            f"{name!r} is not a message a {sender} sends.",
+            ErrorKind.UNKNOWN_MESSAGE,
+            name=name,
+            context=payload,
+        )
+    return cls
+
+
+@overload
+def decode_frame(frame: Frame, sender: Literal["worker"]) -> WorkerMessage: ...
+
+
+@overload
+def decode_frame(frame: Frame, sender: Literal["master"]) -> MasterMessage: ...
+
+
+@overload
+def decode_frame(frame: Frame, sender: Role) -> Message: ...
+
+
+def decode_frame(frame: Frame, sender: Role) -> Message:
     """The typed message in ``frame``, as sent by ``sender`` (``"worker"`` or ``"master"``).
 
     Checks in Disco's order: the payload must be JSON, the name must be a
     message that ``sender`` may send, and the payload must have its shape.
     Raises :class:`LocalProtocolError` (kinds ``invalid_json``,
     ``unknown_message``, ``invalid_payload``); sessions convert it.
+
+    An INPUT reply is decoded by msgspec in one pass when msgspec is there
+    (:func:`msgspec_input_decoder`); whatever msgspec refuses, and every
+    frame on a node without msgspec, goes through :func:`decode_json_frame`.
     """
-    if frame.name == "INPUT" and sender == "master" and USE_MSGSPEC:
-        reply = _input_reply_via_msgspec(frame.payload)
-        if reply is not None:
-            return reply
+    if frame.name == "INPUT" and sender == "master":
+        decode = msgspec_input_decoder()
+        if decode is not None:
+            reply = _input_reply_via_msgspec(frame.payload, decode)
+            if reply is not None:
+                return reply
+    return decode_json_frame(frame, sender)
+
+
+def decode_json_frame(frame: Frame, sender: Role) -> Message:
+    """:func:`decode_frame` through :mod:`~pydisco.protocol.jsoncodec` alone (no msgspec)."""
     try:
         value = jsoncodec.loads(frame.payload)
     except jsoncodec.JSONError as exc:
@@ -929,24 +996,24 @@ def decode_frame(frame: Frame, sender: str) -> Any:
             name=frame.name,
             context=frame.payload,
         ) from None
-    cls = _BY_SENDER[sender].get(frame.name)
-    if cls is None:
-        raise LocalProtocolError(
-            f"{frame.name!r} is not a message a {sender} sends.",
-            ErrorKind.UNKNOWN_MESSAGE,
-            name=frame.name,
-            context=frame.payload,
-        )
+    cls = _message_class(frame.name, sender, frame.payload)
     if cls is InputReply:
         return InputReply.from_json(value)
     return cls.from_payload(value)
 
 
-def message_from_payload(name: str, sender: str, value: object) -> Any:
+@overload
+def message_from_payload(name: str, sender: Literal["worker"], value: object) -> WorkerMessage: ...
+
+
+@overload
+def message_from_payload(name: str, sender: Literal["master"], value: object) -> MasterMessage: ...
+
+
+@overload
+def message_from_payload(name: str, sender: Role, value: object) -> Message: ...
+
+
+def message_from_payload(name: str, sender: Role, value: object) -> Message:
     """The typed message ``name`` sent by ``sender`` with the decoded payload ``value``."""
-    cls = _BY_SENDER[sender].get(name)
-    if cls is None:
-        raise LocalProtocolError(
-            f"{name!r} is not a message a {sender} sends.", ErrorKind.UNKNOWN_MESSAGE, name=name
-        )
-    return cls.from_payload(value)
+    return _message_class(name, sender).from_payload(value)

@@ -27,24 +27,34 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
-from pydisco.protocol.errors import ErrorKind, LocalProtocolError, RemoteProtocolError
-from pydisco.protocol.framing import FrameDecoder, Sentinel
+from pydisco.protocol.errors import (
+    ErrorKind,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+)
+from pydisco.protocol.framing import Frame, FrameDecoder, Sentinel
 from pydisco.protocol.limits import PROTOCOL_VERSION
 from pydisco.protocol.messages import (
     MasterMessage,
+    MasterName,
+    Message,
+    Role,
     TaskInfo,
     TaskReply,
     Worker,
     WorkerMessage,
+    WorkerName,
     decode_frame,
     encode_message,
 )
 
 __all__ = [
     "CLOSING_MESSAGES",
+    "FAILURE_MESSAGES",
     "PHASE_AFTER_REPLY",
     "REPLIES",
     "WORKER_MAY_SEND",
@@ -77,7 +87,7 @@ class Profile(str, enum.Enum):
 
 
 #: The messages a worker may start in each phase (Profile.SPEC).
-WORKER_MAY_SEND: Final[Mapping[Phase, frozenset[str]]] = {
+WORKER_MAY_SEND: Final[Mapping[Phase, frozenset[WorkerName]]] = {
     Phase.START: frozenset({"WORKER", "ERROR", "FATAL"}),
     Phase.HANDSHAKEN: frozenset({"TASK", "MSG", "ERROR", "FATAL", "PING"}),
     Phase.RUNNING: frozenset(
@@ -87,7 +97,7 @@ WORKER_MAY_SEND: Final[Mapping[Phase, frozenset[str]]] = {
 }
 
 #: The replies each request accepts. Messages not listed get no reply.
-REPLIES: Final[Mapping[str, frozenset[str]]] = {
+REPLIES: Final[Mapping[WorkerName, frozenset[MasterName]]] = {
     "WORKER": frozenset({"OK"}),
     "TASK": frozenset({"TASK"}),
     "INPUT": frozenset({"INPUT"}),
@@ -97,15 +107,21 @@ REPLIES: Final[Mapping[str, frozenset[str]]] = {
     "PING": frozenset({"OK"}),
 }
 
+#: The closing messages that report a failure: a worker may send them whenever it
+#: must give up, even once no reply can reach it any more.
+FAILURE_MESSAGES: Final[frozenset[WorkerName]] = frozenset({"ERROR", "FATAL"})
 #: Messages that end the session. Disco 0.5.4 answers none of them; a lenient
 #: master may answer one with OK.
-CLOSING_MESSAGES: Final = frozenset({"DONE", "ERROR", "FATAL"})
+CLOSING_MESSAGES: Final[frozenset[WorkerName]] = FAILURE_MESSAGES | {"DONE"}
 
 #: The phase a session enters when a request is answered (others keep the phase).
-PHASE_AFTER_REPLY: Final[Mapping[str, Phase]] = {
+PHASE_AFTER_REPLY: Final[Mapping[WorkerName, Phase]] = {
     "WORKER": Phase.HANDSHAKEN,
     "TASK": Phase.RUNNING,
 }
+
+#: Request names as found in frames, to the table's key (a ``str`` becomes a ``WorkerName``).
+_REQUESTS: Final[Mapping[str, WorkerName]] = {name: name for name in REPLIES}
 
 _PHASE_ORDER: Final = (Phase.START, Phase.HANDSHAKEN, Phase.RUNNING, Phase.CLOSED)
 
@@ -129,11 +145,11 @@ class Conversation:
         self.profile = profile
         self.phase = Phase.START
         #: Requests waiting for a reply, oldest first.
-        self.outstanding: deque[str] = deque()
+        self.outstanding: deque[WorkerName] = deque()
         self._closing_reply_allowed = False
 
     @property
-    def awaiting(self) -> str | None:
+    def awaiting(self) -> WorkerName | None:
         """The oldest request still waiting for its reply, if any."""
         return self.outstanding[0] if self.outstanding else None
 
@@ -158,8 +174,8 @@ class Conversation:
         if name in CLOSING_MESSAGES:
             self._closing_reply_allowed = not self.outstanding
             self.phase = Phase.CLOSED
-        elif name in REPLIES:
-            self.outstanding.append(name)
+        elif (request := _REQUESTS.get(name)) is not None:
+            self.outstanding.append(request)
 
     def master_sends(self, name: str) -> None:
         """Record that the master sent ``name``."""
@@ -187,19 +203,35 @@ def _out_of_order(name: str, phase: Phase) -> str:
 
 
 class _Session:
-    """What both sides share: a decoder, a conversation, and a sticky error."""
+    """What both sides share: a decoder, a conversation, and the error that failed it.
 
-    _peer: str
+    As in h11, a session that failed stays failed: after the peer broke the
+    protocol every later receive raises that same :class:`RemoteProtocolError`,
+    and after we tried to send something illegal every later send raises
+    :class:`LocalProtocolError`. (A worker's last word, FATAL, can still be
+    framed with :func:`~pydisco.protocol.messages.encode_message`.)
+    """
 
     def __init__(self, profile: Profile) -> None:
         self._decoder = FrameDecoder()
         self.conversation = Conversation(profile)
-        self._error: RemoteProtocolError | None = None
+        self._receive_error: RemoteProtocolError | None = None
+        self._send_error: LocalProtocolError | None = None
 
     @property
     def phase(self) -> Phase:
         """The conversation's phase."""
         return self.conversation.phase
+
+    @property
+    def awaiting(self) -> WorkerName | None:
+        """The oldest request still waiting for its reply, if any."""
+        return self.conversation.awaiting
+
+    @property
+    def error(self) -> ProtocolError | None:
+        """What failed the session (the peer's error first), or None while it works."""
+        return self._receive_error or self._send_error
 
     @property
     def unparsed(self) -> bytes:
@@ -210,57 +242,64 @@ class _Session:
         """Feed bytes read from the peer; ``b""`` means its stream has ended."""
         self._decoder.receive_data(data)
 
-    def _next_message(self) -> WorkerMessage | MasterMessage | Sentinel:
-        if self._error is not None:
-            raise self._error
-        frame = self._decoder.next_frame()
-        if isinstance(frame, Sentinel):
-            return frame
+    def _next_frame(self) -> Frame | Sentinel:
+        if self._receive_error is not None:
+            raise self._receive_error
         try:
-            message = decode_frame(frame, self._peer)
-            self._accept(message)
-        except LocalProtocolError as exc:
-            self._error = exc.as_remote()
-            raise self._error from None
-        return message  # type: ignore[no-any-return]
+            return self._decoder.next_frame()
+        except RemoteProtocolError as exc:
+            self._receive_error = exc
+            raise
 
-    def _accept(self, message: WorkerMessage | MasterMessage) -> None:
-        raise NotImplementedError
+    def _received_badly(self, exc: LocalProtocolError) -> RemoteProtocolError:
+        """The receive boundary: the one place a local error becomes the peer's."""
+        self._receive_error = exc.as_remote()
+        return self._receive_error
+
+    def _encode(self, message: Message, role: Role, record: Callable[[str], None]) -> bytes:
+        if self._send_error is not None:
+            raise LocalProtocolError(
+                f"Nothing more can be sent: the session failed ({self._send_error}).",
+                ErrorKind.ILLEGAL_SEQUENCE,
+            )
+        try:
+            if getattr(message, "SENDER", None) != role:  # a typed caller cannot get here
+                raise LocalProtocolError(
+                    f"{message!r} is not a message a {role} sends.", ErrorKind.UNKNOWN_MESSAGE
+                )
+            data = encode_message(message)
+            record(message.NAME)
+        except LocalProtocolError as exc:
+            self._send_error = exc
+            raise
+        return data
 
 
 class WorkerSession(_Session):
     """The worker's side: send requests, receive the master's replies."""
-
-    _peer = "master"
 
     def __init__(self) -> None:
         super().__init__(Profile.SPEC)
         #: The task, once the master has sent it.
         self.task: TaskInfo | None = None
 
-    @property
-    def awaiting(self) -> str | None:
-        """The request whose reply we wait for, if any."""
-        return self.conversation.awaiting
-
     def send(self, message: WorkerMessage) -> bytes:
         """The bytes to write for ``message``; raises if it may not be sent now."""
-        if getattr(message, "SENDER", None) != "worker":
-            raise LocalProtocolError(
-                f"{message!r} is not a message a worker sends.", ErrorKind.UNKNOWN_MESSAGE
-            )
-        data = encode_message(message)
-        self.conversation.worker_sends(message.NAME)
-        return data
+        return self._encode(message, "worker", self.conversation.worker_sends)
 
     def next_event(self) -> MasterMessage | Sentinel:
         """The master's next reply, or NEED_DATA, or END_OF_STREAM."""
-        return self._next_message()  # type: ignore[return-value]
-
-    def _accept(self, message: WorkerMessage | MasterMessage) -> None:
-        self.conversation.master_sends(message.NAME)
+        frame = self._next_frame()
+        if isinstance(frame, Sentinel):
+            return frame
+        try:
+            message = decode_frame(frame, "master")
+            self.conversation.master_sends(message.NAME)
+        except LocalProtocolError as exc:
+            raise self._received_badly(exc) from None
         if isinstance(message, TaskReply):
             self.task = message.task
+        return message
 
 
 class MasterSession(_Session):
@@ -271,33 +310,28 @@ class MasterSession(_Session):
     killed.
     """
 
-    _peer = "worker"
-
     def __init__(self, profile: Profile = Profile.DISCO_054) -> None:
         super().__init__(profile)
         #: The pid the worker announced, once it has.
         self.worker_pid: int | None = None
 
-    @property
-    def awaiting(self) -> str | None:
-        """The oldest request still waiting for our reply, if any."""
-        return self.conversation.awaiting
-
     def next_event(self) -> WorkerMessage | Sentinel:
         """The worker's next message, or NEED_DATA, or END_OF_STREAM."""
-        return self._next_message()  # type: ignore[return-value]
+        frame = self._next_frame()
+        if isinstance(frame, Sentinel):
+            return frame
+        try:
+            message = decode_frame(frame, "worker")
+            self._accept(message)
+        except LocalProtocolError as exc:
+            raise self._received_badly(exc) from None
+        return message
 
     def send(self, reply: MasterMessage) -> bytes:
         """The bytes to write for ``reply``; raises if it does not answer the oldest request."""
-        if getattr(reply, "SENDER", None) != "master":
-            raise LocalProtocolError(
-                f"{reply!r} is not a message a master sends.", ErrorKind.UNKNOWN_MESSAGE
-            )
-        data = encode_message(reply)
-        self.conversation.master_sends(reply.NAME)
-        return data
+        return self._encode(reply, "master", self.conversation.master_sends)
 
-    def _accept(self, message: WorkerMessage | MasterMessage) -> None:
+    def _accept(self, message: WorkerMessage) -> None:
         if isinstance(message, Worker):
             self.worker_pid = message.pid
             if message.version != PROTOCOL_VERSION:

@@ -10,10 +10,9 @@ lists, a bounded number of rounds), ``WAIT`` (sleep, then ask again) or
 ``FAIL`` (raise :class:`~pydisco.worker.errors.InputFailed`, so the task ends
 with ERROR and is retried).
 
-A ``dir://`` replica is an index file (``label url size`` per line, facts
-§5.2): the input's bytes are those of every listed URL whose label is the
-input's label, or of every URL when the label is ``"all"``, one after the
-other.
+A ``dir://`` replica is a results index (:mod:`pydisco.resultsindex`): the
+input's bytes are those of every listed URL whose label is the input's
+label, or of every URL when the label is ``"all"``, one after the other.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
-from typing import Final, NamedTuple
+from typing import Final
 
 from pydisco.protocol.messages import (
     ALL_LABELS,
@@ -36,6 +35,7 @@ from pydisco.protocol.messages import (
     TaskInfo,
     Wait,
 )
+from pydisco.resultsindex import IndexEntry, IndexLineError, parse_index
 from pydisco.worker.errors import DataError, InputFailed
 from pydisco.worker.schemes import (
     CHUNK_BYTES,
@@ -58,32 +58,6 @@ _FIRST_POLL_PAUSE: Final = 0.05
 
 # A part boundary inside an input's chunk stream (between two files of a dir index).
 _BOUNDARY: Final = None
-
-
-class IndexEntry(NamedTuple):
-    """One line of a dir index: ``label url size``."""
-
-    label: int
-    url: str
-    size: int
-
-
-def parse_index(data: bytes, source: str = "index") -> list[IndexEntry]:
-    """The entries of a dir index file; raises :class:`DataError` on a malformed line."""
-    entries = []
-    for number, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-        fields = raw.split()
-        if not fields:
-            continue
-        try:
-            if len(fields) != 3:
-                raise ValueError
-            entries.append(IndexEntry(int(fields[0]), fields[1], int(fields[2])))
-        except ValueError:
-            raise DataError(
-                f"Line {number} of the index {source!r} is not 'label url size': {raw!r}.", source
-            ) from None
-    return entries
 
 
 def select_entries(entries: Iterable[IndexEntry], label: int | str) -> list[IndexEntry]:
@@ -282,7 +256,10 @@ class TaskInput:
         if split_url(url)[0] != "dir":
             return [url]
         index = b"".join(_read_from(url, self._task, 0))
-        entries = select_entries(parse_index(index, url), self.label)
+        try:
+            entries = select_entries(parse_index(index, url), self.label)
+        except IndexLineError as exc:
+            raise DataError(str(exc), url) from None
         return [entry.url for entry in entries]
 
     def _read_replica(self, url: str, position: _Position) -> Iterator[bytes | None]:

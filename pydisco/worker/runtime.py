@@ -1,7 +1,8 @@
 """Shipping the worker library in a job home, for nodes that have only Python 3.
 
 :func:`install_runtime` copies the pure-Python code a worker needs into a
-directory: ``pydisco/__init__.py``, ``pydisco/errors.py``, ``pydisco/protocol``,
+directory: ``pydisco/__init__.py``, ``pydisco/errors.py``, the bottom-layer
+helpers (``dataurls``, ``integers``, ``resultsindex``), ``pydisco/protocol``,
 ``pydisco/worker`` and the ``attrs`` and ``attr`` packages. A worker script
 in that directory then starts with::
 
@@ -26,6 +27,9 @@ PYDISCO_PARTS: Final = (
     "pydisco/__init__.py",
     "pydisco/errors.py",
     "pydisco/ddfsnames.py",
+    "pydisco/dataurls.py",
+    "pydisco/integers.py",
+    "pydisco/resultsindex.py",
     "pydisco/py.typed",
     "pydisco/protocol",
     "pydisco/worker",

@@ -27,6 +27,16 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any, Final, NamedTuple, Protocol
 
+from pydisco.dataurls import (
+    DATA_SCHEMES,
+    UnsafeURL,
+    file_path,
+    is_gzip,
+    local_data_path,
+    node_http_url,
+    split_url,
+    url_hostname,
+)
 from pydisco.protocol.messages import TaskInfo
 from pydisco.worker.errors import DataError, UnsafeLocation
 
@@ -45,8 +55,6 @@ MAX_REDIRECTS: Final = 5
 HTTP_TIMEOUT_SECONDS: Final = 300.0
 CHUNK_BYTES: Final = 256 * 1024
 
-# A pattern, not a compiled object: ``re`` compiles and caches it on first use.
-_SCHEME: Final = r"([A-Za-z][A-Za-z0-9+.-]*)://"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Environment variable naming extra trusted CA certificates (PEM) for https:// inputs.
 CAFILE_ENV: Final = "PYDISCO_WORKER_CAFILE"
@@ -71,81 +79,25 @@ class Location(NamedTuple):
     gzip: bool = False
 
 
-def split_url(url: str) -> tuple[str, str, str]:
-    """``(scheme, host, path)``; the scheme is ``""`` for a plain path.
-
-    ``host`` keeps any port; ``path`` starts with ``/`` (or is empty).
-    """
-    match = re.match(_SCHEME, url)
-    if match is None:
-        return "", "", url
-    rest = url[match.end() :]
-    host, slash, path = rest.partition("/")
-    return match.group(1).lower(), host, slash + path
-
-
-def is_gzip(url: str) -> bool:
-    """Whether ``url`` names gzip data: its path ends in ``.gz``."""
-    scheme, _, path = split_url(url)
-    if scheme == "raw":
-        return False
-    return path.split("?", 1)[0].split("#", 1)[0].endswith(".gz")
-
-
-def _hostname(authority: str) -> str:
-    """The host of ``[user@]host[:port]``, without user and port."""
-    host = authority.rpartition("@")[2]
-    if host.startswith("["):
-        return host.partition("]")[0] + "]"
-    return host.partition(":")[0]
-
-
-def _node_http_url(authority: str, path: str, task: TaskInfo) -> str:
-    host = authority.rpartition("@")[2]
-    if ":" not in host.rpartition("]")[2]:
-        host = f"{host}:{task.disco_port}"
-    return f"http://{host}{path}"
-
-
-def local_data_path(path: str, task: TaskInfo) -> str | None:
-    """The node-local file for a ``/disco/...`` or ``/ddfs/...`` URL path, or None.
-
-    Raises :class:`UnsafeLocation` when the path would leave the data directory.
-    """
-    segments = path.lstrip("/").split("/", 1)
-    if len(segments) != 2 or segments[0] not in ("disco", "ddfs"):
-        return None
-    root = task.disco_data if segments[0] == "disco" else task.ddfs_data
-    parts = [part for part in segments[1].split("/") if part not in ("", ".")]
-    if ".." in parts or not parts:
-        raise UnsafeLocation(
-            f"The URL path {path!r} does not name a file inside {root!r}; "
-            "'..' segments are refused.",
-        )
-    return os.path.join(root, *parts)
-
-
 def locate(url: str, task: TaskInfo) -> Location:
-    """Where to read ``url`` from, for a task running as ``task``."""
+    """Where to read ``url`` from, for a task running as ``task`` (:mod:`pydisco.dataurls`)."""
     scheme, authority, path = split_url(url)
     gz = is_gzip(url)
     if scheme == "raw":
         return Location("raw", url, url[len("raw://") :])
-    if scheme == "":
-        return Location("file", url, url, gz)
-    if scheme == "file":
-        return Location("file", url, url[len("file://") :], gz)
+    if scheme in ("", "file"):
+        return Location("file", url, file_path(url), gz)
     if scheme in ("http", "https"):
         return Location("http", url, url, gz)
-    if scheme in ("disco", "dir"):
-        if _hostname(authority) == task.host:
-            try:
-                local = local_data_path(path, task)
-            except UnsafeLocation as exc:
-                raise UnsafeLocation(str(exc), url) from None
-            if local is not None:
-                return Location("file", url, local, gz)
-        return Location("http", url, _node_http_url(authority, path, task), gz)
+    if scheme in DATA_SCHEMES:
+        try:
+            local = None
+            if url_hostname(authority) == task.host:
+                local = local_data_path(path, task.disco_data, task.ddfs_data)
+            target = local or node_http_url(url, task.disco_port)
+        except UnsafeURL as exc:
+            raise UnsafeLocation(str(exc), url) from None
+        return Location("file" if local else "http", url, target, gz)
     raise DataError(f"Cannot read {url!r}: the scheme {scheme!r} is not supported.", url)
 
 
@@ -258,7 +210,7 @@ def _connect(url: str) -> tuple[Any, str]:
 
 
 def _content_range_start(value: str | None) -> int | None:
-    match = re.match(r"\s*bytes\s+(\d+)-", value or "")
+    match = re.match(r"[ \t]*bytes[ \t]+([0-9]+)-", value or "")
     return int(match.group(1)) if match else None
 
 
@@ -342,10 +294,23 @@ def open_location(location: Location, start: int = 0) -> ByteStream:
         import gzip
 
         raw, _ = opener(location, 0)
-        stream: ByteStream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[call-overload]
+        stream: ByteStream = gzip.GzipFile(fileobj=_Sequential(raw), mode="rb")
         return _Closing(_Skipping(stream, start), raw) if start else _Closing(stream, raw)
     raw, actual = opener(location, start)
     return _Skipping(raw, start - actual) if actual < start else raw
+
+
+class _Sequential:
+    """A stream as :class:`gzip.GzipFile` takes it: it reads sequentially and never seeks."""
+
+    def __init__(self, stream: ByteStream) -> None:
+        self._stream = stream
+
+    def read(self, size: int, /) -> bytes:
+        return self._stream.read(size)
+
+    def seek(self, offset: int, /) -> int:
+        raise OSError("A data stream cannot seek.")
 
 
 class _Closing:

@@ -20,7 +20,7 @@ import select
 import sys
 import threading
 import time
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Final, NamedTuple, TypeVar
 
 from pydisco.protocol.errors import LocalProtocolError, ProtocolError
 from pydisco.protocol.framing import Sentinel
@@ -114,7 +114,7 @@ class Channel:
             self._write(self.session.send(message))
             reply = self._read_reply(timeout=None)
         assert reply is not None
-        return reply  # type: ignore[no-any-return]
+        return reply
 
     def close_with(self, message: WorkerMessage, wait: float = 1.0) -> None:
         """Send DONE, ERROR or FATAL, then wait up to ``wait`` s for an OK or end of stdin.
@@ -150,7 +150,7 @@ class Channel:
             written = os.write(self._frames_fd, view)
             view = view[written:]
 
-    def _read_reply(self, timeout: float | None) -> Any:
+    def _read_reply(self, timeout: float | None) -> MasterMessage | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:

@@ -12,7 +12,9 @@ import pytest
 from pydisco.client import (
     AsyncMaster,
     ClientConfig,
+    ClientError,
     Event,
+    InvalidMasterURL,
     JobFailed,
     JobStatus,
     JobUnknown,
@@ -44,9 +46,14 @@ def test_master_url_resolution(url: str | None, env: dict[str, str], expected: s
     assert resolve_master_url(url, env) == expected
 
 
-def test_config_rejects_a_non_http_url() -> None:
-    with pytest.raises(ValueError, match="http"):
-        ClientConfig(url="ftp://x")
+@pytest.mark.parametrize(
+    "url", ["ftp://x", "http://", "http://[::1", "http://h:99999", "http://h:x"]
+)
+def test_config_rejects_a_bad_master_url_with_the_clients_error(url: str) -> None:
+    with pytest.raises(InvalidMasterURL, match="http"):
+        ClientConfig(url=url)
+    with pytest.raises(ClientError):
+        Master(url)
 
 
 def test_config_port_and_token() -> None:

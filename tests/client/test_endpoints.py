@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from pydisco.client import (
+    AsyncMaster,
     BadReply,
     ConfigEntry,
     HTTPStatusError,
@@ -111,6 +113,29 @@ def test_jobpack_download_to_path_and_memory(routes: Routes, master: Master, tmp
     assert target.read_bytes() == data
     assert master.jobpack_bytes(JOB) == data
     assert master.jobdict(JOB)["prefix"] == "Word"
+
+
+def test_async_jobpack_download_to_path_and_rawevents(routes: Routes, tmp_path: Any) -> None:
+    data = _pack()
+    routes.add(
+        "GET",
+        "/disco/ctrl/parameters",
+        lambda r: httpx.Response(200 if r.url.params["name"] == JOB else 404, content=data),
+    )
+    routes.add("GET", "/disco/ctrl/rawevents", lambda _r: httpx.Response(200, content=b"abcdef"))
+    target = tmp_path / "out.pack"
+
+    async def scenario() -> tuple[bytes, dict[str, Any]]:
+        transport = httpx.MockTransport(routes)
+        async with AsyncMaster("http://master.test:8989", transport=transport) as client:
+            await client.download_jobpack(JOB, target)
+            with pytest.raises(JobUnknown):
+                await client.download_jobpack("nope@1", tmp_path / "never.pack")
+            return await client.rawevents(JOB, 2), await client.jobdict(JOB)
+
+    events, jobdict = asyncio.run(scenario())
+    assert target.read_bytes() == data and events == b"cdef" and jobdict["prefix"] == "Word"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pack"]
 
 
 def test_jobpack_download_failure_leaves_no_file(

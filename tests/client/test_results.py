@@ -23,6 +23,7 @@ from pydisco.client import (
     data_url,
     parse_index,
 )
+from pydisco.resultsindex import IndexLineError
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -81,12 +82,12 @@ def test_data_url_maps_disco_and_dir_to_the_data_port() -> None:
 
 
 def test_parse_index_rejects_damaged_lines() -> None:
-    assert parse_index("0 disco://h/a 5\n\n2 disco://h/b 7\n", "u") == [
+    assert parse_index(b"0 disco://h/a 5\n\n2 disco://h/b 7\n", "u") == [
         (0, "disco://h/a", 5),
         (2, "disco://h/b", 7),
     ]
-    with pytest.raises(ResultsError, match="Line 1"):
-        parse_index("zero disco://h/a\n", "u")
+    with pytest.raises(IndexLineError, match="Line 1"):
+        parse_index(b"zero disco://h/a\n", "u")
 
 
 def test_dir_index_with_several_labels(server: tuple[str, int, Path], reader: ResultReader) -> None:
@@ -159,7 +160,7 @@ def test_truncated_gzip_is_an_error(server: tuple[str, int, Path], reader: Resul
 def test_raw_and_file_schemes(tmp_path: Path, reader: ResultReader) -> None:
     local = tmp_path / "local.txt"
     local.write_bytes(b"from disk\n")
-    entries = [["raw://inline data"], [local.as_uri()], [str(local)]]
+    entries = [["raw://inline data"], [f"file://{local}"], [str(local)]]
     assert list(reader.iter_lines(entries)) == [b"inline data", b"from disk\n", b"from disk\n"]
     with pytest.raises(ResultsError, match="scheme"):
         list(reader.read(["ftp://x/y"]))

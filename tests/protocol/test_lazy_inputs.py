@@ -17,8 +17,6 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -199,23 +197,18 @@ def _read_in_threads(payload: Any, expected: Any) -> None:
 # --- the msgspec path --------------------------------------------------------------------------
 
 
-@contextmanager
-def msgspec_path(enabled: bool) -> Iterator[None]:
-    """Decode INPUT replies with msgspec loaded (``enabled``) or with the switch off."""
-    saved = m.USE_MSGSPEC, m._msgspec_input
-    m.USE_MSGSPEC = enabled
-    if enabled:
-        m._msgspec_input = m._load_msgspec_input()
-        assert m._msgspec_input, "msgspec is a dependency: install it to test its path"
-    try:
-        yield
-    finally:
-        m.USE_MSGSPEC, m._msgspec_input = saved
+def _msgspec_decode() -> Any:
+    decode = m.msgspec_input_decoder()
+    assert decode is not None, "msgspec is a dependency: install it to test its path"
+    return decode
 
 
 def frame_outcome(payload: bytes, *, use_msgspec: bool) -> tuple[str, Any]:
-    with msgspec_path(use_msgspec):
+    """``decode_frame`` (msgspec first), or the JSON path a node without msgspec takes."""
+    if use_msgspec:
+        _msgspec_decode()
         return outcome(lambda data: decode_frame(Frame("INPUT", data), "master"), payload)
+    return outcome(lambda data: m.decode_json_frame(Frame("INPUT", data), "master"), payload)
 
 
 def eager_outcome(payload: bytes) -> tuple[str, Any]:
@@ -307,8 +300,7 @@ def test_msgspec_fast_and_eager_paths_agree_on_bytes(payload: bytes) -> None:
 @given(st.booleans(), st.lists(inputs, max_size=6).map(tuple))
 def test_msgspec_decodes_every_valid_reply(done: bool, items: Any) -> None:
     payload = jsoncodec.dumps(m.InputReply(done, items).to_payload())
-    with msgspec_path(True):
-        reply = m._input_reply_via_msgspec(payload)
+    reply = m._input_reply_via_msgspec(payload, _msgspec_decode())
     assert reply is not None and isinstance(reply.inputs, m.LazyInputs)
     assert reply == m.InputReply(done, items)
     assert_same_outcome(payload)
@@ -339,8 +331,7 @@ def test_a_lower_int_digits_limit_holds_on_every_path(digits: int) -> None:
 def test_msgspec_shape_statuses_are_the_input_statuses() -> None:
     for status in m.InputStatus:
         payload = b'["more",[[0,"%s",0,[]]]]' % status.value.encode()
-        with msgspec_path(True):
-            reply = m._input_reply_via_msgspec(payload)
+        reply = m._input_reply_via_msgspec(payload, _msgspec_decode())
         assert reply is not None and reply.inputs[0].status is status
 
 
@@ -362,16 +353,15 @@ small = b'["more",[[0,"ok","all",[[0,"dir://h/x"]]]]]'
 """
 
 
-def test_msgspec_is_imported_only_once_replies_pay_for_it() -> None:
+def test_msgspec_is_imported_with_the_first_input_reply() -> None:
     code = _BIG_REPLY + (
-        "assert len(small) < m.MSGSPEC_IMPORT_PAYS_AT <= len(big)\n"
+        "import pydisco.worker\n"
+        "assert 'msgspec' not in sys.modules\n"
         "reply = decode_frame(Frame('INPUT', small), 'master')\n"
-        "assert reply.inputs[0].label == 'all' and 'msgspec' not in sys.modules\n"
-        "assert m._msgspec_input is None\n"
+        "assert reply.inputs[0].label == 'all' and 'msgspec' in sys.modules\n"
+        "assert m.msgspec_input_decoder() is not None\n"
         "reply = decode_frame(Frame('INPUT', big), 'master')\n"
-        "assert 'msgspec' in sys.modules and m._msgspec_input\n"
         "assert len(reply.inputs) == 1700 and reply.inputs[-1].input_id == 1699\n"
-        "assert decode_frame(Frame('INPUT', small), 'master').inputs[0].label == 'all'\n"
         "print('ok')\n"
     )
     assert _run(code) == "ok"
@@ -380,7 +370,7 @@ def test_msgspec_is_imported_only_once_replies_pay_for_it() -> None:
 def test_without_msgspec_replies_decode_as_before() -> None:
     code = _BIG_REPLY + (
         "reply = decode_frame(Frame('INPUT', big), 'master')\n"
-        "assert m._msgspec_input is False and isinstance(reply.inputs, m.LazyInputs)\n"
+        "assert m.msgspec_input_decoder() is None and isinstance(reply.inputs, m.LazyInputs)\n"
         "assert reply == m.InputReply.from_payload(json.loads(big))\n"
         "try:\n"
         "    decode_frame(Frame('INPUT', b'[\"done\",[[1.0,\"ok\",0,[]]]]'), 'master')\n"

@@ -175,10 +175,24 @@ def test_sessions_refuse_the_other_sides_messages() -> None:
         MasterSession().send(m.Msg("x"))  # type: ignore[arg-type]
 
 
-def test_illegal_send_leaves_state_unchanged() -> None:
+def test_a_failed_send_leaves_the_state_and_fails_the_session() -> None:
     worker = WorkerSession()
-    with pytest.raises(LocalProtocolError):
+    with pytest.raises(LocalProtocolError, match="before WORKER") as first:
         worker.send(m.InputRequest())
-    assert worker.phase is Phase.START
-    worker.send(m.Worker("1.1", 1))
-    assert worker.awaiting == "WORKER"
+    assert worker.phase is Phase.START and worker.awaiting is None
+    assert worker.error is first.value
+    with pytest.raises(LocalProtocolError, match="session failed"):
+        worker.send(m.Worker("1.1", 1))
+    assert worker.awaiting is None
+
+
+def test_a_session_the_peer_broke_stays_failed() -> None:
+    master = MasterSession()
+    master.receive_data(b'WORKER 3 {}\nWORKER 26 {"version":"1.1","pid":1}\n')
+    with pytest.raises(RemoteProtocolError) as first:
+        master.next_event()
+    for _ in range(2):
+        with pytest.raises(RemoteProtocolError) as again:
+            master.next_event()
+        assert again.value is first.value
+    assert master.error is first.value

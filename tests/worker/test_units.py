@@ -13,6 +13,7 @@ import pytest
 import pydisco.worker
 from pydisco.protocol import END_OF_STREAM, NEED_DATA, MasterSession, Ok, TaskInfo, Worker
 from pydisco.protocol.limits import MAX_EVENT_TEXT
+from pydisco.resultsindex import IndexLineError
 from pydisco.worker import Channel, DataError, UnsafeLocation
 from pydisco.worker.capture import MessagePump
 from pydisco.worker.inputs import IndexEntry, parse_index, select_entries
@@ -119,7 +120,7 @@ def test_parse_index_and_select() -> None:
 
 @pytest.mark.parametrize("bad", [b"0 url\n", b"x url 1\n", b"0 url 1 extra\n", b"0 url size\n"])
 def test_parse_index_rejects_malformed_lines(bad: bytes) -> None:
-    with pytest.raises(DataError, match="Line 1 of the index"):
+    with pytest.raises(IndexLineError, match="Line 1 of the results index dir://h/x"):
         parse_index(bad, "dir://h/x")
 
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from pydisco.ddfsnames import MAX_BLOB_PREFIX, is_valid_name, parse_objname
+from pydisco.integers import parse_decimal
 from pydisco.master.ddfs.store import VOLUME, BlobTooLarge, DdfsStore
 from pydisco.master.ddfs.tags import (
     MAX_ATTR_VALUE_BYTES,
@@ -144,9 +145,9 @@ class DdfsApi:
         if len(prefix) > MAX_BLOB_PREFIX:
             raise DdfsRefused(403, f"Invalid prefix: longer than {MAX_BLOB_PREFIX} characters.")
         replicas_text = request.query.get("replicas", "1")
-        if not replicas_text.isdigit():
+        replicas = parse_decimal(replicas_text)
+        if replicas is None:
             raise DdfsRefused(400, "The 'replicas' parameter must be a non-negative integer.")
-        replicas = int(replicas_text)
         table = list(self.nodes())
         known = [host for host, _ in table]
         include = self._hosts(request, "include", known)
