@@ -116,9 +116,9 @@ def local_master(data_dir: str | None = None, *, retries: int = 0) -> Iterator[A
     """A reference master on a free loopback port, stopped on exit; yields its handle.
 
     It fails fast: the failure policy of ``runner="local"``
-    (:func:`pydisco.job.runners.local_master_settings`), ``retries`` failures per task.
+    (:func:`pydisco.job.policy.local_master_settings`), ``retries`` failures per task.
     """
-    from pydisco.job.runners import local_master_settings
+    from pydisco.job.policy import local_master_settings
 
     try:
         reference_master: Any = importlib.import_module("pydisco.master").ReferenceMaster

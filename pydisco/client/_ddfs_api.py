@@ -14,7 +14,8 @@ import base64
 import io
 import os
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 import attrs
@@ -292,3 +293,50 @@ def line_pieces(fileobj: IO[bytes], chunk_size: int) -> list[tuple[int, int]]:
         start += cut
         pending = data[cut:]
     return pieces
+
+
+def child_tags(sets: Iterable[Sequence[str]]) -> tuple[list[str], list[list[str]]]:
+    """The tag names and blob sets of a tag's ``urls`` (a set is a tag by its first URL)."""
+    tags: list[str] = []
+    blobs: list[list[str]] = []
+    for replicas in sets:
+        if not replicas:
+            continue
+        if is_tag(replicas[0]):
+            try:
+                tags.append(tag_ref(replicas[0]).name)
+            except InvalidTag:
+                continue
+        else:
+            blobs.append(list(replicas))
+    return tags, blobs
+
+
+class TagWalk:
+    """The blob sets reachable from one tag, breadth first, each tag once (cycles are fine).
+
+    Sans-IO: the caller fetches each tag :meth:`next` names (a missing linked tag
+    is skipped by not calling :meth:`found`) and hands its info to :meth:`found`,
+    which returns that tag's blob sets. The first tag's token (explicit or from
+    its URL) is used for it only.
+    """
+
+    def __init__(self, first: TagRef, token: str | None) -> None:
+        self._queue: deque[tuple[TagRef, str | None]] = deque(
+            [(first, choose_token(first, token, False))]
+        )
+        self._seen = {first.name}
+
+    def next(self) -> tuple[TagRef, str | None] | None:
+        """The next tag to fetch and the token to send, or None when the walk is over."""
+        return self._queue.popleft() if self._queue else None
+
+    def found(self, info: TagInfo) -> list[list[str]]:
+        """Record a fetched tag; its blob sets."""
+        children, blobs = child_tags(info.urls)
+        for child in children:
+            if child not in self._seen:
+                self._seen.add(child)
+                ref = TagRef(child)
+                self._queue.append((ref, choose_token(ref, None, False)))
+        return blobs

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import os
-from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import IO, Any, Final, TypeVar
 
@@ -33,7 +32,6 @@ from pydisco.client._ddfs_api import (
     InvalidTag,
     TagInfo,
     TagRef,
-    is_tag,
     tag_ref,
 )
 from pydisco.client.config import ClientConfig
@@ -84,23 +82,6 @@ def _open_source(source: PushSource) -> tuple[IO[bytes], str, bool]:
     if isinstance(data, (str, os.PathLike)):
         return open(data, "rb"), name, True
     return data, name, False
-
-
-def _child_tags(sets: Iterable[Sequence[str]]) -> tuple[list[str], list[list[str]]]:
-    """The tag names and blob sets of a tag's ``urls`` (a set is a tag by its first URL)."""
-    tags: list[str] = []
-    blobs: list[list[str]] = []
-    for replicas in sets:
-        if not replicas:
-            continue
-        if is_tag(replicas[0]):
-            try:
-                tags.append(tag_ref(replicas[0]).name)
-            except InvalidTag:
-                continue
-        else:
-            blobs.append(list(replicas))
-    return tags, blobs
 
 
 def _missing(exc: HTTPStatusError) -> bool:
@@ -282,23 +263,16 @@ class DDFS:
     ) -> Iterator[Strings]:
         """Every blob set reachable from ``tag``, breadth first, each tag once (cycles are
         fine); the first tag's token (explicit or from its URL) is used for it only."""
-        first = _ref(tag)
-        queue: deque[tuple[TagRef, str | None]] = deque([(first, token)])
-        seen = {first.name}
-        while queue:
-            ref, given = queue.popleft()
+        walk = api.TagWalk(_ref(tag), token)
+        while (step := walk.next()) is not None:
+            ref, given = step
             try:
-                info = self.get(ref, given)
+                info = self.execute(api.get(ref, given))
             except HTTPStatusError as exc:
                 if ignore_missing and _missing(exc):
                     continue
                 raise
-            children, blobs = _child_tags(info.urls)
-            yield from blobs
-            for child in children:
-                if child not in seen:
-                    seen.add(child)
-                    queue.append((TagRef(child), None))
+            yield from walk.found(info)
 
     def blobs(
         self, tag: str | TagRef, *, ignore_missing: bool = True, token: str | None = None
@@ -501,24 +475,17 @@ class AsyncDDFS:
     async def walk_blobs(
         self, tag: str | TagRef, *, ignore_missing: bool = True, token: str | None = None
     ) -> AsyncIterator[Strings]:
-        first = _ref(tag)
-        queue: deque[tuple[TagRef, str | None]] = deque([(first, token)])
-        seen = {first.name}
-        while queue:
-            ref, given = queue.popleft()
+        walk = api.TagWalk(_ref(tag), token)
+        while (step := walk.next()) is not None:
+            ref, given = step
             try:
-                info = await self.get(ref, given)
+                info = await self.execute(api.get(ref, given))
             except HTTPStatusError as exc:
                 if ignore_missing and _missing(exc):
                     continue
                 raise
-            children, blobs = _child_tags(info.urls)
-            for blob in blobs:
+            for blob in walk.found(info):
                 yield blob
-            for child in children:
-                if child not in seen:
-                    seen.add(child)
-                    queue.append((TagRef(child), None))
 
     async def blobs(
         self, tag: str | TagRef, *, ignore_missing: bool = True, token: str | None = None

@@ -20,11 +20,12 @@ from typing import IO, TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from pydisco.client import _api
+from pydisco.client import _api, _ddfs_api
 from pydisco.client.config import ClientConfig
 from pydisco.client.errors import (
     BadReply,
     ClientError,
+    HTTPStatusError,
     JobFailed,
     JobUnknown,
     MasterUnreachable,
@@ -489,13 +490,24 @@ class Master(_Base):
             entries = job.results if isinstance(job, JobResults) else job
         if not any(_tag_entry(e) for e in entries):
             return entries
-        from pydisco.client.ddfs import DDFS
-
         expanded: list[Any] = []
-        with DDFS(config=self.config) as ddfs:
-            for entry in entries:
-                tag = _tag_entry(entry)
-                expanded.extend(ddfs.expand(tag) if tag else [entry])
+        for entry in entries:
+            tag = _tag_entry(entry)
+            if tag is None:
+                expanded.append(entry)
+                continue
+            walk = _ddfs_api.TagWalk(_ddfs_api.tag_ref(tag), None)
+            first = True
+            while (step := walk.next()) is not None:
+                try:
+                    info = self.execute(_ddfs_api.get(*step))
+                except HTTPStatusError as exc:
+                    if first or exc.status != 404:  # the saved tag itself must exist
+                        raise
+                    continue
+                finally:
+                    first = False
+                expanded.extend(walk.found(info))
         return expanded
 
     def result_urls(
@@ -716,13 +728,24 @@ class AsyncMaster(_Base):
             entries = job.results if isinstance(job, JobResults) else job
         if not any(_tag_entry(e) for e in entries):
             return entries
-        from pydisco.client.ddfs import AsyncDDFS
-
         expanded: list[Any] = []
-        async with AsyncDDFS(config=self.config) as ddfs:
-            for entry in entries:
-                tag = _tag_entry(entry)
-                expanded.extend(await ddfs.expand(tag) if tag else [entry])
+        for entry in entries:
+            tag = _tag_entry(entry)
+            if tag is None:
+                expanded.append(entry)
+                continue
+            walk = _ddfs_api.TagWalk(_ddfs_api.tag_ref(tag), None)
+            first = True
+            while (step := walk.next()) is not None:
+                try:
+                    info = await self.execute(_ddfs_api.get(*step))
+                except HTTPStatusError as exc:
+                    if first or exc.status != 404:  # the saved tag itself must exist
+                        raise
+                    continue
+                finally:
+                    first = False
+                expanded.extend(walk.found(info))
         return expanded
 
     def _reader(self) -> AsyncResultReader:

@@ -278,7 +278,7 @@ def bundled_master(slots: int | None = None) -> Any:
     global _bundled, _bundled_slots
     with _lock:
         if _bundled is None:
-            from pydisco.job.runners import local_master_settings
+            from pydisco.job.policy import local_master_settings
             from pydisco.master import ReferenceMaster
 
             # One temporary directory holds both the data and the DDFS data (kept apart: the

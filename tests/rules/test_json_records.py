@@ -80,7 +80,7 @@ def test_records_round_trip(pairs: list[tuple[Any, Any]]) -> None:
     assert _same([list(p) for p in fmt.records([data])], [list(p) for p in pairs])
 
 
-@pytest.mark.parametrize("line", [b"[1,2],[3,4]", b'["a",NaN]', b"[1,2] [3,4]", b"[1,2,3]"])
+@pytest.mark.parametrize("line", [b"[1,2],[3,4]", b'["a",NaN]', b"[1,2] [3,4]", b"[1,2,3,4]"])
 def test_records_refuse_what_the_strict_path_refuses(line: bytes) -> None:
     with pytest.raises(CorruptRecords):
         list(get_format("json").records([b"[0,0]\n" + line + b"\n[5,6]\n"]))

@@ -309,7 +309,7 @@ class DdfsApi:
         path = self.store.blob_file(parts[3])
         if path.parent.name != parts[2] or not path.is_file():
             return _not_found()
-        from pydisco.master.web import serve_file
+        from pydisco.master.files import serve_file
 
         return await serve_file(request, path, "application/octet-stream")
 
