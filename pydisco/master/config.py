@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,9 @@ class MasterSettings:
     #: Also listen on each loopback node address (127.x.y.z) at the same port.
     listen_on_nodes: bool = True
     max_jobpack_bytes: int = MAX_JOBPACK_BYTES
+    #: The clock the MSG throttle counts with (seconds). Tests pass a frozen one, so
+    #: "N messages within a second" does not depend on how fast the machine is.
+    msg_clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
 
     @property
     def disco_name(self) -> str:
