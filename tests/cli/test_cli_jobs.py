@@ -149,7 +149,7 @@ def test_kill_clean_purge_take_several_jobs(
             _until(lambda n=name: master.results(n).status is JobStatus.UNKNOWN)
 
 
-def _until(predicate: Any, timeout: float = 10.0) -> None:
+def _until(predicate: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline
