@@ -91,7 +91,8 @@ def test_pid_timer_is_disarmed_once_the_worker_speaks(tmp_path):
 
     async def scenario() -> Any:
         events: list[str] = []
-        run = make_run(tmp_path, "pause", events, Timers(1.0, 1.0, 1.0))
+        # The worker pauses 2.5 s after WORKER; it has 2 s to send WORKER, even when slow.
+        run = make_run(tmp_path, "pause", events, Timers(2.0, 2.0, 2.0))
         outcome = await run.run()
         await runner.reap_all()
         return outcome, events
