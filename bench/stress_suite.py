@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("pytest_args", nargs="*", help="pytest arguments (with --pytest-only)")
     args = parser.parse_args(argv)
+    # Started in the background by a shell, this process ignores SIGINT, and so would every
+    # test's child; handling it here makes children start with the default again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args.log_dir.mkdir(parents=True, exist_ok=True)
     argv_ = command(args)
     print(f"{args.runs} run(s) of `{' '.join(argv_)}` with {args.burners} CPU burner(s)")

@@ -161,7 +161,13 @@ def test_interrupted_wait_leaves_the_job_running(
 ) -> None:
     with Master(live_master.url) as master:
         name = master.submit(support.write_pack(tmp_path, envs={"TEST_MODE": "sleep"}))
-        process = discotool.popen("wait", name, "--poll", "0.2")
+        # A shell starts background jobs with SIGINT ignored, and children inherit that
+        # (`make test &`): handled here, it is reset to the default in the child at exec.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            process = discotool.popen("wait", name, "--poll", "0.2")
+        finally:
+            signal.signal(signal.SIGINT, previous)
         try:
             assert process.stderr is not None
             first = process.stderr.readline()  # the first progress line: it is waiting
@@ -170,7 +176,7 @@ def test_interrupted_wait_leaves_the_job_running(
             _, stderr = process.communicate(timeout=30)
         finally:
             process.kill()
-        assert process.returncode == 130
+        assert process.returncode == 130, stderr
         assert "still running" in stderr and f"discotool kill {name}" in stderr
         assert "Traceback" not in stderr
         assert master.results(name).status is JobStatus.ACTIVE
