@@ -10,11 +10,13 @@
    read the results (``dir://`` indexes, then the data) and print the top 10
    words.
 
-Run it with ``make demo`` or ``.venv/bin/python examples/demo.py``.
+Run it with ``make demo`` or ``.venv/bin/python examples/demo.py``;
+``--bytes-per-file N`` makes the input smaller or larger (the test runs it small).
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import random
 import shutil
@@ -49,7 +51,7 @@ def vocabulary(rng: random.Random) -> list[str]:
     return sorted(words)
 
 
-def generate_inputs(directory: Path) -> list[Path]:
+def generate_inputs(directory: Path, bytes_per_file: int = BYTES_PER_FILE) -> list[Path]:
     """Write the input files; the same seed always gives the same bytes."""
     rng = random.Random(SEED)
     words = vocabulary(rng)
@@ -58,7 +60,7 @@ def generate_inputs(directory: Path) -> list[Path]:
     paths = []
     for number in range(INPUT_FILES):
         lines, size = [], 0
-        while size < BYTES_PER_FILE:
+        while size < bytes_per_file:
             line = " ".join(rng.choices(words, weights, k=rng.randint(6, 14)))
             lines.append(line)
             size += len(line) + 1
@@ -120,12 +122,20 @@ def expected_counts(inputs: list[Path]) -> Counter[str]:
     return counts
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="A word count on the bundled master.")
+    parser.add_argument(
+        "--bytes-per-file",
+        type=int,
+        default=BYTES_PER_FILE,
+        help=f"size of each of the {INPUT_FILES} input files (default {BYTES_PER_FILE})",
+    )
+    args = parser.parse_args(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pydisco-demo-") as temp:
         root = Path(temp)
         (root / "inputs").mkdir()
-        inputs = generate_inputs(root / "inputs")
+        inputs = generate_inputs(root / "inputs", args.bytes_per_file)
         size = sum(path.stat().st_size for path in inputs)
         print(f"Generated {size / 1e6:.1f} MB of text in {len(inputs)} files.")
         pack = build_pack(root / "home", inputs)

@@ -23,6 +23,7 @@ import select
 import stat
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,12 @@ class Options:
     exit_timeout: float = 2.0
     #: Seconds within which the first message must arrive.
     first_message: float = 5.0
+    #: Seconds the kit waits after DONE, ERROR or FATAL before closing the worker's stdin.
+    #: Tests give a worker that exits by itself more, so its exit does not race the close.
+    closing_grace: float = _GRACE
+    #: The clock the MSG throttle counts with; None: the time each frame arrived. A frozen
+    #: clock makes "N messages within a second" independent of the machine's speed.
+    msg_clock: Callable[[], float] | None = None
 
 
 @attrs.frozen(slots=True)
@@ -284,7 +291,8 @@ class _Run:
                 self.note(f"inputs {ids} arrive" + ("; the input set is done" if self.done else ""))
                 self._answer_withheld()
         closing = self.closing
-        if closing is not None and self.stdin_closed_at is None and now >= self.closing_at + _GRACE:
+        grace_over = now >= self.closing_at + self.options.closing_grace
+        if closing is not None and self.stdin_closed_at is None and grace_over:
             self._close_stdin("after " + closing)
         if self.stdin_closed_at is not None:
             if self.process.exited():
@@ -571,7 +579,8 @@ class _Run:
 
     def _on_msg(self, arrived: float, evidence: str) -> None:
         self.msgs += 1
-        verdict = self.throttle.on_msg(arrived)
+        clock = self.options.msg_clock
+        verdict = self.throttle.on_msg(arrived if clock is None else clock())
         if verdict.action is ThrottleAction.FATAL:
             self.fail("MSG-1", *self._last_frames(10), verdict.warning)
             self.abort(verdict.warning)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,9 @@ class MasterSettings:
     #: Seconds between attempts to connect a node that is not connected (Disco: 10 s).
     node_retry: float = 10.0
     max_jobpack_bytes: int = MAX_JOBPACK_BYTES
+    #: The clock the MSG throttle counts with (seconds). Tests pass a frozen one, so
+    #: "N messages within a second" does not depend on how fast the machine is.
+    msg_clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
 
     @property
     def disco_name(self) -> str:

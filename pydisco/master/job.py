@@ -583,7 +583,12 @@ class Job:
             "jobname": self.name,
             "host": host,
         }
-        timers = Timers(settings.pid_timeout, settings.partial_timeout, settings.drain_timeout)
+        timers = Timers(
+            settings.pid_timeout,
+            settings.partial_timeout,
+            settings.drain_timeout,
+            clock=settings.msg_clock,
+        )
         launch = _Launch(argv, home, env, info, timers)
         self._launches[host] = launch
         return launch

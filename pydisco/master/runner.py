@@ -220,6 +220,8 @@ class Timers:
     pid: float
     partial: float
     drain: float
+    #: What the MSG throttle takes as "now" (the master's ``msg_clock`` setting).
+    clock: Callable[[], float] = time.monotonic
 
 
 class TaskInputs(Protocol):
@@ -838,7 +840,7 @@ class WorkerRun:
 
     async def _msg(self, message: Msg) -> Outcome | None:
         self._emit(f"MSG: [{self.tag}] {message.text}")
-        verdict = self.throttle.on_msg(time.monotonic())
+        verdict = self.throttle.on_msg(self.timers.clock())
         if verdict.action is ThrottleAction.FATAL:
             self._warn(verdict.warning)
             return RunFatal(died(verdict.warning, self.session.unparsed))

@@ -231,8 +231,22 @@ class MasterHandle:
             self._loop.run_forever()
         finally:
             self._loop.run_until_complete(self.master.stop())
+            self._cancel_leftover_tasks()
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
+
+    def _cancel_leftover_tasks(self) -> None:
+        """Cancel and finish what is still pending, as ``asyncio.run`` does.
+
+        aiohttp can leave the handler task of a client that went away mid-request
+        pending after the server stopped (more often on a busy machine); closing the
+        loop under it would destroy it pending.
+        """
+        tasks = asyncio.all_tasks(self._loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
     def call(self, coro: Any, timeout: float | None = 30.0) -> Any:
         """Run a coroutine on the master's loop and return its result."""

@@ -101,8 +101,16 @@ def _report_outputs(context: TaskContext, channel: Channel) -> None:
         channel.request(Output(label, location, size), Ok)
 
 
-def run_worker(main: Callable[[TaskContext], Any], *, capture: bool = True) -> NoReturn:
+def run_worker(
+    main: Callable[[TaskContext], Any],
+    *,
+    capture: bool = True,
+    final_wait: float = FINAL_REPLY_WAIT_SECONDS,
+) -> NoReturn:
     """Run ``main(task)`` as a Disco worker over stdin and stderr, then exit.
+
+    ``final_wait`` is how long to wait for an OK after the last message (tests
+    make it long, to show that an OK ends the wait at once however slow the machine).
 
     With ``capture`` (the default) fds 0, 1 and 2 are redirected first (see
     :func:`~pydisco.worker.stdio.redirect_stdio`): whatever the task or its
@@ -119,6 +127,6 @@ def run_worker(main: Callable[[TaskContext], Any], *, capture: bool = True) -> N
     _flush_python_streams()
     if pump is not None:
         pump.stop()
-    channel.close_with(final, wait=FINAL_REPLY_WAIT_SECONDS)
+    channel.close_with(final, wait=final_wait)
     _flush_python_streams()
     os._exit(0 if isinstance(final, Done) else 1)

@@ -147,8 +147,12 @@ def _piped(discotool: Discotool, *args: str) -> subprocess.CompletedProcess[str]
 
 
 ESCAPE = "\x1b["
+#: Tests that start a dozen or more interpreters: 71 s under two CPU burners (bench/README.md,
+#: "Test suite"), too close to the suite's 120 s hang guard; this limit still catches a hang.
+SUBPROCESSES = pytest.mark.timeout(600)
 
 
+@SUBPROCESSES
 def test_colour_and_tables_only_on_a_terminal(
     discotool: Discotool, live_master: Any, tmp_path: Path
 ) -> None:
@@ -182,6 +186,7 @@ def test_colour_and_tables_only_on_a_terminal(
             assert code == 2 and "Refusing to write a binary job pack" in shown
 
 
+@SUBPROCESSES
 def test_every_client_subcommand_as_a_real_process(
     discotool: Discotool, live_master: Any, tmp_path: Path
 ) -> None:

@@ -68,6 +68,18 @@ FURTHER: dict[str, tuple[tuple[str, ...], set[tuple[str, str]]]] = {
 }
 
 
+#: Options that keep a fixture's verdict independent of the machine's speed.
+OPTIONS_FOR = {
+    # A worker that hangs on purpose need not be given long to show it.
+    "hangs_after_done": attrs.evolve(OPTIONS, exit_timeout=0.1, closing_grace=0.0),
+    # It hangs once stdin closes mid-session; after DONE it exits by itself, which the kit
+    # waits for instead of racing it with the close.
+    "ignores_eof": attrs.evolve(OPTIONS, exit_timeout=0.5, closing_grace=OPTIONS.timeout),
+    # A frozen throttle clock: the flood is fatal at its 10th MSG however slowly it runs.
+    "floods_msg": attrs.evolve(OPTIONS, msg_clock=lambda: 0.0),
+}
+
+
 def test_every_fixture_is_listed():
     on_disk = {p.stem for p in BROKEN.glob("*.py")} - {"common"}
     assert on_disk == set(EXPECTED) | set(FURTHER)
@@ -75,8 +87,7 @@ def test_every_fixture_is_listed():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_broken_worker_fails_exactly_its_rules(name):
-    # A worker that hangs on purpose need not be given long to show it.
-    options = attrs.evolve(OPTIONS, exit_timeout=0.25) if name == "hangs_after_done" else OPTIONS
+    options = OPTIONS_FOR.get(name, OPTIONS)
     result = kit(python_command(BROKEN / f"{name}.py"), skip=("many",), options=options)
     # Every other rule passed or was not exercised.
     assert failures(result) == EXPECTED[name], explain(result)

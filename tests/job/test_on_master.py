@@ -51,8 +51,8 @@ def test_join(reference_master: Any) -> None:
 
 def test_pagerank_chains_jobs_on_the_master(reference_master: Any) -> None:
     graph = b"a b c\nb c\nc a\nd c\n"
-    on_master = pagerank([graph], pages=4, iterations=3, runner=reference_master.url)
-    inline = pagerank([graph], pages=4, iterations=3)
+    on_master = pagerank([graph], pages=4, iterations=2, runner=reference_master.url)
+    inline = pagerank([graph], pages=4, iterations=2)
     assert on_master.keys() == inline.keys()
     for page in inline:
         assert on_master[page] == pytest.approx(inline[page])

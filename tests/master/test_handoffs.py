@@ -5,9 +5,9 @@ given back by a run cancelled before it ever ran."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pydisco.master import runner
-from pydisco.master.runner import IndexFile, WorkerRun
+from pydisco.master.runner import IndexFile
 from pydisco.master.scheduler import Scheduler
 from tests.master.helpers import events, make_pack, submit, wait
 from tests.master.test_spawn import make_run
@@ -67,44 +67,51 @@ def test_indexes_complete_only_after_their_fsync(tmp_path, monkeypatch):
         assert Path(path).read_text() == f"0 {path} 2\n"
 
 
-def test_a_batch_is_written_then_fsynced_and_handed_back_at_once(tmp_path, monkeypatch):
-    """Indexes queued while the writer is busy go in one batch and one loop callback."""
+def test_indexes_queued_while_the_writer_is_busy_complete_after_their_fsyncs(tmp_path, monkeypatch):
+    """Indexes submitted while the writer is stuck in an fsync all complete once it is
+    free, each only after its own fsync, and on the loop that submitted it."""
     gate = threading.Event()
-    batches: list[int] = []
-    real_write = runner.write_indexes
+    waiting = threading.Event()
+    synced: list[str] = []
+    real_fsync = os.fsync
 
-    def write_indexes(indexes: list[IndexFile]) -> list[Exception | None]:
-        gate.wait(5)
-        batches.append(len(indexes))
-        return real_write(indexes)
+    def fsync(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        if path.endswith("first"):
+            waiting.set()
+            gate.wait(30)
+        real_fsync(fd)
+        synced.append(path)
 
-    monkeypatch.setattr(runner, "write_indexes", write_indexes)
-    handed_back = 0
+    monkeypatch.setattr(runner.os, "fsync", fsync)
+    seen: list[tuple[str, list[str]]] = []
 
-    async def scenario() -> list[Exception | None]:
-        nonlocal handed_back
+    async def scenario() -> None:
         loop = asyncio.get_running_loop()
-        real_call = loop.call_soon_threadsafe
-
-        def counting(callback: Any, *args: Any) -> Any:
-            nonlocal handed_back
-            handed_back += 1
-            return real_call(callback, *args)
-
-        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
         writer = runner.IndexWriter()
-        futures = [loop.create_future() for _ in range(4)]
-        writer.submit(IndexFile(str(tmp_path / "first"), b"1\n"), futures[0].set_result)
-        while not writer._queue.empty():  # the writer holds the first one (at the gate)
-            await asyncio.sleep(0.001)
-        for n, future in enumerate(futures[1:], 2):
-            writer.submit(IndexFile(str(tmp_path / f"i{n}"), b"x\n"), future.set_result)
-        gate.set()
-        return list(await asyncio.gather(*futures))
+        names = ["first", "second", "third", "fourth"]
+        futures = [loop.create_future() for _ in names]
+        for n, (name, future) in enumerate(zip(names, futures, strict=True)):
+            path = str(tmp_path / name)
 
-    assert asyncio.run(scenario()) == [None] * 4
-    assert batches == [1, 3]
-    assert handed_back == 2
+            def done(error: Exception | None, path: str = path, future: Any = future) -> None:
+                assert threading.current_thread() is threading.main_thread()
+                seen.append((path, list(synced)))
+                future.set_result(error)
+
+            writer.submit(IndexFile(path, f"{name}\n".encode()), done)
+            if n == 0:  # the writer is now busy with the first one
+                await asyncio.to_thread(waiting.wait, 30)
+        gate.set()
+        assert await asyncio.gather(*futures) == [None] * 4
+
+    asyncio.run(scenario())
+    assert [path for path, _ in seen] == [
+        str(tmp_path / n) for n in ("first", "second", "third", "fourth")
+    ]
+    for path, synced_before in seen:
+        assert path in synced_before
+        assert Path(path).read_text() == Path(path).name + "\n"
 
 
 def test_failed_writes_and_fsyncs_are_reported_per_index(tmp_path, monkeypatch):
@@ -182,60 +189,64 @@ def test_a_failed_index_write_is_a_task_error(tmp_path, monkeypatch):
     assert sum(m.startswith("SYS: [map:0] Received results") for m in log) == 1
 
 
-def slow_start(monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[subprocess.Popen[bytes]]:
-    """Make worker starts go to a thread (the file is busy for the loop) and take ``seconds``
-    there; returns the started workers."""
-    started: list[subprocess.Popen[bytes]] = []
-    real = WorkerRun._popen_once
+def children() -> set[int]:
+    """The pids of this process's children, live or not yet reaped."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            pids.update(int(p) for p in (task / "children").read_text().split())
+    return pids
 
-    def popen_once(self: WorkerRun) -> subprocess.Popen[bytes]:
-        if threading.current_thread() is threading.main_thread():  # the loop's first try
-            raise OSError(errno.ETXTBSY, os.strerror(errno.ETXTBSY))
-        time.sleep(seconds)
-        proc = real(self)
-        started.append(proc)
-        return proc
 
-    monkeypatch.setattr(WorkerRun, "_popen_once", popen_once)
-    return started
+def busy_worker_file(home: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Hold the worker file open for writing (a real ``ETXTBSY``), so its start goes to a
+    thread that waits until the returned descriptor is closed."""
+    monkeypatch.setattr(runner, "TEXT_BUSY_PATIENCE", 60.0)  # wait for the close, however late
+    make_run(home, "silent", [])  # puts behave.sh in place
+    return os.open(home / "behave.sh", os.O_WRONLY)
 
 
 def test_a_worker_started_for_a_cancelled_run_is_killed_and_reaped(tmp_path, monkeypatch):
-    started = slow_start(monkeypatch, 0.2)
+    before = children()
+    fd = busy_worker_file(tmp_path, monkeypatch)
 
     async def scenario() -> None:
         run = make_run(tmp_path, "silent", [])
         task = asyncio.ensure_future(run.run())
-        await asyncio.sleep(0.05)  # Popen is under way in its thread
+        await asyncio.sleep(0)  # its first step: the file is busy, the start goes to a thread
+        assert not task.done() and run.pid is None
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert not started
+        os.close(fd)  # now the thread starts the worker, for a run that is gone
         await runner.reap_all()  # waits for the start, then for the kill
         assert run.pid is None
 
-    asyncio.run(scenario())
-    [proc] = started
-    assert proc.returncode == -9
-    assert proc.stdin is not None and proc.stdin.closed
+    try:
+        asyncio.run(scenario())
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
     assert not runner._UNREAPED and not runner._STARTING
+    assert children() <= before  # killed and reaped: nothing left, not even a zombie
 
 
 def test_a_worker_started_after_its_loop_closed_is_killed(tmp_path, monkeypatch):
-    started = slow_start(monkeypatch, 0.2)
+    before = children()
+    fd = busy_worker_file(tmp_path, monkeypatch)
 
     async def scenario() -> None:
         task = asyncio.ensure_future(make_run(tmp_path, "silent", []).run())
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)
+        assert runner._STARTING
         task.cancel()  # and the loop closes without reap_all
 
     asyncio.run(scenario())
-    deadline = time.monotonic() + 5
-    while not (started and started[0].returncode is not None):
-        assert time.monotonic() < deadline
+    os.close(fd)  # the thread starts the worker now: its loop is closed
+    deadline = time.monotonic() + 60
+    while runner._STARTING or children() - before:  # started, then killed and reaped
+        assert time.monotonic() < deadline, "the worker was not killed and reaped"
         time.sleep(0.01)
-    assert started[0].returncode == -9
-    assert not runner._STARTING
 
 
 def test_a_run_cancelled_before_it_ran_gives_its_slot_back():

@@ -24,7 +24,7 @@ def home_of(master, name, host="localhost") -> Path:
     return master.data_dir / host / hexhash(name) / name
 
 
-def wait_for(predicate, timeout=10.0):
+def wait_for(predicate, timeout=60.0):
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached"

@@ -157,13 +157,16 @@ def test_retry_avoids_the_failed_host(two_nodes, tmp_path):
 
 
 def test_max_cores(tmp_path):
+    rendezvous = tmp_path / "started"
+    rendezvous.mkdir()
     with ReferenceMaster.start_in_thread(tmp_path / "data", nodes="localhost=8") as master:
         pack = make_pack(
             tmp_path,
             "probe.sh",
             pipeline=[["first", "split", False]],
             inputs=[[0, 0, ["raw://0"]]] * 6,
-            envs={"SLEEP": "0.2"},
+            # The first two tasks wait for each other: two run at once however slow the machine.
+            envs={"RENDEZVOUS": str(rendezvous), "RENDEZVOUS_N": "2"},
             scheduler={"max_cores": 2},
         )
         name = submit(master.url, pack)
@@ -185,7 +188,9 @@ def test_concurrent_stage(tmp_path):
             "probe.sh",
             pipeline=[["first", "split", False], ["second", "group_label", True]],
             inputs=[[0, 0, ["raw://0"]]] * 3,
-            envs={"STAGGER": "0.5"},
+            # Tasks 1 and 2 of "first" end only once "second" has started: it must start
+            # on task 0's output and take the others' as they come, however slow the machine.
+            envs={"SECOND_STARTED": str(tmp_path / "second-started")},
         )
         name = submit(master.url, pack)
         status, results = wait(master.url, name)

@@ -133,7 +133,10 @@ def test_cancelled_wait_leaves_nothing_behind(tmp_path, no_leaks):
         async def cancel_mid_wait() -> tuple[int, int, set[Any]]:
             before = asyncio.all_tasks()
             request = asyncio.ensure_future(master.core.get_results(60_000, ["nosuch", name]))
-            await asyncio.sleep(0.05)
+            deadline = time.monotonic() + 20
+            while not job.end_watchers:  # the wait has started watching the job
+                assert time.monotonic() < deadline, "the wait never started"
+                await asyncio.sleep(0.001)
             watching = len(job.end_watchers)
             spawned = asyncio.all_tasks() - before - {request, asyncio.current_task()}
             request.cancel()

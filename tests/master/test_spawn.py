@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,13 @@ class FakeTaskInputs:
     inputs_done: bool = True
 
 
-def make_run(home: Path, mode: str, events: list[str], timers: Timers | None = None) -> WorkerRun:
+def make_run(
+    home: Path,
+    mode: str,
+    events: list[str],
+    timers: Timers | None = None,
+    task: Any = None,
+) -> WorkerRun:
     worker = home / "behave.sh"
     if not worker.exists():
         shutil.copy(WORKERS / "behave.sh", worker)
@@ -51,7 +56,7 @@ def make_run(home: Path, mode: str, events: list[str], timers: Timers | None = N
         home=home,
         env={**os.environ, "MODE": mode},
         info=info,
-        task=FakeTaskInputs([TaskInput((-1, 0), 0, ("raw://x",))]),
+        task=task or FakeTaskInputs([TaskInput((-1, 0), 0, ("raw://x",))]),
         emit=lambda text, host: events.append(text),
         timers=timers or Timers(10.0, 10.0, 2.0),
     )
@@ -86,7 +91,8 @@ def test_pid_timer_is_disarmed_once_the_worker_speaks(tmp_path):
 
     async def scenario() -> Any:
         events: list[str] = []
-        run = make_run(tmp_path, "pause", events, Timers(1.0, 1.0, 1.0))
+        # The worker pauses 2.5 s after WORKER; it has 2 s to send WORKER, even when slow.
+        run = make_run(tmp_path, "pause", events, Timers(2.0, 2.0, 2.0))
         outcome = await run.run()
         await runner.reap_all()
         return outcome, events
@@ -144,37 +150,22 @@ def test_no_pipe_or_process_left_behind(tmp_path, mode):
         assert isinstance(outcome, RunError) and "exit code: 7" in outcome.reason
 
 
-def test_workers_are_started_on_the_loop(tmp_path, monkeypatch):
-    """A worker whose file is not busy starts on the loop's own thread (no thread hand-off)."""
-    threads: list[str] = []
-    real = WorkerRun._popen_once
+class BrokenTaskInputs:
+    """A task whose inputs cannot be read: a bug on the master's side of the run."""
 
-    def popen_once(self: WorkerRun) -> Any:
-        threads.append(threading.current_thread().name)
-        return real(self)
+    inputs_done = True
 
-    monkeypatch.setattr(WorkerRun, "_popen_once", popen_once)
-
-    async def scenario() -> Any:
-        outcome = await make_run(tmp_path, "ok", []).run()
-        await runner.reap_all()
-        return outcome
-
-    assert asyncio.run(scenario()) == RunDone(())
-    assert threads == [threading.main_thread().name]
+    @property
+    def inputs(self) -> list[TaskInput]:
+        raise RuntimeError("bug in INPUT")
 
 
-def test_a_bug_answering_a_message_ends_the_run_instead_of_hanging(tmp_path, monkeypatch):
+def test_a_bug_answering_a_message_ends_the_run_instead_of_hanging(tmp_path):
     """A bug while answering a message reaches the run's caller (which turns it into the
     job's fatal internal error) instead of leaving the run waiting for the worker."""
 
-    def broken(self: WorkerRun, request: Any) -> bool:
-        raise RuntimeError("bug in INPUT")
-
-    monkeypatch.setattr(WorkerRun, "_answer_input", broken)
-
     async def scenario() -> None:
-        run = make_run(tmp_path, "ok", [])
+        run = make_run(tmp_path, "ok", [], task=BrokenTaskInputs())
         try:
             with pytest.raises(RuntimeError, match="bug in INPUT"):
                 await asyncio.wait_for(run.run(), 10)

@@ -88,4 +88,8 @@ BEHAVIOURS = {
 }
 
 if __name__ == "__main__":
-    run_worker(BEHAVIOURS[sys.argv[1]])
+    # FINAL_WAIT: seconds to wait for an OK after the last message (the default otherwise).
+    final_wait = os.environ.get("FINAL_WAIT")
+    if final_wait is None:
+        run_worker(BEHAVIOURS[sys.argv[1]])
+    run_worker(BEHAVIOURS[sys.argv[1]], final_wait=float(final_wait))

@@ -71,7 +71,7 @@ class Server:
         self.httpd.requests = []  # type: ignore[attr-defined]
         self.port = self.httpd.server_address[1]
         self.root = root
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     @property

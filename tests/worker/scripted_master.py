@@ -86,9 +86,13 @@ def data_input(input_id: int, *urls: str, label: int | str = 0) -> Input:
 
 @attrs.define
 class Batch:
-    """Inputs that become available ``after`` seconds into the run."""
+    """Inputs that become available once the master has withheld ``after`` INPUT requests.
 
-    after: float
+    Driven by events, not by the clock: the batch after ``N`` arrives only once
+    the worker has asked ``N`` times and been left waiting, however slow it is.
+    """
+
+    after: int
     inputs: tuple[Input, ...]
     done: bool
 
@@ -106,6 +110,8 @@ class Run:
     exited_at: float | None = None
     returncode: int | None = None
     killed: bool = False
+    #: INPUT requests the master could not answer at once (it withholds them, like Disco).
+    withheld: int = 0
 
     def named(self, name: str) -> list[Any]:
         return [message for _, message in self.messages if name == message.NAME]
@@ -139,24 +145,24 @@ class ScriptedMaster:
         self.argv = list(argv)
         self.home = home
         self.task = task
-        self.batches = list(batches) if batches is not None else [Batch(0.0, tuple(inputs), True)]
+        self.batches = list(batches) if batches is not None else [Batch(0, tuple(inputs), True)]
         self.on_input_err = on_input_err or (lambda message: Fail(""))
         #: After DONE/ERROR/FATAL: "eof" closes the worker's stdin (quick tests),
         #: "silent" does nothing (Disco 0.5.4), "ok" replies OK (a lenient master).
         self.after_close = after_close
         self.env = env
 
-    def _available(self, elapsed: float) -> tuple[list[Input], bool]:
+    def _available(self, withheld: int) -> tuple[list[Input], bool]:
         inputs: list[Input] = []
         done = False
         for batch in self.batches:
-            if batch.after <= elapsed:
+            if batch.after <= withheld:
                 inputs.extend(batch.inputs)
                 done = batch.done
         return inputs, done
 
-    def _select(self, request: InputRequest, elapsed: float) -> InputReply | None:
-        inputs, done = self._available(elapsed)
+    def _select(self, request: InputRequest, withheld: int) -> InputReply | None:
+        inputs, done = self._available(withheld)
         if request.mode == "exclude":
             chosen = [entry for entry in inputs if entry.input_id not in request.ids]
         elif request.mode == "include":
@@ -205,6 +211,7 @@ class ScriptedMaster:
         run = Run()
         start = time.monotonic()
         pending: InputRequest | None = None
+        pending_withheld = False
         eof = False
         while True:
             now = time.monotonic()
@@ -217,7 +224,12 @@ class ScriptedMaster:
                 run.killed = True
                 break
             if pending is not None:
-                reply = self._select(pending, now - start)
+                reply = self._select(pending, run.withheld)
+                if reply is None and not pending_withheld:
+                    # Nothing new for this request: withhold it, which releases the next batch.
+                    pending_withheld = True
+                    run.withheld += 1
+                    reply = self._select(pending, run.withheld)
                 if reply is not None:
                     pending = None
                     self._reply(process, session.send(reply))
@@ -241,7 +253,9 @@ class ScriptedMaster:
                     break
                 stamp = time.monotonic()
                 run.messages.append((stamp - start, event))
-                pending = self._answer(process, session, throttle, run, event, stamp, pending)
+                answer = self._answer(process, session, throttle, run, event, stamp, pending)
+                if answer is not pending:
+                    pending, pending_withheld = answer, False
         process.wait(timeout=exit_timeout)
         run.exited_at = time.monotonic()
         run.returncode = process.returncode

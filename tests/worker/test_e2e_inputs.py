@@ -214,15 +214,17 @@ def test_all_replicas_fail_then_fail_is_an_error(home: str, http_server: Server)
 
 
 def test_withheld_input_then_more_then_done(home: str) -> None:
+    # Each later batch arrives only after the worker asked for more and was left waiting.
     batches = [
-        Batch(0.0, (data_input(0, "raw://first\n"),), False),
-        Batch(0.4, (data_input(1, "raw://second\n"),), False),
-        Batch(0.8, (data_input(2, "raw://third\n"),), True),
+        Batch(0, (data_input(0, "raw://first\n"),), False),
+        Batch(1, (data_input(1, "raw://second\n"),), False),
+        Batch(2, (data_input(2, "raw://third\n"),), True),
     ]
     master = ScriptedMaster([PYTHON, BEHAVIOURS, "copy"], home, make_task(home), batches=batches)
     run = master.run()
     assert_done(run)
     assert output_bytes(home, run) == b"first\nsecond\nthird\n"
+    assert run.withheld == 2
     requests = [request.ids for request in run.named("INPUT")]
     assert requests[0] == ()
     assert requests[-1] == (0, 1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
+import termios
 import threading
 import time
 from typing import Any
@@ -207,16 +209,32 @@ def test_pump_batches_lines_and_reports_drops() -> None:
     assert "bytes of output dropped]" in joined
 
 
+def _wait_drained(fd: int) -> None:
+    """Wait until the pump thread has read everything written to the captured pipe."""
+    deadline = time.monotonic() + 30
+    while fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0") != b"\0\0\0\0":
+        assert time.monotonic() < deadline, "the pump thread never read its pipe"
+        time.sleep(0.001)
+
+
 def test_pump_sends_nothing_before_enable() -> None:
     master = LoopbackMaster()
-    pump = MessagePump(master.channel)
-    pump.post("too early")
-    time.sleep(0.05)
+    captured_r, captured_w = os.pipe()
+    os.set_blocking(captured_r, False)
+    pump = MessagePump(master.channel, captured_r)
+    os.write(captured_w, b"too early\n")
+    _wait_drained(captured_r)
+    # The thread handles one wake-up at a time: once it has read this second line, it
+    # has finished handling the first one. Had it sent a MSG then, the master (which
+    # records a MSG before it answers OK) would already show it.
+    os.write(captured_w, b"still early\n")
+    _wait_drained(captured_r)
     assert master.msgs == []
     master.channel.request(Worker("1.1", os.getpid()), Ok)
     pump.enable()
     pump.stop()
-    assert [text for _, text in master.msgs] == ["too early"]
+    os.close(captured_w)
+    assert "\n".join(text for _, text in master.msgs) == "too early\nstill early"
 
 
 def test_task_info_is_the_protocol_type() -> None:

@@ -23,7 +23,7 @@ unknown) hello; printf 'Hi 2 ""\n' >&2; sleep 30 ;;
 badschema) send WORKER '""'; sleep 30 ;;
 badversion) send WORKER "{\"version\":\"9.9\",\"pid\":$$}"; sleep 30 ;;
 silent) sleep 30 ;;
-pause) hello; sleep 1.5; task; send INPUT '""'; recv; send DONE '""' ;;
+pause) hello; sleep 2.5; task; send INPUT '""'; recv; send DONE '""' ;;
 partial) hello; printf 'MSG 20 "half a mess' >&2; sleep 30 ;;
 crash) hello; task; echo "dying now" >&2; exit 7 ;;
 exit0) hello; task; exit 0 ;;

@@ -14,6 +14,8 @@ send WORKER "{\"version\":\"1.1\",\"pid\":$$}"; recv
 send TASK '""'; recv; TASK=$R_PAYLOAD
 stage=$(field stage); host=$(field host)
 taskid=$(printf '%s' "$TASK" | sed -n 's/.*"taskid":\([0-9]*\).*/\1/p')
+# SECOND_STARTED=<file>: a task of any stage but "first" creates it on starting.
+if [ -n "$SECOND_STARTED" ] && [ "$stage" != first ]; then : > "$SECOND_STARTED"; fi
 port=$(printf '%s' "$TASK" | sed -n 's/.*"disco_port":\([0-9]*\).*/\1/p')
 group=$(printf '%s' "$TASK" | sed -n 's/.*"group":\(\[[^]]*\]\).*/\1/p')
 glabel=$(printf '%s' "$group" | sed -n 's/^\[\([0-9]*\),.*/\1/p')
@@ -66,5 +68,16 @@ fi
 qgroup=$(printf '%s' "$group" | sed 's/"/\\"/g')
 send MSG "\"probe $stage:$taskid host=$host group=$qgroup labels=$labels fetched=$fetched\""; recv
 if [ -n "$SLEEP" ]; then sleep "$SLEEP"; fi
+# Waits driven by events, each bounded (60 s) so a scheduling bug fails the test, not hangs it.
+wait_until() { i=0; while ! eval "$1" && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done; }
+# RENDEZVOUS=<dir> RENDEZVOUS_N=<n>: each task waits until n tasks have started.
+if [ -n "$RENDEZVOUS" ]; then
+    : > "$RENDEZVOUS/$stage-$taskid"
+    wait_until '[ "$(ls "$RENDEZVOUS" | wc -l)" -ge "$RENDEZVOUS_N" ]'
+fi
+# With SECOND_STARTED, "first" tasks but task 0 end only once a later stage has started.
+if [ -n "$SECOND_STARTED" ] && [ "$stage" = first ] && [ "$taskid" != 0 ]; then
+    wait_until '[ -e "$SECOND_STARTED" ]'
+fi
 if [ -n "$STAGGER" ] && [ "$stage" = first ]; then sleep "$(awk "BEGIN { print $taskid * $STAGGER }")"; fi
 send DONE '""'
