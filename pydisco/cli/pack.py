@@ -10,13 +10,14 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, TypedDict
 
 import click
 
 from pydisco.jobpack import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_RATIO,
     InvalidJobPack,
     JobPack,
     JobPackError,
@@ -263,7 +264,13 @@ def _pack_directory(source: str, opts: dict[str, Any]) -> None:
 # inspect
 
 
-def _describe(pack: JobPack, form: str) -> dict[str, Any]:
+class _Limits(TypedDict):
+    max_entries: int
+    max_bytes: int
+    max_ratio: int
+
+
+def _describe(pack: JobPack, form: str, limits: _Limits) -> dict[str, Any]:
     info: dict[str, Any] = {"form": form, "size": pack.size}
     try:
         h = pack.header
@@ -299,6 +306,18 @@ def _describe(pack: JobPack, form: str) -> dict[str, Any]:
             "reason": error.reason,
             "field": error.field,
             "check": error.check,
+        }
+        return info
+    try:
+        pack.verify_jobhome(worker=pack.jobdict.worker, **limits)
+    except JobPackError as exc:
+        # The master makes this full check at submit, so the pack is refused.
+        info["valid"] = False
+        info["error"] = {
+            "message": str(exc),
+            "reason": jsoncodec.dumps_text(str(exc)),
+            "field": "jobhome",
+            "check": "jobhome",
         }
     else:
         jd = pack.jobdict
@@ -372,7 +391,8 @@ def _print_status(info: dict[str, Any]) -> None:
     "--validate",
     "check",
     is_flag=True,
-    help="Exit 1 with the reasons if the master would refuse it; print lint warnings.",
+    help="Exit 1 with the reasons if the master would refuse it (the whole job home is "
+    "decompressed and every entry's CRC checked); print lint warnings.",
 )
 @click.option(
     "--extract",
@@ -384,14 +404,21 @@ def _print_status(info: dict[str, Any]) -> None:
     type=int,
     default=DEFAULT_MAX_ENTRIES,
     show_default=True,
-    help="Extraction: most job home entries allowed.",
+    help="Check and extraction: most job home entries allowed.",
 )
 @click.option(
     "--max-bytes",
     type=int,
     default=DEFAULT_MAX_BYTES,
     show_default=True,
-    help="Extraction: most decompressed bytes allowed.",
+    help="Check and extraction: most decompressed bytes allowed.",
+)
+@click.option(
+    "--max-ratio",
+    type=int,
+    default=DEFAULT_MAX_RATIO,
+    show_default=True,
+    help="Check and extraction: most an entry above 1 MiB may expand over its compressed size.",
 )
 def inspect(
     file: str,
@@ -401,6 +428,7 @@ def inspect(
     extract: str | None,
     max_entries: int,
     max_bytes: int,
+    max_ratio: int,
 ) -> None:
     """Show a job pack (binary or zip form): header, job dict, envs, job home and job data."""
     with _errors("inspect"), contextlib.ExitStack() as stack:
@@ -420,7 +448,8 @@ def inspect(
             )
             fp.seek(0)
         pack = JobPack(fp, strict=False)
-        info = _describe(pack, form)
+        limits = _Limits(max_entries=max_entries, max_bytes=max_bytes, max_ratio=max_ratio)
+        info = _describe(pack, form, limits)
         if as_json:
             click.echo(jsoncodec.dumps_text(info))
         else:
@@ -435,6 +464,6 @@ def inspect(
                     f"{info['error']['reason']})",
                 )
         if extract:
-            names = pack.extract_jobhome(extract, max_entries=max_entries, max_bytes=max_bytes)
+            names = pack.extract_jobhome(extract, **limits)
             if not as_json:
                 click.echo(f"extracted {len(names)} entries into {extract}")

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from pydisco.jobpack.errors import (
     BuildError,
+    CorruptJobHome,
+    ExtractionCancelled,
     InvalidJobPack,
     JobHomeError,
     JobPackError,
@@ -33,6 +35,7 @@ from pydisco.jobpack.errors import (
 from pydisco.jobpack.jobhome import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_RATIO,
     JobHomeEntry,
     zip_directory,
 )
@@ -72,10 +75,13 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_CORES",
     "DEFAULT_MAX_ENTRIES",
+    "DEFAULT_MAX_RATIO",
     "HEADER_SIZE",
     "MAGIC",
     "MASTER_MAX_BODY",
     "BuildError",
+    "CorruptJobHome",
+    "ExtractionCancelled",
     "Grouping",
     "Header",
     "InvalidJobPack",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import zipfile
 from types import TracebackType
 from typing import IO, Any
@@ -11,11 +12,13 @@ from pydisco.jobpack.errors import InvalidJobPack, JobPackError, JobPackTooLarge
 from pydisco.jobpack.jobhome import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_RATIO,
     JobHomeEntry,
     extract_zip,
     file_identity,
     list_entries,
     open_zip,
+    verify_zip,
 )
 from pydisco.jobpack.model import HEADER_SIZE, HEADER_USED, Header, JobDict
 from pydisco.jobpack.sections import SectionReader
@@ -202,6 +205,31 @@ class JobPack:
         """The job home listing (raises :class:`JobHomeError` if it is not a zip)."""
         return list_entries(self.open_jobhome(), max_entries=max_entries)  # type: ignore[arg-type]
 
+    def verify_jobhome(
+        self,
+        *,
+        worker: str | None = None,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_ratio: int = DEFAULT_MAX_RATIO,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Check the whole job home without writing anything (names, types, sizes, every
+        entry's CRC); raises a :class:`JobHomeError` naming the entry and the limit.
+
+        ``worker`` (when given) must be a file of the job home.
+        """
+        archive = open_zip(self.open_jobhome(), max_entries=max_entries)  # type: ignore[arg-type]
+        with archive:
+            verify_zip(
+                archive,
+                worker=worker,
+                max_entries=max_entries,
+                max_bytes=max_bytes,
+                max_ratio=max_ratio,
+                cancel=cancel,
+            )
+
     def extract_jobhome(
         self,
         dest: str | os.PathLike[str],
@@ -209,6 +237,8 @@ class JobPack:
         worker: str | None = None,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        max_ratio: int = DEFAULT_MAX_RATIO,
+        cancel: threading.Event | None = None,
     ) -> list[str]:
         """Safely extract the job home into ``dest`` (see :func:`extract_jobhome`)."""
         if worker is None:
@@ -222,7 +252,9 @@ class JobPack:
                 worker=worker,
                 max_entries=max_entries,
                 max_bytes=max_bytes,
+                max_ratio=max_ratio,
                 protect=[own] if own is not None else [],
+                cancel=cancel,
             )
 
 
