@@ -10,7 +10,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, NoReturn, TypedDict
+from typing import IO, Any, NoReturn
 
 import click
 
@@ -18,6 +18,7 @@ from pydisco.jobpack import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
     DEFAULT_MAX_RATIO,
+    HomeLimits,
     InvalidJobPack,
     JobPack,
     JobPackError,
@@ -264,13 +265,7 @@ def _pack_directory(source: str, opts: dict[str, Any]) -> None:
 # inspect
 
 
-class _Limits(TypedDict):
-    max_entries: int
-    max_bytes: int
-    max_ratio: int
-
-
-def _describe(pack: JobPack, form: str, limits: _Limits) -> dict[str, Any]:
+def _describe(pack: JobPack, form: str, limits: HomeLimits) -> dict[str, Any]:
     info: dict[str, Any] = {"form": form, "size": pack.size}
     try:
         h = pack.header
@@ -448,7 +443,7 @@ def inspect(
             )
             fp.seek(0)
         pack = JobPack(fp, strict=False)
-        limits = _Limits(max_entries=max_entries, max_bytes=max_bytes, max_ratio=max_ratio)
+        limits = HomeLimits(max_entries=max_entries, max_bytes=max_bytes, max_ratio=max_ratio)
         info = _describe(pack, form, limits)
         if as_json:
             click.echo(jsoncodec.dumps_text(info))

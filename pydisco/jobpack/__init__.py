@@ -36,6 +36,7 @@ from pydisco.jobpack.jobhome import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
     DEFAULT_MAX_RATIO,
+    HomeLimits,
     JobHomeEntry,
     zip_directory,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "ExtractionCancelled",
     "Grouping",
     "Header",
+    "HomeLimits",
     "InvalidJobPack",
     "JobDict",
     "JobHomeEntry",

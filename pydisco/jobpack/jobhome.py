@@ -19,7 +19,7 @@ import zipfile
 import zlib
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 import attrs
 
@@ -63,6 +63,15 @@ ZIP_FAILURES: tuple[type[BaseException], ...] = (
     KeyError,
     IndexError,
 )
+
+
+class HomeLimits(TypedDict):
+    """The job home limits, as keyword arguments of the checks and extraction."""
+
+    max_entries: int
+    max_bytes: int
+    max_ratio: int
+
 
 _KINDS = {
     stat.S_IFREG: "file",

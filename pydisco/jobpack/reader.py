@@ -277,19 +277,34 @@ def extract_jobhome(
     worker: str | None = None,
     max_entries: int = DEFAULT_MAX_ENTRIES,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_ratio: int = DEFAULT_MAX_RATIO,
+    cancel: threading.Event | None = None,
 ) -> list[str]:
     """Extract a job pack's job home into ``dest`` safely; returns the entry names.
 
     ``worker`` defaults to the job dict's worker and gets mode 0755, as the
     master does. Raises :class:`UnsafeJobHome` naming the offending entry for
     absolute names, ``..``, escapes, symbolic links, devices, and more than
-    ``max_entries`` entries or ``max_bytes`` decompressed bytes.
+    ``max_entries`` entries or ``max_bytes`` decompressed bytes;
+    :class:`CorruptJobHome` for an entry that cannot be decompressed; and
+    :class:`ExtractionCancelled` once ``cancel`` is set. Whatever fails, what
+    was written is removed.
     """
     if isinstance(source, JobPack):
         return source.extract_jobhome(
-            dest, worker=worker, max_entries=max_entries, max_bytes=max_bytes
+            dest,
+            worker=worker,
+            max_entries=max_entries,
+            max_bytes=max_bytes,
+            max_ratio=max_ratio,
+            cancel=cancel,
         )
     with JobPack.open(source, strict=worker is None) as pack:
         return pack.extract_jobhome(
-            dest, worker=worker, max_entries=max_entries, max_bytes=max_bytes
+            dest,
+            worker=worker,
+            max_entries=max_entries,
+            max_bytes=max_bytes,
+            max_ratio=max_ratio,
+            cancel=cancel,
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from pydisco.jobpack import HomeLimits
 from pydisco.master.errors import ConfigError
 from pydisco.protocol.limits import (
     DRAIN_TIMEOUT_SECONDS,
@@ -40,6 +41,11 @@ DEFAULT_MAX_FAILURE_RATE = 100
 MAX_JOBPACK_BYTES = 1 << 30
 #: The largest control request body (Disco's limit for ``/disco/ctrl/*``).
 MAX_CTRL_BODY_BYTES = 32 << 20
+#: Job home limits checked at submit (the whole job home is read, nothing written):
+#: decompressed bytes, entries, and an entry's declared size over its compressed size.
+MAX_JOBHOME_BYTES = 1 << 30
+MAX_JOBHOME_ENTRIES = 10_000
+MAX_JOBHOME_RATIO = 1100
 #: Disco's defaults for ports that go into TASK replies.
 DEFAULT_DISCO_PORT = 8989
 DEFAULT_PUT_PORT = 8990
@@ -79,6 +85,17 @@ class MasterSettings:
     #: Also listen on each loopback node address (127.x.y.z) at the same port.
     listen_on_nodes: bool = True
     max_jobpack_bytes: int = MAX_JOBPACK_BYTES
+    jobhome_max_bytes: int = MAX_JOBHOME_BYTES
+    jobhome_max_entries: int = MAX_JOBHOME_ENTRIES
+    jobhome_max_ratio: int = MAX_JOBHOME_RATIO
+
+    def jobhome_limits(self) -> HomeLimits:
+        """The job home limits as the keyword arguments of the jobpack checks."""
+        return HomeLimits(
+            max_bytes=self.jobhome_max_bytes,
+            max_entries=self.jobhome_max_entries,
+            max_ratio=self.jobhome_max_ratio,
+        )
 
     @property
     def disco_name(self) -> str:

@@ -205,7 +205,7 @@ class MasterCore:
     async def submit(self, pack_path: Path) -> SubmitResult:
         """Validate a received pack (a temp file), and start its job."""
         try:
-            jobdict, envs = await asyncio.to_thread(_open_pack, pack_path)
+            jobdict, envs = await asyncio.to_thread(_open_pack, pack_path, self.settings)
         except InvalidJobPack as exc:
             pack_path.unlink(missing_ok=True)
             return SubmitResult(reason=exc.reason)
@@ -312,9 +312,12 @@ class MasterCore:
         await reap_all()
 
 
-def _open_pack(path: Path) -> tuple[Any, dict[str, str]]:
+def _open_pack(path: Path, settings: MasterSettings) -> tuple[Any, dict[str, str]]:
+    """Validate the pack and read its whole job home without writing it (off the loop)."""
     with JobPack.open(path) as pack:
-        return pack.jobdict, dict(pack.jobenvs)
+        jobdict = pack.jobdict
+        pack.verify_jobhome(worker=jobdict.worker, **settings.jobhome_limits())
+        return jobdict, dict(pack.jobenvs)
 
 
 def _safe_name(name: str) -> bool:

@@ -20,6 +20,7 @@ import functools
 import os
 import random
 import shutil
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -244,6 +245,11 @@ class Job:
         self._synced_all: asyncio.Future[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._homes: dict[str, asyncio.Lock] = {}
+        #: Set when the job ends: an extraction in flight stops and removes what it wrote.
+        self._cancel = threading.Event()
+        self._extractions: set[asyncio.Future[None]] = set()
+        #: Why the job home could not be extracted; never tried again.
+        self._home_error: str | None = None
         self._launches: dict[str, _Launch] = {}
         self._rng = random.Random()
         self._start = time.monotonic()
@@ -525,7 +531,11 @@ class Job:
         try:
             await self._ensure_home(host, home)
         except (OSError, JobPackError) as exc:
-            return RunError(f"Jobpack extraction failed: {exc}")
+            # Not a task error: a retry would extract (and fail) again, so the job dies.
+            if self._home_error is None:
+                self._home_error = f"Jobpack extraction failed: {exc}"
+        if self._home_error is not None:
+            return RunFatal(self._home_error)
         return self._launches.get(host) or self._launch(host, home, worker)
 
     def _worker_run(self, task: Task, launch: _Launch) -> WorkerRun:
@@ -570,25 +580,52 @@ class Job:
         return launch
 
     async def _ensure_home(self, host: str, home: Path) -> None:
-        """Extract the job home on ``host`` once (facts §7.7)."""
+        """Extract the job home on ``host`` once (facts §7.7); a failure is kept.
+
+        The extraction runs in a thread that the job's end stops (``_cancel``);
+        :meth:`wait_runs` waits for it, so a killed job leaves nothing behind.
+        """
         lock = self._homes.setdefault(host, asyncio.Lock())
         async with lock:
-            if not (home / ".jobhome").exists():
-                await asyncio.to_thread(self._extract, home)
+            if self._home_error is not None or (home / ".jobhome").exists():
+                return
+            extraction = asyncio.ensure_future(asyncio.to_thread(self._extract, home))
+            self._extractions.add(extraction)
+            extraction.add_done_callback(self._extraction_done)
+            await asyncio.shield(extraction)
+
+    def _extraction_done(self, extraction: asyncio.Future[None]) -> None:
+        self._extractions.discard(extraction)
+        if not extraction.cancelled():
+            extraction.exception()  # retrieved here: the run awaiting it may be gone
 
     def _extract(self, home: Path) -> None:
-        assert self.jobdict is not None
+        assert self.jobdict is not None and self.ctx is not None
+        fresh = not home.exists()
         home.mkdir(parents=True, exist_ok=True)
         target = home / "jobfile"
-        if not target.exists():
-            tmp = home / f"jobfile@{time.time_ns():x}"
-            try:
-                os.link(self.pack_path, tmp)
-            except OSError:
-                shutil.copyfile(self.pack_path, tmp)
-            os.replace(tmp, target)
-        extract_jobhome(target, home, worker=self.jobdict.worker)
-        (home / ".jobhome").touch()
+        try:
+            if not target.exists():
+                tmp = home / f"jobfile@{time.time_ns():x}"
+                try:
+                    os.link(self.pack_path, tmp)
+                except OSError:
+                    shutil.copyfile(self.pack_path, tmp)
+                os.replace(tmp, target)
+            extract_jobhome(
+                target,
+                home,
+                worker=self.jobdict.worker,
+                cancel=self._cancel,
+                **self.ctx.settings.jobhome_limits(),
+            )
+            (home / ".jobhome").touch()
+        except BaseException:
+            if fresh:
+                shutil.rmtree(home, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+            raise
 
     def _on_outcome(self, task: Task, host: str, outcome: Outcome) -> None:
         assert self.ctx is not None
@@ -669,6 +706,7 @@ class Job:
             self.fail()
 
     def _end(self) -> None:
+        self._cancel.set()
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
@@ -694,6 +732,7 @@ class Job:
         runs: list[asyncio.Future[None]] = [
             r for r in self._runs if r is not asyncio.current_task()
         ]
+        runs.extend(self._extractions)
         if self._syncing:
             if self._synced_all is None or self._synced_all.done():
                 self._synced_all = asyncio.get_running_loop().create_future()
