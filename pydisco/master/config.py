@@ -46,6 +46,13 @@ MAX_CTRL_BODY_BYTES = 32 << 20
 MAX_JOBHOME_BYTES = 1 << 30
 MAX_JOBHOME_ENTRIES = 10_000
 MAX_JOBHOME_RATIO = 1100
+#: The node table's bounds: nodes in all (ranges included), slots per node, and the
+#: length of a spec (so a range's bounds are small numbers, parsed without work).
+MAX_NODES = 1024
+MAX_SLOTS = 1024
+MAX_SPEC_CHARS = 255
+#: ``save_settings``: each setting's accepted range (inclusive).
+SETTING_RANGES = {"max_failure_rate": (0, 1_000_000), "accept_new_jobs": (0, 1)}
 #: Disco's defaults for ports that go into TASK replies.
 DEFAULT_DISCO_PORT = 8989
 DEFAULT_PUT_PORT = 8990
@@ -108,30 +115,81 @@ class MasterSettings:
         return self.data_dir / f"_{self.disco_name}"
 
 
-_RANGE = re.compile(r"^(?P<base>.*?)(?P<low>\d+):(?P<high>\d+)$")
+_RANGE = re.compile(r"^(?P<base>.*?)(?P<low>[0-9]+):(?P<high>[0-9]+)$")
+_NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def node_name_problem(name: str) -> str:
+    """Why ``name`` cannot name a node (its data lives in ``<data>/<name>``), or ``""``."""
+    if not _NODE_NAME.match(name):
+        return (
+            "a node name starts with a letter or digit and holds only letters, digits, "
+            "'.', '_' and '-' (so never '.', '..' or a master directory like '_disco_8989')"
+        )
+    return ""
 
 
 def expand_spec(spec: str) -> list[str]:
-    """The host names a node spec stands for (``node01:10`` -> node01..node10)."""
-    if not isinstance(spec, str) or not spec or any(c.isspace() for c in spec):
-        raise ConfigError(f"Invalid node spec {spec!r}: expected a host name or 'name01:10'.")
+    """The host names a node spec stands for (``node01:10`` -> node01..node10).
+
+    A range may stand for at most :data:`MAX_NODES` names; its size is known
+    before any name is made.
+    """
+    if not isinstance(spec, str) or not spec or len(spec) > MAX_SPEC_CHARS:
+        raise ConfigError(
+            f"Invalid node spec {spec!r:.80}: expected a host name or 'name01:10' of at most "
+            f"{MAX_SPEC_CHARS} characters."
+        )
     match = _RANGE.match(spec)
     if match is None:
-        if ":" in spec or "/" in spec:
-            raise ConfigError(f"Invalid node spec {spec!r}: expected a host name or 'name01:10'.")
+        problem = node_name_problem(spec)
+        if problem:
+            raise ConfigError(f"Invalid node name {spec!r}: {problem}.")
         return [spec]
     base, low, high = match["base"], match["low"], match["high"]
-    if not base or int(high) < int(low):
+    if not base or int(high) < int(low) or node_name_problem(base + low):
         raise ConfigError(f"Invalid node range {spec!r}: expected e.g. 'node01:10'.")
+    if int(high) - int(low) + 1 > MAX_NODES:
+        raise ConfigError(
+            f"The node range {spec!r} stands for {int(high) - int(low) + 1} nodes, more than "
+            f"the limit of {MAX_NODES}."
+        )
     width = len(high)
     return [f"{base}{n:0{width}d}" for n in range(int(low), int(high) + 1)]
 
 
 def _slots(value: Any) -> int:
     text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-    if text is None or not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"Invalid slot count {value!r}: expected a positive integer string.")
+    if text is None or not text.isascii() or not text.isdigit() or len(text) > 6:
+        raise ConfigError(f"Invalid slot count {value!r:.40}: expected a positive integer string.")
+    if not 1 <= int(text) <= MAX_SLOTS:
+        raise ConfigError(f"Invalid slot count {value!r}: expected 1 to {MAX_SLOTS}.")
     return int(text)
+
+
+def check_settings(values: Any) -> dict[str, int]:
+    """Validate ``save_settings`` values: strings holding integers (Disco's form), in range.
+
+    Unknown keys are refused, naming them. Raises :class:`ConfigError`.
+    """
+    if not isinstance(values, dict):
+        raise ConfigError('The settings must be a JSON object such as {"max_failure_rate": "3"}.')
+    unknown = sorted(set(values) - set(SETTING_RANGES))
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting(s) {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(SETTING_RANGES)}."
+        )
+    checked = {}
+    for key, value in values.items():
+        low, high = SETTING_RANGES[key]
+        text = value if isinstance(value, str) else None
+        if text is None or not re.fullmatch(r"-?[0-9]{1,12}", text):
+            raise ConfigError(f"{key}: a string holding an integer expected, got {value!r:.40}")
+        if not low <= int(text) <= high:
+            raise ConfigError(f"{key}: must be from {low} to {high}, got {text}")
+        checked[key] = int(text)
+    return checked
 
 
 @attrs.define
@@ -164,6 +222,8 @@ class NodeTable:
             raise ConfigError("invalid config")
         rows: list[list[str]] = []
         seen: set[str] = set()
+        if not value:
+            raise ConfigError("invalid config: the node table must list at least one node")
         for row in value:
             if (
                 not isinstance(row, list)
@@ -175,11 +235,13 @@ class NodeTable:
             try:
                 names = expand_spec(spec)
                 _slots(slots)
-            except ConfigError:
-                raise ConfigError("invalid config") from None
+            except ConfigError as exc:
+                raise ConfigError(f"invalid config: {exc}") from None
             if seen.intersection(names):
                 raise ConfigError("duplicate nodes")
             seen.update(names)
+            if len(seen) > MAX_NODES:
+                raise ConfigError(f"invalid config: more than {MAX_NODES} nodes in all")
             rows.append([spec, slots])
         return rows
 

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
-from pydisco.master.config import MasterSettings, NodeTable, default_table, parse_nodes_option
+from pydisco.jobpack.submit import check_submit
+from pydisco.master.config import (
+    MasterSettings,
+    NodeTable,
+    check_settings,
+    default_table,
+    parse_nodes_option,
+)
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import append_event
 from pydisco.master.job import STATE_FILE, Job, hh_dir, on_disk
@@ -46,7 +53,11 @@ class MasterCore:
         self.root = settings.master_root
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "tmp").mkdir(exist_ok=True)
-        self.table = self._load_table()
+        try:
+            self.table = self._load_table()
+        except (ConfigError, ValueError) as exc:
+            log.warning("saved node table unusable, starting from the default: %s", exc)
+            self.table = default_table()
         if settings.nodes is not None:
             fresh = parse_nodes_option(settings.nodes)
             fresh.blacklist = self.table.blacklist
@@ -103,12 +114,17 @@ class MasterCore:
         if not path.exists():
             return default_table()
         raw = jsoncodec.loads(path.read_bytes())
+        table = NodeTable.from_json(raw)
         if isinstance(raw, dict) and isinstance(raw.get(SETTINGS_KEY), dict):
-            for key in ("max_failure_rate", "accept_new_jobs"):
-                value = raw[SETTINGS_KEY].get(key)
-                if isinstance(value, int) and not isinstance(value, bool):
+            saved = {k: str(v) for k, v in raw[SETTINGS_KEY].items() if type(v) is int}
+            try:
+                values = check_settings(saved)
+            except ConfigError as exc:
+                log.warning("saved settings ignored: %s", exc)
+            else:
+                for key, value in values.items():
                     setattr(self.settings, key, value)
-        return NodeTable.from_json(raw)
+        return table
 
     def _save_table(self) -> None:
         data = self.table.to_json()
@@ -151,9 +167,9 @@ class MasterCore:
             "accept_new_jobs": self.settings.accept_new_jobs,
         }
 
-    def save_settings(self, values: dict[str, int]) -> None:
-        """``save_settings`` (already validated)."""
-        for key, value in values.items():
+    def save_settings(self, body: Any) -> None:
+        """``save_settings``; raises :class:`ConfigError` naming the bad key or value."""
+        for key, value in check_settings(body).items():
             setattr(self.settings, key, value)
         self._save_table()
 
@@ -223,6 +239,11 @@ class MasterCore:
             self.jobs[name] = job
         job.emit("New job initialized!")
         job.emit(f'Created job "{name}"')
+        if not any(not n.blacklisted and n.slots > 0 for n in self.scheduler.nodes.values()):
+            job.emit(
+                "WARNING: no node can run its tasks now (every node in the table is "
+                "blacklisted); they wait until a node is whitelisted or added"
+            )
         job.save()
         start = asyncio.get_running_loop().create_task(job.start())
         self._starts.add(start)
@@ -316,6 +337,7 @@ def _open_pack(path: Path, settings: MasterSettings) -> tuple[Any, dict[str, str
     """Validate the pack and read its whole job home without writing it (off the loop)."""
     with JobPack.open(path) as pack:
         jobdict = pack.jobdict
+        check_submit(jobdict.raw, pack.raw_jobenvs)
         pack.verify_jobhome(worker=jobdict.worker, **settings.jobhome_limits())
         return jobdict, dict(pack.jobenvs)
 

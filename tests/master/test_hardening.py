@@ -52,7 +52,7 @@ def home_zip(entries: list[tuple[str, bytes, int]], method: int = zipfile.ZIP_DE
     return buffer.getvalue()
 
 
-def pack_of(home: bytes, **jobdict: Any) -> bytes:
+def pack_of(home: bytes, envs: dict[str, str] | None = None, **jobdict: Any) -> bytes:
     values: dict[str, Any] = {
         "prefix": "Hard",
         "worker": "behave.sh",
@@ -63,7 +63,9 @@ def pack_of(home: bytes, **jobdict: Any) -> bytes:
         "save_results": False,
     }
     values.update(jobdict)
-    return jobpack_bytes(jobdict=values, jobenvs={"MODE": "ok"}, jobhome=home, version=2)
+    return jobpack_bytes(
+        jobdict=values, jobenvs=envs or {"MODE": "ok"}, jobhome=home, version=2, check=False
+    )
 
 
 def post_pack(url: str, pack: bytes) -> list[Any]:
@@ -162,6 +164,33 @@ def test_sound_job_home_still_runs(master: MasterHandle) -> None:
     name = submit(master.url, pack_of(home_zip([("lib/data.txt", b"d" * 5000, REG)])))
     status, _ = wait(master.url, name, timeout=60)
     assert status == "ready", events(master.url, name)
+
+
+BAD_JOBDICTS: list[tuple[str, dict[str, Any], dict[str, str] | None, str]] = [
+    ("max-cores-0", {"scheduler": {"max_cores": 0}}, None, "'minimum'"),
+    ("max-cores-minus-1", {"scheduler": {"max_cores": -1}}, None, "'minimum'"),
+    ("max-cores-lots", {"scheduler": {"max_cores": "lots"}}, None, "'type'"),
+    ("max-cores-1.5", {"scheduler": {"max_cores": 1.5}}, None, "'type'"),
+    ("worker-7", {"worker": 7}, None, "'type'"),
+    ("worker-null", {"worker": None}, None, "'type'"),
+    ("owner-object", {"owner": {"who": "me"}}, None, "'type'"),
+    ("prefix-array", {"prefix": ["a"]}, None, "'type'"),
+    ("prefix-240", {"prefix": "p" * 240}, None, "'maxLength'"),
+    ("label-minus-5", {"inputs": [[-5, 0, ["raw://x"]]]}, None, "'minimum'"),
+    ("label-10e30", {"inputs": [[10**30, 0, ["raw://x"]]]}, None, "'maximum'"),
+    ("env-equals", {}, {"A=B": "1"}, "'propertyNames pattern'"),
+    ("env-nul", {}, {"A\0B": "1"}, "'propertyNames pattern'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "envs", "rule"), [b[1:] for b in BAD_JOBDICTS], ids=[b[0] for b in BAD_JOBDICTS]
+)
+def test_bad_jobdict_values_are_refused_at_submit(
+    master: MasterHandle, change: dict[str, Any], envs: dict[str, str] | None, rule: str
+) -> None:
+    field = next(iter(change), "jobenvs")
+    refused(master, pack_of(home_zip([]), envs, **change), field, rule)
 
 
 def test_failed_extraction_kills_the_job_without_retrying(tmp_path: Path) -> None:
