@@ -53,7 +53,17 @@ def default_data_dir() -> Path:
 @click.option(
     "--token",
     default=lambda: os.environ.get("PYDISCO_MASTER_TOKEN"),
-    help="Token required on every mutating request ($PYDISCO_MASTER_TOKEN).",
+    show_default="$PYDISCO_MASTER_TOKEN",
+    help="Token required on every mutating request. A value given here is visible to "
+    "every local user in ps: prefer --token-file or $PYDISCO_MASTER_TOKEN. Workers never "
+    "see it (every PYDISCO_* variable but PYDISCO_WORKER_* is removed from their "
+    "environment).",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the token from the first line of this file (keep it mode 0600).",
 )
 @click.option(
     "--allow-remote",
@@ -67,6 +77,7 @@ def master(  # noqa: PLR0917 - one parameter per click option
     data_dir: Path | None,
     nodes: str | None,
     token: str | None,
+    token_file: Path | None,
     allow_remote: bool,
     verbose: bool,
 ) -> None:
@@ -80,6 +91,11 @@ def master(  # noqa: PLR0917 - one parameter per click option
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if token_file is not None:
+        lines = token_file.read_text().splitlines()
+        token = lines[0].strip() if lines else ""
+        if not token:
+            raise click.UsageError(f"--token-file {token_file}: the first line is empty.")
     try:
         server = ReferenceMaster(
             data_dir or default_data_dir(),

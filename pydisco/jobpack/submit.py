@@ -26,6 +26,8 @@ MAX_SIZE_HINT = 2**63 - 1
 #: ``max_cores``: at least one task must be able to run; Disco's default is 2^31.
 MAX_CORES = 2**31
 MAX_STAGES = 1000
+#: A job's ``scheduler.task_timeout`` (seconds): a year at most.
+MAX_TASK_TIMEOUT = 366 * 24 * 3600
 MAX_ENVS = 1000
 
 _STRING_NO_NUL = "^[^\\u0000]*$"
@@ -93,7 +95,15 @@ SUBMIT_SCHEMA: dict[str, Any] = {
                 "scheduler": {
                     "type": "object",
                     "properties": {
-                        "max_cores": {"type": "integer", "minimum": 1, "maximum": MAX_CORES}
+                        "max_cores": {"type": "integer", "minimum": 1, "maximum": MAX_CORES},
+                        "task_timeout": {
+                            "description": "pydisco: seconds a task may run before it is "
+                            "killed and counted as failed (the master's own limit may be "
+                            "shorter).",
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": MAX_TASK_TIMEOUT,
+                        },
                     },
                 },
             },
@@ -117,6 +127,7 @@ _TYPES: dict[str, Any] = {
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: type(v) is int,
+    "number": lambda v: type(v) in (int, float),
     "boolean": lambda v: isinstance(v, bool),
 }
 
@@ -141,7 +152,10 @@ def _problem(schema: dict[str, Any], value: Any, path: list[str]) -> tuple[str, 
             )
         if "pattern" in schema and not re.search(schema["pattern"], value):
             return ".".join(path), "pattern", f"must match {schema['pattern']}"
-    if type(value) is int:
+    if type(value) in (int, float):
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            bound = schema["exclusiveMinimum"]
+            return ".".join(path), "exclusiveMinimum", f"must be above {bound}, not {value}"
         if "minimum" in schema and value < schema["minimum"]:
             return ".".join(path), "minimum", f"must be at least {schema['minimum']}, not {value}"
         if "maximum" in schema and value > schema["maximum"]:

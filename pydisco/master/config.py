@@ -92,6 +92,9 @@ class MasterSettings:
     #: Also listen on each loopback node address (127.x.y.z) at the same port.
     listen_on_nodes: bool = True
     max_jobpack_bytes: int = MAX_JOBPACK_BYTES
+    #: Seconds a task may run before its worker is killed and the task fails; None
+    #: (Disco's behaviour) is no limit. A job's ``scheduler.task_timeout`` may be shorter.
+    task_timeout: float | None = None
     jobhome_max_bytes: int = MAX_JOBHOME_BYTES
     jobhome_max_entries: int = MAX_JOBHOME_ENTRIES
     jobhome_max_ratio: int = MAX_JOBHOME_RATIO

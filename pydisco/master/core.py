@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from pydisco.master.job import STATE_FILE, Job, hh_dir, on_disk
 from pydisco.master.layout import JobNamer, atomic_write, hexhash, url_host
 from pydisco.master.runner import reap_all
 from pydisco.master.scheduler import Scheduler
+from pydisco.master.survivors import WorkerRecords
 from pydisco.protocol import jsoncodec
 
 __all__ = ["MasterCore", "SubmitResult"]
@@ -70,6 +72,7 @@ class MasterCore:
         self.namer = JobNamer()
         self.url = ""
         self.port = 0
+        self.worker_records = WorkerRecords(self.root / "workers")
         self._submit_lock = asyncio.Lock()
         self._starts: set[asyncio.Task[None]] = set()
         self._http: Any = None
@@ -176,7 +179,12 @@ class MasterCore:
     # -- jobs ---------------------------------------------------------------------------------
 
     def restore(self) -> None:
-        """Load every job on disk; jobs that were running are now dead."""
+        """Load every job on disk; jobs that were running are now dead.
+
+        Workers a crashed master left running are killed first, and a job that
+        was running gets the task counts its events and results indexes prove.
+        """
+        self.worker_records.kill_survivors()
         found = []
         for job_dir in on_disk(self.root):
             record: dict[str, Any] = {}
@@ -195,6 +203,11 @@ class MasterCore:
                 record["status"] = "dead"
                 if "pipeline" not in record:
                     record.update(self._describe_pack(job_dir / "jobfile"))
+                record["pipeline"] = restored_rows(
+                    record.get("pipeline", []),
+                    job_dir / "events",
+                    list(self.settings.data_dir.glob(f"*/{hexhash(job_dir.name)}/{job_dir.name}")),
+                )
                 record["created"] = created
                 record["name"] = job_dir.name
                 atomic_write(job_dir / STATE_FILE, jsoncodec.dumps(record))
@@ -331,6 +344,53 @@ class MasterCore:
             job.events.close()
         await self.scheduler.drain()
         await reap_all()
+
+
+_SCHEDULED = re.compile(r"^Stage (.+) scheduled with (\d+) tasks$")
+_RECEIVED = re.compile(r"^SYS: \[(.+):(\d+)\] Received results from ")
+_FAILED = re.compile(r'^Task (.+):(\d+) failed on "')
+_FATAL = re.compile(r"^FATAL: \[(.+):(\d+)\] ")
+_INDEX = re.compile(r"^(.+)-(\d+)-\d+\.results$")
+
+
+def restored_rows(rows: list[Any], events: Path, homes: list[Path]) -> list[list[Any]]:
+    """A crashed job's ``[stage, pending, waiting, running, done, failed]`` rows, rebuilt.
+
+    ``state.json`` is saved at stage boundaries only, so its counts are stale
+    after a crash. The events say how many tasks each stage had, which sent
+    results and which failed; a results index in a node's job home (written
+    and fsynced before a task counts as done) proves a task done too. Nothing
+    runs any more: pending and running are 0, the rest is waiting.
+    """
+    names = [row[0] for row in rows if isinstance(row, list) and row and isinstance(row[0], str)]
+    total: dict[str, int] = {}
+    done: dict[str, set[int]] = {name: set() for name in names}
+    failed: dict[str, int] = dict.fromkeys(names, 0)
+    with contextlib.suppress(OSError), events.open("rb") as lines:
+        for line in lines:
+            try:
+                message = jsoncodec.loads(line)[2]
+            except (jsoncodec.JSONError, IndexError, KeyError, TypeError):
+                continue
+            if not isinstance(message, str):
+                continue
+            if match := _SCHEDULED.match(message):
+                total[match[1]] = int(match[2])
+            elif match := _RECEIVED.match(message):
+                done.setdefault(match[1], set()).add(int(match[2]))
+            elif (match := _FAILED.match(message)) or (match := _FATAL.match(message)):
+                failed[match[1]] = failed.get(match[1], 0) + 1
+    for home in homes:
+        with contextlib.suppress(OSError):
+            for index in (home / ".disco").iterdir():
+                if match := _INDEX.match(index.name):
+                    done.setdefault(match[1], set()).add(int(match[2]))
+    restored = []
+    for name in names:
+        finished = len(done.get(name, ()))
+        tasks = max(total.get(name, 0), finished)
+        restored.append([name, 0, tasks - finished, 0, finished, failed.get(name, 0)])
+    return restored
 
 
 def _open_pack(path: Path, settings: MasterSettings) -> tuple[Any, dict[str, str]]:

@@ -23,7 +23,7 @@ import shutil
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +46,7 @@ from pydisco.master.layout import atomic_write, format_duration, hexhash, job_ho
 from pydisco.master.runner import (
     INDEX_WRITER,
     Outcome,
+    Records,
     RunDone,
     RunError,
     RunFatal,
@@ -65,6 +66,10 @@ class JobContext(Protocol):
 
     settings: MasterSettings
     scheduler: Scheduler
+
+    @property
+    def worker_records(self) -> Records | None:
+        """Running workers, recorded so that a restarted master kills survivors."""
 
     @property
     def master_url(self) -> str: ...
@@ -553,6 +558,7 @@ class Job:
             task=task,
             emit=self.emit,
             timers=launch.timers,
+            records=self.ctx.worker_records if self.ctx is not None else None,
         )
         task.run = run
         return run
@@ -562,7 +568,7 @@ class Job:
         assert self.ctx is not None
         settings = self.ctx.settings
         argv = [worker] if settings.nice == 0 else ["nice", "-n", str(settings.nice), worker]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "DDFS_"))}
+        env = worker_environment(os.environ)
         env.update(self.envs)
         info = {
             "master": self.ctx.master_url,
@@ -574,10 +580,23 @@ class Job:
             "jobname": self.name,
             "host": host,
         }
-        timers = Timers(settings.pid_timeout, settings.partial_timeout, settings.drain_timeout)
+        timers = Timers(
+            settings.pid_timeout,
+            settings.partial_timeout,
+            settings.drain_timeout,
+            self._task_timeout(settings.task_timeout),
+        )
         launch = _Launch(argv, home, env, info, timers)
         self._launches[host] = launch
         return launch
+
+    def _task_timeout(self, master: float | None) -> float | None:
+        """The job's ``scheduler.task_timeout`` and the master's: the shorter one set."""
+        assert self.jobdict is not None
+        scheduler = self.jobdict.raw.get("scheduler")
+        own = scheduler.get("task_timeout") if isinstance(scheduler, dict) else None
+        limits = [float(t) for t in (own, master) if isinstance(t, (int, float)) and t]
+        return min(limits) if limits else None
 
     async def _ensure_home(self, host: str, home: Path) -> None:
         """Extract the job home on ``host`` once (facts §7.7); a failure is kept.
@@ -739,6 +758,21 @@ class Job:
             runs.append(self._synced_all)
         if runs:
             await asyncio.gather(*runs, return_exceptions=True)
+
+
+#: Variables of the master's environment a worker never gets: Disco's own settings, and
+#: every ``PYDISCO_*`` one (the master token among them) except the workers' settings.
+HIDDEN_PREFIXES = ("DISCO_", "DDFS_", "PYDISCO_")
+WORKER_PREFIX = "PYDISCO_WORKER_"
+
+
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The master's environment as workers inherit it (the job envs are added on top)."""
+    return {
+        k: v
+        for k, v in environ.items()
+        if not k.startswith(HIDDEN_PREFIXES) or k.startswith(WORKER_PREFIX)
+    }
 
 
 def hh_dir(root: Path, name: str) -> Path:
