@@ -38,6 +38,8 @@ def data_url(url: str, port: int) -> str:
     parts = urlsplit(url)
     if parts.scheme in ("disco", "dir"):
         host = parts.hostname or ""
+        if ":" in host:  # an IPv6 address: urlsplit drops its brackets
+            host = f"[{host}]"
         netloc = f"{host}:{parts.port or port}"
         return f"http://{netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
     return url

@@ -119,7 +119,7 @@ class MasterSettings:
 
 
 _RANGE = re.compile(r"^(?P<base>.*?)(?P<low>[0-9]+):(?P<high>[0-9]+)$")
-_NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NODE_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])$")
 
 
 def node_name_problem(name: str) -> str:
@@ -127,7 +127,8 @@ def node_name_problem(name: str) -> str:
     if not _NODE_NAME.match(name):
         return (
             "a node name starts with a letter or digit and holds only letters, digits, "
-            "'.', '_' and '-' (so never '.', '..' or a master directory like '_disco_8989')"
+            "'.', '_' and '-' (so never '.', '..' or a master directory like '_disco_8989'), "
+            "or is an IPv6 address in brackets such as '[::1]'"
         )
     return ""
 
@@ -273,9 +274,29 @@ def _str_list(value: Any, what: str) -> list[str]:
     return list(value)
 
 
-def default_table() -> NodeTable:
-    """Disco's default: this machine as ``localhost`` with one slot per CPU."""
-    return NodeTable(hosts=[["localhost", str(os.cpu_count() or 1)]])
+def default_node(host: str) -> str:
+    """The node a master listening on ``host`` is, when no table says otherwise.
+
+    Disco's ``localhost`` for ``127.0.0.1``, ``localhost`` and the wildcard
+    addresses (which include ``127.0.0.1``); otherwise the address listened on,
+    so that result URLs name a host that serves them: ``127.0.0.2``, and
+    ``[::1]`` (bracketed, as in URLs) for ``::1``.
+    """
+    if host in ("127.0.0.1", "localhost", "0.0.0.0", "::", ""):
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
+def default_table(host: str = "127.0.0.1") -> NodeTable:
+    """Disco's default: this machine as one node (:func:`default_node`), a slot per CPU."""
+    return NodeTable(hosts=[[default_node(host), str(os.cpu_count() or 1)]])
+
+
+def url_authority(host: str, port: int) -> str:
+    """``host:port`` for a URL; an IPv6 address is bracketed (``[::1]:8989``)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
 
 
 def parse_nodes_option(spec: str) -> NodeTable:

@@ -59,7 +59,7 @@ class MasterCore:
             self.table = self._load_table()
         except (ConfigError, ValueError) as exc:
             log.warning("saved node table unusable, starting from the default: %s", exc)
-            self.table = default_table()
+            self.table = default_table(settings.host)
         if settings.nodes is not None:
             fresh = parse_nodes_option(settings.nodes)
             fresh.blacklist = self.table.blacklist
@@ -115,7 +115,7 @@ class MasterCore:
     def _load_table(self) -> NodeTable:
         path = self.root / CONFIG_FILE
         if not path.exists():
-            return default_table()
+            return default_table(self.settings.host)
         raw = jsoncodec.loads(path.read_bytes())
         table = NodeTable.from_json(raw)
         if isinstance(raw, dict) and isinstance(raw.get(SETTINGS_KEY), dict):

@@ -12,7 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from pydisco.master.config import MasterSettings, is_loopback_host, loopback_addresses
+from pydisco.master.config import (
+    MasterSettings,
+    is_loopback_host,
+    loopback_addresses,
+    url_authority,
+)
 from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.web import make_app
@@ -99,7 +104,7 @@ class ReferenceMaster:
         shown = self.settings.host
         if shown in ("0.0.0.0", "::"):
             shown = socket.gethostname()
-        self.url = f"http://{shown}:{self.port}"
+        self.url = f"http://{url_authority(shown, self.port)}"
         core.url = self.url
         core.port = self.port
         log.info("listening on %s (data in %s)", self.url, self.settings.data_dir)

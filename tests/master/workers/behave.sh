@@ -47,6 +47,8 @@ grandchild) hello; task; (sleep 300 & echo $! > "$PWD/grandchild.pid"; wait) & s
 envdump) hello; task; env > "$PWD/env-dump.txt"; send INPUT '""'; recv; send DONE '""' ;;
 hang) hello; task; echo $$ > "$PWD/hang.pid"; sleep 300 ;;
 orphan) echo $$ > "$PWD/orphan.pid.tmp"; mv "$PWD/orphan.pid.tmp" "$PWD/orphan.pid"; exec sleep 300 ;;
+showtask) hello; task; send MSG "\"$(printf '%s' "$TASK" | sed 's/"/\\"/g')\""; recv
+      send INPUT '""'; recv; send DONE '""' ;;
 firstonly) hello; task; if mkdir "$PWD/first-done" 2>/dev/null; then send INPUT '""'; recv
       send DONE '""'; else sleep 300; fi ;;
 ok) hello; task; send INPUT '""'; recv; send DONE '""' ;;
