@@ -236,3 +236,28 @@ def test_kill_cancels_an_extraction_in_flight(tmp_path: Path) -> None:
         log = events(handle.url, name)
     assert "WARN: Job killed" in log
     assert not any("FATAL" in m for m in log), log
+
+
+def test_docs_limits_table_names_real_settings_and_defaults() -> None:
+    """docs/master.md's Limits table: each setting it names exists, with the default shown."""
+    import attrs
+
+    from pydisco.master.config import MasterSettings
+
+    docs = (Path(__file__).parents[2] / "docs" / "master.md").read_text()
+    table = docs.split("### Limits", 1)[1].split("\n## ", 1)[0]
+    fields = {f.name: f.default for f in attrs.fields(MasterSettings)}
+    shown = {
+        "max_jobpack_bytes": "1 GiB",
+        "jobhome_max_bytes": "1 GiB",
+        "jobhome_max_entries": "10 000",
+        "jobhome_max_ratio": "1 100",
+        "task_timeout": "none",
+        "max_failure_rate": "100",
+    }
+    as_text = {1 << 30: "1 GiB", None: "none"}
+    for name, text in shown.items():
+        row = next(line for line in table.splitlines() if f"`{name}`" in line)
+        assert f"| {text} |" in row, row
+        default = fields[name]
+        assert as_text.get(default, f"{default:,}".replace(",", " ")) == text, name
