@@ -63,6 +63,16 @@ ZIP_FAILURES: tuple[type[BaseException], ...] = (
     KeyError,
     IndexError,
 )
+#: What damaged compressed data raises while it is read (read errors of the output
+#: file, OSError, are not among them).
+DAMAGED_DATA: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    struct.error,
+)
 
 
 class HomeLimits(TypedDict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import stat
 import struct
 import tempfile
@@ -221,3 +222,35 @@ def test_inspect_refuses_each_damaged_pack(kind: str) -> None:
 def test_inspect_validate_passes_a_sound_pack() -> None:
     code, stderr = _inspect(PACK)
     assert code == 0, stderr
+
+
+def _zip_form() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("jobdict.json", json.dumps(JOBDICT))
+        archive.writestr("jobenvs.json", '{"A": "1"}')
+        archive.writestr("jobdata", b"some job data " * 8)
+        info = zipfile.ZipInfo("worker", (1980, 1, 1, 0, 0, 0))
+        info.external_attr = (stat.S_IFREG | 0o755) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, b"#!/bin/sh\necho hello\n" * 4)
+    return buffer.getvalue()
+
+
+ZIP_FORM = _zip_form()
+
+
+@settings(max_examples=60)
+@given(st.lists(st.integers(0, len(ZIP_FORM) * 8 - 1), min_size=1, max_size=2), st.booleans())
+def test_zip_form_mutations(bits: list[int], cut: bool) -> None:
+    data = bytearray(ZIP_FORM)
+    for bit in bits:
+        data[bit // 8] ^= 1 << (bit % 8)
+    damaged = bytes(data[: bits[0] // 8] if cut else data)
+    out = io.BytesIO()
+    try:
+        jobpack.zip_form_to_binary(io.BytesIO(damaged), out, check=False)
+    except JobPackError as exc:
+        assert str(exc)
+        return
+    _exercise(out.getvalue())
