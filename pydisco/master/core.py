@@ -237,6 +237,9 @@ class MasterCore:
             jobdict, envs = await asyncio.to_thread(_open_pack, pack_path, self.settings)
         except InvalidJobPack as exc:
             pack_path.unlink(missing_ok=True)
+            if exc.check == "payload":
+                # Disco's reason here is Erlang's crash text (function_clause, badarg...).
+                return SubmitResult(reason=f"{exc.message} (Disco: {exc.reason})")
             return SubmitResult(reason=exc.reason)
         except (JobPackError, OSError) as exc:
             pack_path.unlink(missing_ok=True)

@@ -262,3 +262,8 @@ def test_docs_limits_table_names_real_settings_and_defaults() -> None:
         default = fields[name]
         expected = as_text[default] if default in as_text else f"{default:,}".replace(",", " ")
         assert expected == text, name
+
+
+def test_disco_crash_reasons_come_with_a_readable_one(master: MasterHandle) -> None:
+    reason = refused(master, pack_of(home_zip([]), prefix=5), "The prefix must be a string")
+    assert '(Disco: "invalid payload: error:function_clause")' in reason
