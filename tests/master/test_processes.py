@@ -156,6 +156,8 @@ def test_survivors_of_a_killed_master_are_killed_at_restart(tmp_path: Path) -> N
     with _master_process(data) as (proc, url):
         name = submit(url, make_pack(tmp_path, "behave.sh", envs={"MODE": "orphan"}))
         pid = _read_pid(data, name, "orphan.pid")
+        # The record is written just after the worker starts: wait for it, then crash.
+        wait_for((data / "_disco_0" / "workers" / str(pid)).exists, timeout=30)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     try:
