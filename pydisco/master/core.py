@@ -72,7 +72,7 @@ class MasterCore:
         self.namer = JobNamer()
         self.url = ""
         self.port = 0
-        self.worker_records = WorkerRecords(self.root / "workers")
+        self.worker_records = WorkerRecords(self.root)
         self._submit_lock = asyncio.Lock()
         self._starts: set[asyncio.Task[None]] = set()
         self._http: Any = None
@@ -347,6 +347,7 @@ class MasterCore:
             job.events.close()
         await self.scheduler.drain()
         await reap_all()
+        self.worker_records.close()
 
 
 _SCHEDULED = re.compile(r"^Stage (.+) scheduled with (\d+) tasks$")

@@ -157,7 +157,8 @@ def test_survivors_of_a_killed_master_are_killed_at_restart(tmp_path: Path) -> N
         name = submit(url, make_pack(tmp_path, "behave.sh", envs={"MODE": "orphan"}))
         pid = _read_pid(data, name, "orphan.pid")
         # The record is written just after the worker starts: wait for it, then crash.
-        wait_for((data / "_disco_0" / "workers" / str(pid)).exists, timeout=30)
+        log = data / "_disco_0" / "running-workers"
+        wait_for(lambda: log.exists() and f"+{pid} ".encode() in log.read_bytes(), timeout=30)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     try:
@@ -187,3 +188,35 @@ def test_counts_are_restored_after_a_crash(tmp_path: Path) -> None:
         info = httpx.get(f"{url}/disco/ctrl/jobinfo", params={"name": name}, timeout=30).json()
     assert info["active"] == "dead"
     assert info["pipeline"] == [["map", 0, 3, 0, 1, 0]]
+
+
+def test_records_skip_a_reused_pid_and_compact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydisco.master import survivors
+
+    monkeypatch.setattr(survivors, "COMPACT_LINES", 10)
+    sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        records = survivors.WorkerRecords(tmp_path)
+        for fake in range(100, 120):  # many short runs: the log is compacted meanwhile
+            records.add(fake)
+            records.remove(fake)
+        records.add(sleeper.pid)
+        records.close()
+        assert len(records.path.read_bytes().splitlines()) < 12
+        real = records.path.read_bytes()
+        # Another process now has this pid (a start time an hour away): left alone.
+        started = survivors.start_time(sleeper.pid)
+        assert started is not None
+        records.path.write_bytes(b"+%d %d\n" % (sleeper.pid, started - 3600 * survivors.TICKS))
+        assert survivors.WorkerRecords(tmp_path).kill_survivors() == []
+        assert alive(sleeper.pid)
+        records.path.write_bytes(real)
+        assert survivors.WorkerRecords(tmp_path).kill_survivors() == [sleeper.pid]
+        sleeper.wait(timeout=30)
+        assert not records.path.exists()
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()
