@@ -30,6 +30,7 @@ from pydisco.jobpack import (
     write_jobpack,
     zip_form_to_binary,
 )
+from pydisco.jobpack.submit import check_submit
 from pydisco.jobpack.writer import check_worker_file, default_prefix
 from pydisco.protocol import jsoncodec
 
@@ -304,9 +305,18 @@ def _describe(pack: JobPack, form: str, limits: HomeLimits) -> dict[str, Any]:
         }
         return info
     try:
+        # pydisco's master also makes these checks at submit, so it refuses the pack.
+        check_submit(pack.jobdict.raw, pack.jobenvs)
         pack.verify_jobhome(worker=pack.jobdict.worker, **limits)
+    except InvalidJobPack as exc:
+        info["valid"] = False
+        info["error"] = {
+            "message": exc.message,
+            "reason": exc.reason,
+            "field": exc.field,
+            "check": exc.check,
+        }
     except JobPackError as exc:
-        # The master makes this full check at submit, so the pack is refused.
         info["valid"] = False
         info["error"] = {
             "message": str(exc),

@@ -126,3 +126,24 @@ def test_check_submit_agrees_with_jsonschema(changes: dict[str, Any], jobenvs: A
         assert expected, [
             e.message for e in VALIDATOR.iter_errors({"jobdict": jobdict, "jobenvs": jobenvs})
         ]
+
+
+def test_inspect_validate_applies_the_submit_schema(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    from click.testing import CliRunner
+    from jobpack_helpers import write_pack
+
+    from pydisco.cli.main import cli
+
+    home = io.BytesIO()
+    with zipfile.ZipFile(home, "w") as archive:
+        archive.writestr("worker.py", "#!/bin/sh\n")
+    path = tmp_path / "job.pack"
+    path.write_bytes(write_pack({**GOOD, "scheduler": {"max_cores": 0}}, jobhome=home.getvalue()))
+    result = CliRunner().invoke(cli, ["inspect", "--validate", str(path)])
+    assert result.exit_code == 1
+    assert "scheduler.max_cores must be at least 1" in result.stderr
+    path.write_bytes(write_pack(GOOD, jobhome=home.getvalue()))
+    assert CliRunner().invoke(cli, ["inspect", "--validate", str(path)]).exit_code == 0
