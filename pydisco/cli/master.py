@@ -66,6 +66,13 @@ def default_data_dir() -> Path:
     help="Read the token from the first line of this file (keep it mode 0600).",
 )
 @click.option(
+    "--task-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Kill a task running longer than this many seconds and count a failure "
+    "(default: no limit, as on Disco). A job's scheduler.task_timeout may be shorter.",
+)
+@click.option(
     "--allow-remote",
     is_flag=True,
     help="Allow listening on a non-loopback address (jobs run arbitrary code as you).",
@@ -78,6 +85,7 @@ def master(  # noqa: PLR0917 - one parameter per click option
     nodes: str | None,
     token: str | None,
     token_file: Path | None,
+    task_timeout: float | None,
     allow_remote: bool,
     verbose: bool,
 ) -> None:
@@ -104,6 +112,7 @@ def master(  # noqa: PLR0917 - one parameter per click option
             nodes=nodes,
             token=token,
             allow_remote=allow_remote,
+            task_timeout=task_timeout,
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None

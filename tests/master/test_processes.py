@@ -66,7 +66,7 @@ def test_token_file_and_help(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True, env=env, timeout=60,
     ).stdout  # fmt: skip
     assert "--token-file" in help_text and "PYDISCO_MASTER_TOKEN" in help_text
-    assert "ps" in help_text
+    assert "ps" in help_text and "--task-timeout" in help_text
     with _master_process(tmp_path / "d", "--token-file", str(token_file)) as (_, url):
         deny = httpx.post(f"{url}/disco/ctrl/kill_job", content=b'"x"', timeout=30)
         assert deny.status_code == 401
