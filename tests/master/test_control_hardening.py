@@ -132,3 +132,32 @@ def test_a_job_with_no_usable_node_says_so(master: MasterHandle, tmp_path: Any) 
     finally:
         post(master, "whitelist", "localhost")
     assert wait(master.url, name)[0] == "ready", events(master.url, name)
+
+
+def test_a_poisoned_saved_config_is_ignored_at_start(tmp_path: Any) -> None:
+    """A config file written by an older master (or by hand) cannot bring the bad values back."""
+    data = tmp_path / "data"
+    root = data / "_disco_0"
+    root.mkdir(parents=True)
+    (root / "config.json").write_text(
+        json.dumps(
+            {
+                "hosts": [["localhost", "1"]],
+                "blacklist": [],
+                "gc_blacklist": [],
+                "settings": {"max_failure_rate": -5, "accept_new_jobs": 2},
+            }
+        )
+    )
+    with ReferenceMaster.start_in_thread(data) as handle:
+        assert sorted(get(handle, "/disco/ctrl/nodeinfo").json()) == ["localhost"]
+        assert get(handle, "/disco/ctrl/get_settings").json() == {
+            "max_failure_rate": 100,
+            "accept_new_jobs": 1,
+        }
+    (root / "config.json").write_text(json.dumps({"hosts": [["..", "1"], ["n1:99999999", "1"]]}))
+    with ReferenceMaster.start_in_thread(data) as handle:
+        assert sorted(get(handle, "/disco/ctrl/nodeinfo").json()) == ["localhost"]
+    (root / "config.json").write_text(json.dumps({"hosts": []}))
+    with ReferenceMaster.start_in_thread(data) as handle:
+        assert sorted(get(handle, "/disco/ctrl/nodeinfo").json()) == ["localhost"]
