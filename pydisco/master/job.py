@@ -23,13 +23,13 @@ import shutil
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
 
-from pydisco.jobpack import JobDict, JobPackError, extract_jobhome
+from pydisco.jobpack import ExtractionCancelled, JobDict, JobPackError, extract_jobhome
 from pydisco.master.config import MasterSettings
 from pydisco.master.events import EventLog
 from pydisco.master.grouping import (
@@ -249,10 +249,12 @@ class Job:
         self._syncing = 0
         self._synced_all: asyncio.Future[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
-        self._homes: dict[str, asyncio.Lock] = {}
+        #: One job home is made at a time; the first one's path and entries, once made.
+        self._home_lock = asyncio.Lock()
+        self._first_home: tuple[Path, list[str]] | None = None
         #: Set when the job ends: an extraction in flight stops and removes what it wrote.
         self._cancel = threading.Event()
-        self._extractions: set[asyncio.Future[None]] = set()
+        self._extractions: set[asyncio.Future[list[str]]] = set()
         #: Why the job home could not be extracted; never tried again.
         self._home_error: str | None = None
         self._launches: dict[str, _Launch] = {}
@@ -599,27 +601,74 @@ class Job:
         return min(limits) if limits else None
 
     async def _ensure_home(self, host: str, home: Path) -> None:
-        """Extract the job home on ``host`` once (facts §7.7); a failure is kept.
+        """Make the job home on ``host`` (facts §7.7): extracted once per job, linked after.
 
-        The extraction runs in a thread that the job's end stops (``_cancel``);
-        :meth:`wait_runs` waits for it, so a killed job leaves nothing behind.
+        The first node to need it extracts the pack; every other node's home
+        gets hard links to those files (a copy where links cannot be made), so
+        a job home is decompressed and checked once, however many nodes run
+        the job. A failure is kept and never retried. The work runs in a
+        thread that the job's end stops (``_cancel``); :meth:`wait_runs` waits
+        for it, so a killed job leaves nothing behind.
         """
-        lock = self._homes.setdefault(host, asyncio.Lock())
-        async with lock:
+        async with self._home_lock:
             if self._home_error is not None or (home / ".jobhome").exists():
                 return
-            extraction = asyncio.ensure_future(asyncio.to_thread(self._extract, home))
+            if self._first_home is None:
+                work = asyncio.to_thread(self._extract, home)
+            else:
+                work = asyncio.to_thread(self._clone, *self._first_home, home)
+            extraction = asyncio.ensure_future(work)
             self._extractions.add(extraction)
             extraction.add_done_callback(self._extraction_done)
-            await asyncio.shield(extraction)
+            names = await asyncio.shield(extraction)
+            if self._first_home is None:
+                self._first_home = (home, names)
 
-    def _extraction_done(self, extraction: asyncio.Future[None]) -> None:
+    def _extraction_done(self, extraction: asyncio.Future[list[str]]) -> None:
         self._extractions.discard(extraction)
         if not extraction.cancelled():
             extraction.exception()  # retrieved here: the run awaiting it may be gone
 
-    def _extract(self, home: Path) -> None:
+    def _extract(self, home: Path) -> list[str]:
+        """Extract the pack's job home into ``home``; returns the entry paths."""
         assert self.jobdict is not None and self.ctx is not None
+        with self._fresh_home(home) as target:
+            names = extract_jobhome(
+                target,
+                home,
+                worker=self.jobdict.worker,
+                cancel=self._cancel,
+                **self.ctx.settings.jobhome_limits(),
+            )
+        return ["/".join(p for p in n.split("/") if p not in ("", ".")) for n in names]
+
+    def _clone(self, source: Path, names: list[str], home: Path) -> list[str]:
+        """Give ``home`` the files extracted into ``source``: hard links, else copies."""
+        with self._fresh_home(home):
+            for name in names:
+                if self._cancel.is_set():
+                    raise ExtractionCancelled(
+                        f"The job home was being linked (at entry {name!r}) when its job "
+                        "was killed; what was written is removed.",
+                        entry=name,
+                    )
+                src, dst = source / name, home / name
+                if src.is_dir():
+                    dst.mkdir(parents=True, exist_ok=True)
+                    continue
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copy2(src, dst)
+        return names
+
+    @contextlib.contextmanager
+    def _fresh_home(self, home: Path) -> Iterator[Path]:
+        """Create ``home`` with the job pack as ``jobfile``; yields the pack's path there.
+
+        ``.jobhome`` marks it complete; on any failure what was made is removed.
+        """
         fresh = not home.exists()
         home.mkdir(parents=True, exist_ok=True)
         target = home / "jobfile"
@@ -631,13 +680,7 @@ class Job:
                 except OSError:
                     shutil.copyfile(self.pack_path, tmp)
                 os.replace(tmp, target)
-            extract_jobhome(
-                target,
-                home,
-                worker=self.jobdict.worker,
-                cancel=self._cancel,
-                **self.ctx.settings.jobhome_limits(),
-            )
+            yield target
             (home / ".jobhome").touch()
         except BaseException:
             if fresh:
@@ -748,7 +791,7 @@ class Job:
 
     async def wait_runs(self) -> None:
         """Wait until every cancelled run has killed its worker."""
-        runs: list[asyncio.Future[None]] = [
+        runs: list[asyncio.Future[Any]] = [
             r for r in self._runs if r is not asyncio.current_task()
         ]
         runs.extend(self._extractions)

@@ -267,3 +267,18 @@ def test_docs_limits_table_names_real_settings_and_defaults() -> None:
 def test_disco_crash_reasons_come_with_a_readable_one(master: MasterHandle) -> None:
     reason = refused(master, pack_of(home_zip([]), prefix=5), "The prefix must be a string")
     assert '(Disco: "invalid payload: error:function_clause")' in reason
+
+
+def test_the_job_home_is_extracted_once_per_job(tmp_path: Path) -> None:
+    """Two nodes run the job: the second node's home links the first one's files."""
+    nodes = "127.0.0.2=1,127.0.0.3=1"
+    home = home_zip([("lib/data.txt", b"d" * 5000, REG)])
+    inputs = [[0, 0, ["http://127.0.0.2/x"]], [0, 0, ["http://127.0.0.3/y"]]]
+    with ReferenceMaster.start_in_thread(tmp_path / "data", nodes=nodes, **FAST) as handle:
+        name = submit(handle.url, pack_of(home, inputs=inputs))
+        assert wait(handle.url, name)[0] == "ready", events(handle.url, name)
+        homes = [next(handle.data_dir.glob(f"{n}/*/{name}")) for n in ("127.0.0.2", "127.0.0.3")]
+    for entry in ("behave.sh", "lib/data.txt"):
+        first, second = ((h / entry).stat() for h in homes)
+        assert (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino), entry
+    assert (homes[1] / "behave.sh").stat().st_mode & 0o111
