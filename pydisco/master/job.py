@@ -791,9 +791,7 @@ class Job:
 
     async def wait_runs(self) -> None:
         """Wait until every cancelled run has killed its worker."""
-        runs: list[asyncio.Future[Any]] = [
-            r for r in self._runs if r is not asyncio.current_task()
-        ]
+        runs: list[asyncio.Future[Any]] = [r for r in self._runs if r is not asyncio.current_task()]
         runs.extend(self._extractions)
         if self._syncing:
             if self._synced_all is None or self._synced_all.done():
