@@ -54,7 +54,24 @@ def default_data_dir() -> Path:
 @click.option(
     "--token",
     default=lambda: os.environ.get("PYDISCO_MASTER_TOKEN"),
-    help="Token required on every mutating request ($PYDISCO_MASTER_TOKEN).",
+    show_default="$PYDISCO_MASTER_TOKEN",
+    help="Token required on every mutating request. A value given here is visible to "
+    "every local user in ps: prefer --token-file or $PYDISCO_MASTER_TOKEN. Workers never "
+    "see it (every PYDISCO_* variable but PYDISCO_WORKER_* is removed from their "
+    "environment).",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the token from the first line of this file (keep it mode 0600).",
+)
+@click.option(
+    "--task-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Kill a task running longer than this many seconds and count a failure "
+    "(default: no limit, as on Disco). A job's scheduler.task_timeout may be shorter.",
 )
 @click.option(
     "--allow-remote",
@@ -81,6 +98,8 @@ def master(  # noqa: PLR0917 - one parameter per click option
     data_dir: Path | None,
     nodes: str | None,
     token: str | None,
+    token_file: Path | None,
+    task_timeout: float | None,
     allow_remote: bool,
     ddfs_data: Path | None,
     put_port: int | None,
@@ -96,6 +115,11 @@ def master(  # noqa: PLR0917 - one parameter per click option
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if token_file is not None:
+        lines = token_file.read_text().splitlines()
+        token = lines[0].strip() if lines else ""
+        if not token:
+            raise click.UsageError(f"--token-file {token_file}: the first line is empty.")
     ddfs: dict[str, Any] = {"ddfs_data": Path(ddfs_data).absolute() if ddfs_data else None}
     if put_port is not None:
         ddfs["put_port"] = put_port
@@ -108,6 +132,7 @@ def master(  # noqa: PLR0917 - one parameter per click option
             token=token,
             allow_remote=allow_remote,
             **ddfs,
+            task_timeout=task_timeout,
         )
     except ConfigError as exc:
         raise click.UsageError(_with_flags(exc)) from None

@@ -17,6 +17,8 @@ import click
 from pydisco.jobpack import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_RATIO,
+    HomeLimits,
     InvalidJobPack,
     JobPack,
     JobPackError,
@@ -28,6 +30,7 @@ from pydisco.jobpack import (
     write_jobpack,
     zip_form_to_binary,
 )
+from pydisco.jobpack.submit import check_submit
 from pydisco.jobpack.writer import check_worker_file, default_prefix
 from pydisco.protocol import jsoncodec
 
@@ -341,7 +344,7 @@ def _with_runtime(stack: contextlib.ExitStack, source: str, exclude: list[str]) 
 # inspect
 
 
-def _describe(pack: JobPack, form: str) -> dict[str, Any]:
+def _describe(pack: JobPack, form: str, limits: HomeLimits) -> dict[str, Any]:
     info: dict[str, Any] = {"form": form, "size": pack.size}
     try:
         h = pack.header
@@ -377,6 +380,27 @@ def _describe(pack: JobPack, form: str) -> dict[str, Any]:
             "reason": error.reason,
             "field": error.field,
             "check": error.check,
+        }
+        return info
+    try:
+        # pydisco's master also makes these checks at submit, so it refuses the pack.
+        check_submit(pack.jobdict.raw, pack.jobenvs)
+        pack.verify_jobhome(worker=pack.jobdict.worker, **limits)
+    except InvalidJobPack as exc:
+        info["valid"] = False
+        info["error"] = {
+            "message": exc.message,
+            "reason": exc.reason,
+            "field": exc.field,
+            "check": exc.check,
+        }
+    except JobPackError as exc:
+        info["valid"] = False
+        info["error"] = {
+            "message": str(exc),
+            "reason": jsoncodec.dumps_text(str(exc)),
+            "field": "jobhome",
+            "check": "jobhome",
         }
     else:
         jd = pack.jobdict
@@ -461,7 +485,8 @@ def _print_status(info: dict[str, Any]) -> None:
     "--validate",
     "check",
     is_flag=True,
-    help="Exit 1 with the reasons if the master would refuse it; print lint warnings.",
+    help="Exit 1 with the reasons if the master would refuse it (the whole job home is "
+    "decompressed and every entry's CRC checked); print lint warnings.",
 )
 @click.option(
     "--extract",
@@ -473,14 +498,21 @@ def _print_status(info: dict[str, Any]) -> None:
     type=int,
     default=DEFAULT_MAX_ENTRIES,
     show_default=True,
-    help="Extraction: most job home entries allowed.",
+    help="Check and extraction: most job home entries allowed.",
 )
 @click.option(
     "--max-bytes",
     type=int,
     default=DEFAULT_MAX_BYTES,
     show_default=True,
-    help="Extraction: most decompressed bytes allowed.",
+    help="Check and extraction: most decompressed bytes allowed.",
+)
+@click.option(
+    "--max-ratio",
+    type=int,
+    default=DEFAULT_MAX_RATIO,
+    show_default=True,
+    help="Check and extraction: most an entry above 1 MiB may expand over its compressed size.",
 )
 def inspect(
     file: str,
@@ -490,6 +522,7 @@ def inspect(
     extract: str | None,
     max_entries: int,
     max_bytes: int,
+    max_ratio: int,
 ) -> None:
     """Show a job pack (binary or zip form): header, job dict, envs, job home and job data.
 
@@ -512,7 +545,8 @@ def inspect(
             )
             fp.seek(0)
         pack = JobPack(fp, strict=False)
-        info = _describe(pack, form)
+        limits = HomeLimits(max_entries=max_entries, max_bytes=max_bytes, max_ratio=max_ratio)
+        info = _describe(pack, form, limits)
         if as_json:
             click.echo(jsoncodec.dumps_text(info))
         else:
@@ -530,7 +564,7 @@ def inspect(
                     f"{info['error']['reason']})",
                 )
         if extract:
-            names = pack.extract_jobhome(extract, max_entries=max_entries, max_bytes=max_bytes)
+            names = pack.extract_jobhome(extract, **limits)
             if not as_json:
                 click.echo(f"extracted {len(names)} entries into {extract}")
         if not info["valid"]:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from pydisco.jobpack.errors import (
     BuildError,
+    CorruptJobHome,
+    ExtractionCancelled,
     InvalidJobPack,
     JobHomeError,
     JobPackError,
@@ -33,6 +35,8 @@ from pydisco.jobpack.errors import (
 from pydisco.jobpack.jobhome import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_RATIO,
+    HomeLimits,
     JobHomeEntry,
     zip_directory,
 )
@@ -72,12 +76,16 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_CORES",
     "DEFAULT_MAX_ENTRIES",
+    "DEFAULT_MAX_RATIO",
     "HEADER_SIZE",
     "MAGIC",
     "MASTER_MAX_BODY",
     "BuildError",
+    "CorruptJobHome",
+    "ExtractionCancelled",
     "Grouping",
     "Header",
+    "HomeLimits",
     "InvalidJobPack",
     "JobDict",
     "JobHomeEntry",

@@ -8,7 +8,9 @@
         ├── InvalidJobPack            the master would refuse it (carries Disco's reason)
         ├── JobPackTooLarge           a section or offset exceeds a format or safety limit
         ├── JobHomeError              the job home zip cannot be used
-        │   └── UnsafeJobHome         an entry escapes, is special, or is a zip bomb
+        │   ├── UnsafeJobHome         an entry escapes, is special, or is a zip bomb
+        │   ├── CorruptJobHome        an entry cannot be read back (damaged, encrypted, ...)
+        │   └── ExtractionCancelled   the job was killed while its home was extracted
         └── BuildError                the inputs given to a builder are not usable
 
 Every message is a full sentence saying what is wrong and what to do about it.
@@ -55,11 +57,7 @@ class JobPackTooLarge(JobPackError):
 
 
 class JobHomeError(JobPackError):
-    """The job home section cannot be read as a zip archive or used as a job home."""
-
-
-class UnsafeJobHome(JobHomeError):
-    """A job home entry would escape the target, is not a plain file, or is a zip bomb.
+    """The job home section cannot be read as a zip archive or used as a job home.
 
     ``entry`` is the offending entry name (empty when the whole archive is at fault).
     """
@@ -67,6 +65,19 @@ class UnsafeJobHome(JobHomeError):
     def __init__(self, message: str, *, entry: str = "") -> None:
         super().__init__(message)
         self.entry = entry
+
+
+class UnsafeJobHome(JobHomeError):
+    """A job home entry would escape the target, is not a plain file, or is a zip bomb."""
+
+
+class CorruptJobHome(JobHomeError):
+    """A job home entry cannot be decompressed: damaged data, a bad CRC, an unknown
+    method, encryption, or sizes that disagree with its headers."""
+
+
+class ExtractionCancelled(JobHomeError):
+    """The extraction was asked to stop (its job was killed); what it wrote is removed."""
 
 
 class BuildError(JobPackError):

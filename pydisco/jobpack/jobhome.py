@@ -14,22 +14,74 @@ import contextlib
 import os
 import stat
 import struct
+import threading
 import zipfile
+import zlib
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 import attrs
 
-from pydisco.jobpack.errors import BuildError, JobHomeError, UnsafeJobHome
+from pydisco.jobpack.errors import (
+    BuildError,
+    CorruptJobHome,
+    ExtractionCancelled,
+    JobHomeError,
+    UnsafeJobHome,
+)
 from pydisco.jobpack.sections import CHUNK
 
 #: Default cap on job home entries.
 DEFAULT_MAX_ENTRIES = 100_000
 #: Default cap on bytes decompressed from a job home (4 GiB, the format's own ceiling).
 DEFAULT_MAX_BYTES = 4 * 1024**3
+#: Default cap on an entry's declared size over its compressed size (deflate's own
+#: ceiling is about 1032; real source files stay far below 100).
+DEFAULT_MAX_RATIO = 1100
+#: Entries at most this large are never refused for their ratio.
+RATIO_FREE_BYTES = 1 << 20
 #: Central directories larger than this are refused before they are parsed.
 MAX_CENTRAL_DIRECTORY = 64 * 1024 * 1024
+#: The only compression methods Disco's unzip (Erlang's ``zip`` module) reads.
+METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+#: What :mod:`zipfile` and :mod:`zlib` raise on damaged archives: bad data and CRCs
+#: (BadZipFile, zlib.error), cut streams (EOFError), encryption (RuntimeError),
+#: unknown versions or methods (NotImplementedError), short headers (struct.error),
+#: undecodable names (UnicodeDecodeError is a ValueError) and read failures (OSError).
+ZIP_FAILURES: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    struct.error,
+    ValueError,
+    OverflowError,
+    OSError,
+    KeyError,
+    IndexError,
+)
+#: What damaged compressed data raises while it is read (read errors of the output
+#: file, OSError, are not among them).
+DAMAGED_DATA: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    struct.error,
+)
+
+
+class HomeLimits(TypedDict):
+    """The job home limits, as keyword arguments of the checks and extraction."""
+
+    max_entries: int
+    max_bytes: int
+    max_ratio: int
+
 
 _KINDS = {
     stat.S_IFREG: "file",
@@ -143,11 +195,46 @@ def _central_directory(fp: IO[bytes]) -> tuple[int, int]:
     return count, cd_size
 
 
+def _entry_at_fault(fp: IO[bytes]) -> str:
+    """Best effort: the name of the first central directory record zipfile cannot take."""
+    try:
+        fp.seek(0, os.SEEK_END)
+        size = fp.tell()
+        tail_len = min(size, 22 + 65535)
+        fp.seek(size - tail_len)
+        tail = fp.read(tail_len)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return ""
+        count, cd_size, cd_offset = struct.unpack_from("<10xHII", tail, at)
+        fp.seek(cd_offset)
+        directory = fp.read(min(cd_size, MAX_CENTRAL_DIRECTORY))
+        pos = 0
+        for _ in range(count):
+            if directory[pos : pos + 4] != b"PK\x01\x02" or len(directory) < pos + 46:
+                return ""
+            version, flags = struct.unpack_from("<2xBxH", directory, pos + 4)
+            n, m, k = struct.unpack_from("<HHH", directory, pos + 28)
+            raw = directory[pos + 46 : pos + 46 + n]
+            name = raw.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+            if version > zipfile.MAX_EXTRACT_VERSION or len(raw) < n:
+                return name
+            if flags & 0x800:
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return name
+            pos += 46 + n + m + k
+    except ZIP_FAILURES:
+        return ""
+    return ""
+
+
 def open_zip(fp: IO[bytes], *, max_entries: int = DEFAULT_MAX_ENTRIES) -> zipfile.ZipFile:
     """Open a job home zip, refusing oversized central directories before parsing them."""
     try:
         count, cd_size = _central_directory(fp)
-    except OSError as exc:
+    except ZIP_FAILURES as exc:
         raise JobHomeError(f"The job home could not be read: {exc}.") from None
     if count < 0:
         raise JobHomeError(
@@ -167,10 +254,13 @@ def open_zip(fp: IO[bytes], *, max_entries: int = DEFAULT_MAX_ENTRIES) -> zipfil
     fp.seek(0)
     try:
         archive = zipfile.ZipFile(fp)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise JobHomeError(
-            f"The job home is not a readable zip archive ({exc}); real Disco would fail "
-            "every task of this job. Rebuild the job pack."
+    except ZIP_FAILURES as exc:
+        entry = _entry_at_fault(fp)
+        where = f" at entry {entry!r}" if entry else ""
+        raise CorruptJobHome(
+            f"The job home is not a readable zip archive ({type(exc).__name__}{where}: {exc}); "
+            "real Disco would fail every task of this job. Rebuild the job pack.",
+            entry=entry,
         ) from None
     if len(archive.infolist()) > max_entries:
         raise UnsafeJobHome(
@@ -194,18 +284,148 @@ def worker_problem(worker: str) -> str:
 
 
 class _ByteBudget:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, cancel: threading.Event | None = None) -> None:
         self.limit = limit
         self.used = 0
+        self.cancel = cancel
 
     def spend(self, n: int, name: str) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise ExtractionCancelled(
+                f"The job home was being extracted (at entry {name!r}) when its job was "
+                "killed; what was written is removed.",
+                entry=name,
+            )
         self.used += n
         if self.used > self.limit:
             raise UnsafeJobHome(
                 f"The job home decompresses to more than {self.limit} bytes (reached at "
-                f"entry {name!r}); it may be a zip bomb. Raise max_bytes if it is genuine.",
+                f"entry {name!r}, limit max_bytes); it may be a zip bomb. Raise max_bytes "
+                "if it is genuine.",
                 entry=name,
             )
+
+
+def _corrupt(info: zipfile.ZipInfo, problem: str) -> CorruptJobHome:
+    return CorruptJobHome(
+        f"The job home entry {info.filename!r} {problem}; rebuild the job pack.",
+        entry=info.filename,
+    )
+
+
+def check_listing(
+    infos: list[zipfile.ZipInfo],
+    *,
+    worker: str | None = None,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_ratio: int = DEFAULT_MAX_RATIO,
+) -> None:
+    """Check a job home's central directory without reading any entry's data.
+
+    Refuses (naming the entry and the limit) too many entries, unsafe names and
+    types, names given twice or nested under a file, methods other than stored
+    and deflated, encryption, declared sizes above ``max_bytes`` in total, an
+    entry declaring more than ``max_ratio`` times its compressed size, and a
+    worker that is not a file of the job home.
+    """
+    if len(infos) > max_entries:
+        raise UnsafeJobHome(
+            f"The job home has {len(infos)} entries, more than the limit of {max_entries} "
+            "(max_entries); it may be a zip bomb."
+        )
+    files: set[str] = set()
+    dirs: set[str] = set()
+    declared = 0
+    for info in infos:
+        problem = entry_problem(info)
+        if problem:
+            raise _unsafe(info, problem)
+        parts = [p for p in info.filename.split("/") if p not in ("", ".")]
+        path = "/".join(parts)
+        is_dir = entry_kind(info) == "dir"
+        if path in files or (path in dirs and not is_dir):
+            raise _unsafe(info, "names the same path as an earlier entry")
+        parents = ["/".join(parts[:n]) for n in range(1, len(parts))]
+        if any(p in files for p in parents):
+            raise _unsafe(info, "is inside a path that another entry makes a file")
+        dirs.update(parents)
+        if is_dir:
+            dirs.add(path)
+            continue
+        files.add(path)
+        if info.flag_bits & 0x1:
+            raise _corrupt(info, "is encrypted, which Disco's unzip cannot read")
+        if info.compress_type not in METHODS:
+            raise _corrupt(
+                info,
+                f"uses compression method {info.compress_type}; only stored (0) and "
+                "deflated (8) can be unzipped by Disco",
+            )
+        declared += info.file_size
+        if declared > max_bytes:
+            raise UnsafeJobHome(
+                f"The job home declares more than {max_bytes} bytes once decompressed "
+                f"(reached at entry {info.filename!r}, limit max_bytes); it may be a zip bomb.",
+                entry=info.filename,
+            )
+        if info.file_size > RATIO_FREE_BYTES and (
+            info.file_size > max_ratio * max(info.compress_size, 1)
+        ):
+            raise UnsafeJobHome(
+                f"The job home entry {info.filename!r} declares {info.file_size} bytes from "
+                f"{info.compress_size} compressed, a ratio above the limit of {max_ratio} "
+                "(max_ratio); it is a zip bomb.",
+                entry=info.filename,
+            )
+    if worker is not None:
+        problem = worker_problem(worker)
+        if problem:
+            raise UnsafeJobHome(
+                f"The worker path {worker!r} {problem}; it must be a relative path inside "
+                "the job home.",
+                entry=str(worker),
+            )
+        if "/".join(p for p in worker.split("/") if p not in ("", ".")) not in files:
+            raise JobHomeError(
+                f"The worker {worker!r} is not a file in the job home; real Disco's chmod of "
+                "it would fail at every task. Check the job dict's 'worker' against the job "
+                "home listing.",
+                entry=worker,
+            )
+
+
+def verify_zip(
+    archive: zipfile.ZipFile,
+    *,
+    worker: str | None = None,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_ratio: int = DEFAULT_MAX_RATIO,
+    cancel: threading.Event | None = None,
+) -> None:
+    """The full job home check, writing nothing: :func:`check_listing`, then every
+    entry decompressed and counted, its size and CRC compared with its headers."""
+    infos = archive.infolist()
+    check_listing(
+        infos, worker=worker, max_entries=max_entries, max_bytes=max_bytes, max_ratio=max_ratio
+    )
+    budget = _ByteBudget(max_bytes, cancel)
+    for info in infos:
+        if entry_kind(info) == "dir":
+            continue
+        size = 0
+        try:
+            with archive.open(info) as src:
+                while chunk := src.read(CHUNK):
+                    budget.spend(len(chunk), info.filename)
+                    size += len(chunk)
+        except ZIP_FAILURES as exc:
+            raise _corrupt(
+                info, f"could not be decompressed ({type(exc).__name__}: {exc})"
+            ) from None
+        if size != info.file_size:
+            raise _corrupt(info, f"decompresses to {size} bytes but declares {info.file_size}")
 
 
 def _file_mode(info: zipfile.ZipInfo) -> int:
@@ -225,37 +445,30 @@ def extract_zip(
     worker: str | None,
     max_entries: int = DEFAULT_MAX_ENTRIES,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_ratio: int = DEFAULT_MAX_RATIO,
     protect: Collection[tuple[int, int]] = (),
+    cancel: threading.Event | None = None,
 ) -> list[str]:
     """Extract every entry safely into ``dest``; returns the names written.
 
-    All names and types are checked before anything is written. Bytes are
-    counted as they are decompressed, whatever the headers claim. Files this
-    call created are removed again if it fails. The worker gets mode 0755.
-    Existing files whose ``(st_dev, st_ino)`` is in ``protect`` (the job pack
-    being read, when it lives in ``dest``) are never overwritten.
+    The central directory is checked (:func:`check_listing`) before anything
+    is written. Bytes are counted as they are decompressed, whatever the
+    headers claim. If anything fails, or ``cancel`` is set, every file and
+    directory this call created (``dest`` included) is removed again. The
+    worker gets mode 0755. Existing files whose ``(st_dev, st_ino)`` is in
+    ``protect`` (the job pack being read, when it lives in ``dest``) are never
+    overwritten.
     """
     infos = archive.infolist()
-    if len(infos) > max_entries:
-        raise UnsafeJobHome(
-            f"The job home has {len(infos)} entries, more than the limit of {max_entries}; "
-            "it may be a zip bomb."
-        )
-    for info in infos:
-        problem = entry_problem(info)
-        if problem:
-            raise _unsafe(info, problem)
-    if worker is not None and worker_problem(worker):
-        raise UnsafeJobHome(
-            f"The worker path {worker!r} {worker_problem(worker)}; it must be a relative path "
-            "inside the job home.",
-            entry=str(worker),
-        )
-    os.makedirs(dest, exist_ok=True)
-    root = os.path.realpath(dest)
+    check_listing(
+        infos, worker=worker, max_entries=max_entries, max_bytes=max_bytes, max_ratio=max_ratio
+    )
     created: list[str] = []
-    budget = _ByteBudget(max_bytes)
+    budget = _ByteBudget(max_bytes, cancel)
     try:
+        root = os.path.abspath(dest)
+        _make_dirs(root, root, created, anchor=False)
+        root = os.path.realpath(root)
         for info in infos:
             _extract_one(
                 archive, info, root, budget=budget, created=created, protect=frozenset(protect)
@@ -265,7 +478,7 @@ def extract_zip(
     except BaseException:
         for path in reversed(created):
             with contextlib.suppress(OSError):
-                if os.path.isdir(path):
+                if os.path.isdir(path) and not os.path.islink(path):
                     os.rmdir(path)
                 else:
                     os.unlink(path)
@@ -299,24 +512,33 @@ def _extract_one(
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
-        raise JobHomeError(f"Could not create {info.filename!r} in the job home: {exc}.") from None
+        raise JobHomeError(
+            f"Could not create {info.filename!r} in the job home: {exc}.", entry=info.filename
+        ) from None
     if fresh:
         created.append(target)
+    size = 0
     try:
         with os.fdopen(fd, "wb") as out, archive.open(info) as src:
             while chunk := src.read(CHUNK):
                 budget.spend(len(chunk), info.filename)
                 out.write(chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError) as exc:
-        raise JobHomeError(
-            f"The job home entry {info.filename!r} could not be decompressed: {exc}."
-        ) from None
+                size += len(chunk)
+    except ZIP_FAILURES as exc:
+        raise _corrupt(info, f"could not be decompressed ({type(exc).__name__}: {exc})") from None
+    if size != info.file_size:
+        raise _corrupt(info, f"decompresses to {size} bytes but declares {info.file_size}")
     os.chmod(target, _file_mode(info))
 
 
-def _make_dirs(root: str, path: str, created: list[str]) -> None:
+def _make_dirs(root: str, path: str, created: list[str], *, anchor: bool = True) -> None:
+    """Create ``path`` and its missing parents up to ``root``, recording each one made.
+
+    With ``anchor=False`` ``path`` itself is made too (the walk stops at the first
+    existing directory), so extraction can remove a target it created.
+    """
     missing = []
-    while path != root and not os.path.isdir(path):
+    while (path != root or not anchor) and not os.path.isdir(path):
         if os.path.lexists(path):
             raise JobHomeError(f"{path!r} exists in the job home and is not a directory.")
         missing.append(path)
@@ -331,7 +553,8 @@ def _make_worker_executable(root: str, worker: str) -> None:
     if os.path.islink(path) or not os.path.isfile(path):
         raise JobHomeError(
             f"The worker {worker!r} is not a file in the job home; real Disco's chmod of it "
-            "would fail too. Check the job dict's 'worker' against the job home listing."
+            "would fail too. Check the job dict's 'worker' against the job home listing.",
+            entry=worker,
         )
     os.chmod(path, 0o755)
 
@@ -446,8 +669,9 @@ def copy_entries(
                     while chunk := src.read(CHUNK):
                         budget.spend(len(chunk), info.filename)
                         dst.write(chunk)
-            except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
-                raise JobHomeError(
-                    f"The zip entry {info.filename!r} could not be read: {exc}."
+            except ZIP_FAILURES as exc:
+                raise CorruptJobHome(
+                    f"The zip entry {info.filename!r} could not be read: {exc}.",
+                    entry=info.filename,
                 ) from None
     return len(infos)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import zipfile
 from types import TracebackType
 from typing import IO, Any
@@ -11,11 +12,13 @@ from pydisco.jobpack.errors import InvalidJobPack, JobPackError, JobPackTooLarge
 from pydisco.jobpack.jobhome import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_RATIO,
     JobHomeEntry,
     extract_zip,
     file_identity,
     list_entries,
     open_zip,
+    verify_zip,
 )
 from pydisco.jobpack.model import HEADER_SIZE, HEADER_USED, Header, JobDict
 from pydisco.jobpack.sections import SectionReader
@@ -202,6 +205,31 @@ class JobPack:
         """The job home listing (raises :class:`JobHomeError` if it is not a zip)."""
         return list_entries(self.open_jobhome(), max_entries=max_entries)  # type: ignore[arg-type]
 
+    def verify_jobhome(
+        self,
+        *,
+        worker: str | None = None,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_ratio: int = DEFAULT_MAX_RATIO,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Check the whole job home without writing anything (names, types, sizes, every
+        entry's CRC); raises a :class:`JobHomeError` naming the entry and the limit.
+
+        ``worker`` (when given) must be a file of the job home.
+        """
+        archive = open_zip(self.open_jobhome(), max_entries=max_entries)  # type: ignore[arg-type]
+        with archive:
+            verify_zip(
+                archive,
+                worker=worker,
+                max_entries=max_entries,
+                max_bytes=max_bytes,
+                max_ratio=max_ratio,
+                cancel=cancel,
+            )
+
     def extract_jobhome(
         self,
         dest: str | os.PathLike[str],
@@ -209,6 +237,8 @@ class JobPack:
         worker: str | None = None,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        max_ratio: int = DEFAULT_MAX_RATIO,
+        cancel: threading.Event | None = None,
     ) -> list[str]:
         """Safely extract the job home into ``dest`` (see :func:`extract_jobhome`)."""
         if worker is None:
@@ -222,7 +252,9 @@ class JobPack:
                 worker=worker,
                 max_entries=max_entries,
                 max_bytes=max_bytes,
+                max_ratio=max_ratio,
                 protect=[own] if own is not None else [],
+                cancel=cancel,
             )
 
 
@@ -245,19 +277,34 @@ def extract_jobhome(
     worker: str | None = None,
     max_entries: int = DEFAULT_MAX_ENTRIES,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_ratio: int = DEFAULT_MAX_RATIO,
+    cancel: threading.Event | None = None,
 ) -> list[str]:
     """Extract a job pack's job home into ``dest`` safely; returns the entry names.
 
     ``worker`` defaults to the job dict's worker and gets mode 0755, as the
     master does. Raises :class:`UnsafeJobHome` naming the offending entry for
     absolute names, ``..``, escapes, symbolic links, devices, and more than
-    ``max_entries`` entries or ``max_bytes`` decompressed bytes.
+    ``max_entries`` entries or ``max_bytes`` decompressed bytes;
+    :class:`CorruptJobHome` for an entry that cannot be decompressed; and
+    :class:`ExtractionCancelled` once ``cancel`` is set. Whatever fails, what
+    was written is removed.
     """
     if isinstance(source, JobPack):
         return source.extract_jobhome(
-            dest, worker=worker, max_entries=max_entries, max_bytes=max_bytes
+            dest,
+            worker=worker,
+            max_entries=max_entries,
+            max_bytes=max_bytes,
+            max_ratio=max_ratio,
+            cancel=cancel,
         )
     with JobPack.open(source, strict=worker is None) as pack:
         return pack.extract_jobhome(
-            dest, worker=worker, max_entries=max_entries, max_bytes=max_bytes
+            dest,
+            worker=worker,
+            max_entries=max_entries,
+            max_bytes=max_bytes,
+            max_ratio=max_ratio,
+            cancel=cancel,
         )

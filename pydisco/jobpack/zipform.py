@@ -16,8 +16,16 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import IO, Any, Literal
 
-from pydisco.jobpack.errors import BuildError, JobPackTooLarge, NotAJobPack
-from pydisco.jobpack.jobhome import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, copy_entries, open_zip
+from pydisco.jobpack.errors import BuildError, CorruptJobHome, JobPackTooLarge, NotAJobPack
+from pydisco.jobpack.jobhome import (
+    DAMAGED_DATA,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ENTRIES,
+    METHODS,
+    ZIP_FAILURES,
+    copy_entries,
+    open_zip,
+)
 from pydisco.jobpack.model import MAGIC_BYTES, Header
 from pydisco.jobpack.validation import DEFAULT_MAX_JSON_BYTES, check_jobdict
 from pydisco.jobpack.writer import HomeSource, emit_sections
@@ -76,8 +84,12 @@ def _read_json(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) 
     try:
         with archive.open(info) as member:
             data = member.read(max_bytes + 1)
-    except (zipfile.BadZipFile, NotImplementedError) as exc:
-        raise BuildError(f"{info.filename} could not be read from the zip: {exc}.") from None
+    except ZIP_FAILURES as exc:
+        raise CorruptJobHome(
+            f"{info.filename} could not be read from the zip-form job pack "
+            f"({type(exc).__name__}: {exc}); rebuild it.",
+            entry=info.filename,
+        ) from None
     if len(data) > max_bytes:
         raise JobPackTooLarge(f"{info.filename} is larger than {max_bytes} bytes.")
     try:
@@ -116,6 +128,14 @@ def zip_form_to_binary(
                 "The zip archive has no jobdict.json at its root, so it is not a zip-form "
                 "job pack; add jobdict.json (and optionally jobenvs.json and jobdata)."
             )
+        for name in SPECIAL_NAMES:
+            info = by_name.get(name)
+            if info is not None and (info.compress_type not in METHODS or info.flag_bits & 1):
+                raise CorruptJobHome(
+                    f"{name} in the zip-form job pack is encrypted or uses compression method "
+                    f"{info.compress_type}; only stored (0) and deflated (8) are read.",
+                    entry=name,
+                )
         jobdict = _read_json(archive, by_name[JOBDICT_NAME], DEFAULT_MAX_JSON_BYTES)
         if not isinstance(jobdict, dict):
             raise BuildError("jobdict.json must hold a JSON object.")
@@ -143,11 +163,23 @@ def zip_form_to_binary(
             ),
         )
         jobdata: Any = b""
-        if JOBDATA_NAME in by_name:
-            jobdata = stack.enter_context(archive.open(by_name[JOBDATA_NAME]))
-        return emit_sections(
-            out, version, dict_bytes=dict_bytes, envs_bytes=envs_bytes, home=home, jobdata=jobdata
-        )
+        try:
+            if JOBDATA_NAME in by_name:
+                jobdata = stack.enter_context(archive.open(by_name[JOBDATA_NAME]))
+            return emit_sections(
+                out,
+                version,
+                dict_bytes=dict_bytes,
+                envs_bytes=envs_bytes,
+                home=home,
+                jobdata=jobdata,
+            )
+        except DAMAGED_DATA as exc:
+            raise CorruptJobHome(
+                f"{JOBDATA_NAME} could not be read from the zip-form job pack "
+                f"({type(exc).__name__}: {exc}); rebuild it.",
+                entry=JOBDATA_NAME,
+            ) from None
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from pydisco.integers import parse_decimal
+from pydisco.jobpack import HomeLimits
 from pydisco.loopback import is_loopback_host
 from pydisco.master.errors import ConfigError
 from pydisco.protocol.limits import (
@@ -43,6 +44,18 @@ DEFAULT_MAX_FAILURE_RATE = 100
 MAX_JOBPACK_BYTES = 1 << 30
 #: The largest control request body (Disco's limit for ``/disco/ctrl/*``).
 MAX_CTRL_BODY_BYTES = 32 << 20
+#: Job home limits checked at submit (the whole job home is read, nothing written):
+#: decompressed bytes, entries, and an entry's declared size over its compressed size.
+MAX_JOBHOME_BYTES = 1 << 30
+MAX_JOBHOME_ENTRIES = 10_000
+MAX_JOBHOME_RATIO = 1100
+#: The node table's bounds: nodes in all (ranges included), slots per node, and the
+#: length of a spec (so a range's bounds are small numbers, parsed without work).
+MAX_NODES = 1024
+MAX_SLOTS = 1024
+MAX_SPEC_CHARS = 255
+#: ``save_settings``: each setting's accepted range (inclusive).
+SETTING_RANGES = {"max_failure_rate": (0, 1_000_000), "accept_new_jobs": (0, 1)}
 #: Disco's defaults for ports that go into TASK replies.
 DEFAULT_DISCO_PORT = 8989
 DEFAULT_PUT_PORT = 8990
@@ -93,6 +106,20 @@ class MasterSettings:
     #: The clock the MSG throttle counts with (seconds). Tests pass a frozen one, so
     #: "N messages within a second" does not depend on how fast the machine is.
     msg_clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
+    #: Seconds a task may run before its worker is killed and the task fails; None
+    #: (Disco's behaviour) is no limit. A job's ``scheduler.task_timeout`` may be shorter.
+    task_timeout: float | None = None
+    jobhome_max_bytes: int = MAX_JOBHOME_BYTES
+    jobhome_max_entries: int = MAX_JOBHOME_ENTRIES
+    jobhome_max_ratio: int = MAX_JOBHOME_RATIO
+
+    def jobhome_limits(self) -> HomeLimits:
+        """The job home limits as the keyword arguments of the jobpack checks."""
+        return HomeLimits(
+            max_bytes=self.jobhome_max_bytes,
+            max_entries=self.jobhome_max_entries,
+            max_ratio=self.jobhome_max_ratio,
+        )
 
     @property
     def disco_name(self) -> str:
@@ -114,30 +141,82 @@ class MasterSettings:
 
 
 _RANGE = re.compile(r"^(?P<base>.*?)(?P<low>[0-9]+):(?P<high>[0-9]+)$")
+_NODE_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])$")
+
+
+def node_name_problem(name: str) -> str:
+    """Why ``name`` cannot name a node (its data lives in ``<data>/<name>``), or ``""``."""
+    if not _NODE_NAME.match(name):
+        return (
+            "a node name starts with a letter or digit and holds only letters, digits, "
+            "'.', '_' and '-' (so never '.', '..' or a master directory like '_disco_8989'), "
+            "or is an IPv6 address in brackets such as '[::1]'"
+        )
+    return ""
 
 
 def expand_spec(spec: str) -> list[str]:
-    """The host names a node spec stands for (``node01:10`` -> node01..node10)."""
-    if not isinstance(spec, str) or not spec or any(c.isspace() for c in spec):
-        raise ConfigError(f"Invalid node spec {spec!r}: expected a host name or 'name01:10'.")
+    """The host names a node spec stands for (``node01:10`` -> node01..node10).
+
+    A range may stand for at most :data:`MAX_NODES` names; its size is known
+    before any name is made.
+    """
+    if not isinstance(spec, str) or not spec or len(spec) > MAX_SPEC_CHARS:
+        raise ConfigError(
+            f"Invalid node spec {spec!r:.80}: expected a host name or 'name01:10' of at most "
+            f"{MAX_SPEC_CHARS} characters."
+        )
     match = _RANGE.match(spec)
     if match is None:
-        if ":" in spec or "/" in spec:
-            raise ConfigError(f"Invalid node spec {spec!r}: expected a host name or 'name01:10'.")
+        problem = node_name_problem(spec)
+        if problem:
+            raise ConfigError(f"Invalid node name {spec!r}: {problem}.")
         return [spec]
     base, low, high = match["base"], match["low"], match["high"]
-    if not base or int(high) < int(low):
+    if not base or int(high) < int(low) or node_name_problem(base + low):
         raise ConfigError(f"Invalid node range {spec!r}: expected e.g. 'node01:10'.")
+    if int(high) - int(low) + 1 > MAX_NODES:
+        raise ConfigError(
+            f"The node range {spec!r} stands for {int(high) - int(low) + 1} nodes, more than "
+            f"the limit of {MAX_NODES}."
+        )
     width = len(high)
     return [f"{base}{n:0{width}d}" for n in range(int(low), int(high) + 1)]
 
 
 def _slots(value: Any) -> int:
     text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    slots = parse_decimal(text)
-    if slots is None or slots < 1:
-        raise ConfigError(f"Invalid slot count {value!r}: expected a positive integer string.")
+    slots = parse_decimal(text) if len(text) <= 6 else None
+    if slots is None:
+        raise ConfigError(f"Invalid slot count {value!r:.40}: expected a positive integer string.")
+    if not 1 <= slots <= MAX_SLOTS:
+        raise ConfigError(f"Invalid slot count {value!r}: expected 1 to {MAX_SLOTS}.")
     return slots
+
+
+def check_settings(values: Any) -> dict[str, int]:
+    """Validate ``save_settings`` values: strings holding integers (Disco's form), in range.
+
+    Unknown keys are refused, naming them. Raises :class:`ConfigError`.
+    """
+    if not isinstance(values, dict):
+        raise ConfigError('The settings must be a JSON object such as {"max_failure_rate": "3"}.')
+    unknown = sorted(set(values) - set(SETTING_RANGES))
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting(s) {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(SETTING_RANGES)}."
+        )
+    checked = {}
+    for key, value in values.items():
+        low, high = SETTING_RANGES[key]
+        text = value if isinstance(value, str) else None
+        if text is None or not re.fullmatch(r"-?[0-9]{1,12}", text):
+            raise ConfigError(f"{key}: a string holding an integer expected, got {value!r:.40}")
+        if not low <= int(text) <= high:
+            raise ConfigError(f"{key}: must be from {low} to {high}, got {text}")
+        checked[key] = int(text)
+    return checked
 
 
 @attrs.define
@@ -170,6 +249,8 @@ class NodeTable:
             raise ConfigError("invalid config")
         rows: list[list[str]] = []
         seen: set[str] = set()
+        if not value:
+            raise ConfigError("invalid config: the node table must list at least one node")
         for row in value:
             if (
                 not isinstance(row, list)
@@ -181,11 +262,13 @@ class NodeTable:
             try:
                 names = expand_spec(spec)
                 _slots(slots)
-            except ConfigError:
-                raise ConfigError("invalid config") from None
+            except ConfigError as exc:
+                raise ConfigError(f"invalid config: {exc}") from None
             if seen.intersection(names):
                 raise ConfigError("duplicate nodes")
             seen.update(names)
+            if len(seen) > MAX_NODES:
+                raise ConfigError(f"invalid config: more than {MAX_NODES} nodes in all")
             rows.append([spec, slots])
         return rows
 
@@ -214,9 +297,29 @@ def _str_list(value: Any, what: str) -> list[str]:
     return list(value)
 
 
-def default_table() -> NodeTable:
-    """Disco's default: this machine as ``localhost`` with one slot per CPU."""
-    return NodeTable(hosts=[["localhost", str(os.cpu_count() or 1)]])
+def default_node(host: str) -> str:
+    """The node a master listening on ``host`` is, when no table says otherwise.
+
+    Disco's ``localhost`` for ``127.0.0.1``, ``localhost`` and the wildcard
+    addresses (which include ``127.0.0.1``); otherwise the address listened on,
+    so that result URLs name a host that serves them: ``127.0.0.2``, and
+    ``[::1]`` (bracketed, as in URLs) for ``::1``.
+    """
+    if host in ("127.0.0.1", "localhost", "0.0.0.0", "::", ""):
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
+def default_table(host: str = "127.0.0.1") -> NodeTable:
+    """Disco's default: this machine as one node (:func:`default_node`), a slot per CPU."""
+    return NodeTable(hosts=[[default_node(host), str(os.cpu_count() or 1)]])
+
+
+def url_authority(host: str, port: int) -> str:
+    """``host:port`` for a URL; an IPv6 address is bracketed (``[::1]:8989``)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
 
 
 def parse_nodes_option(spec: str) -> NodeTable:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shutil
 import time
 from pathlib import Path
@@ -12,7 +13,14 @@ from typing import Any
 
 from pydisco.dataurls import data_path_parts, node_http_url, split_url
 from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
-from pydisco.master.config import MasterSettings, NodeTable, default_table, parse_nodes_option
+from pydisco.jobpack.submit import check_submit
+from pydisco.master.config import (
+    MasterSettings,
+    NodeTable,
+    check_settings,
+    default_table,
+    parse_nodes_option,
+)
 from pydisco.master.ddfs import Ddfs
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import append_event
@@ -21,6 +29,7 @@ from pydisco.master.layout import JobNamer, atomic_write, hexhash, url_host
 from pydisco.master.nodes import Link, NodeLinks
 from pydisco.master.runner import reap_all
 from pydisco.master.scheduler import Scheduler
+from pydisco.master.survivors import WorkerRecords
 from pydisco.protocol import jsoncodec
 
 __all__ = ["MasterCore", "SubmitResult"]
@@ -49,7 +58,11 @@ class MasterCore:
         self.root = settings.master_root
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "tmp").mkdir(exist_ok=True)
-        self.table = self._load_table()
+        try:
+            self.table = self._load_table()
+        except (ConfigError, ValueError) as exc:
+            log.warning("saved node table unusable, starting from the default: %s", exc)
+            self.table = default_table(settings.host)
         if settings.nodes is not None:
             fresh = parse_nodes_option(settings.nodes)
             fresh.blacklist = self.table.blacklist
@@ -73,6 +86,7 @@ class MasterCore:
         self.namer = JobNamer()
         self.url = ""
         self.port = 0
+        self.worker_records = WorkerRecords(self.root)
         self._submit_lock = asyncio.Lock()
         self._starts: set[asyncio.Task[None]] = set()
         self._http: Any = None
@@ -162,14 +176,19 @@ class MasterCore:
     def _load_table(self) -> NodeTable:
         path = self.root / CONFIG_FILE
         if not path.exists():
-            return default_table()
+            return default_table(self.settings.host)
         raw = jsoncodec.loads(path.read_bytes())
+        table = NodeTable.from_json(raw)
         if isinstance(raw, dict) and isinstance(raw.get(SETTINGS_KEY), dict):
-            for key in ("max_failure_rate", "accept_new_jobs"):
-                value = raw[SETTINGS_KEY].get(key)
-                if isinstance(value, int) and not isinstance(value, bool):
+            saved = {k: str(v) for k, v in raw[SETTINGS_KEY].items() if type(v) is int}
+            try:
+                values = check_settings(saved)
+            except ConfigError as exc:
+                log.warning("saved settings ignored: %s", exc)
+            else:
+                for key, value in values.items():
                     setattr(self.settings, key, value)
-        return NodeTable.from_json(raw)
+        return table
 
     def _save_table(self) -> None:
         data = self.table.to_json()
@@ -228,16 +247,21 @@ class MasterCore:
             "accept_new_jobs": self.settings.accept_new_jobs,
         }
 
-    def save_settings(self, values: dict[str, int]) -> None:
-        """``save_settings`` (already validated)."""
-        for key, value in values.items():
+    def save_settings(self, body: Any) -> None:
+        """``save_settings``; raises :class:`ConfigError` naming the bad key or value."""
+        for key, value in check_settings(body).items():
             setattr(self.settings, key, value)
         self._save_table()
 
     # -- jobs ---------------------------------------------------------------------------------
 
     def restore(self) -> None:
-        """Load every job on disk; jobs that were running are now dead."""
+        """Load every job on disk; jobs that were running are now dead.
+
+        Workers a crashed master left running are killed first, and a job that
+        was running gets the task counts its events and results indexes prove.
+        """
+        self.worker_records.kill_survivors()
         found = []
         for job_dir in on_disk(self.root):
             record: dict[str, Any] = {}
@@ -256,6 +280,11 @@ class MasterCore:
                 record["status"] = "dead"
                 if "pipeline" not in record:
                     record.update(self._describe_pack(job_dir / "jobfile"))
+                record["pipeline"] = restored_rows(
+                    record.get("pipeline", []),
+                    job_dir / "events",
+                    list(self.settings.data_dir.glob(f"*/{hexhash(job_dir.name)}/{job_dir.name}")),
+                )
                 record["created"] = created
                 record["name"] = job_dir.name
                 atomic_write(job_dir / STATE_FILE, jsoncodec.dumps(record))
@@ -282,9 +311,12 @@ class MasterCore:
     async def submit(self, pack_path: Path) -> SubmitResult:
         """Validate a received pack (a temp file), and start its job."""
         try:
-            jobdict, envs = await asyncio.to_thread(_open_pack, pack_path)
+            jobdict, envs = await asyncio.to_thread(_open_pack, pack_path, self.settings)
         except InvalidJobPack as exc:
             pack_path.unlink(missing_ok=True)
+            if exc.check == "payload":
+                # Disco's reason here is Erlang's crash text (function_clause, badarg...).
+                return SubmitResult(reason=f"{exc.message} (Disco: {exc.reason})")
             return SubmitResult(reason=exc.reason)
         except (JobPackError, OSError) as exc:
             pack_path.unlink(missing_ok=True)
@@ -305,6 +337,11 @@ class MasterCore:
                 job.emit(
                     f"WARN: Node {node.name} is not connected: {node.reason}; no task goes there"
                 )
+        if not any(not n.blacklisted and n.slots > 0 for n in self.scheduler.nodes.values()):
+            job.emit(
+                "WARNING: no node can run its tasks now (every node in the table is "
+                "blacklisted); they wait until a node is whitelisted or added"
+            )
         job.save()
         start = asyncio.get_running_loop().create_task(job.start())
         self._starts.add(start)
@@ -397,11 +434,63 @@ class MasterCore:
             job.events.close()
         await self.scheduler.drain()
         await reap_all()
+        self.worker_records.close()
 
 
-def _open_pack(path: Path) -> tuple[Any, dict[str, str]]:
+_SCHEDULED = re.compile(r"^Stage (.+) scheduled with (\d+) tasks$")
+_RECEIVED = re.compile(r"^SYS: \[(.+):(\d+)\] Received results from ")
+_FAILED = re.compile(r'^Task (.+):(\d+) failed on "')
+_FATAL = re.compile(r"^FATAL: \[(.+):(\d+)\] ")
+_INDEX = re.compile(r"^(.+)-(\d+)-\d+\.results$")
+
+
+def restored_rows(rows: list[Any], events: Path, homes: list[Path]) -> list[list[Any]]:
+    """A crashed job's ``[stage, pending, waiting, running, done, failed]`` rows, rebuilt.
+
+    ``state.json`` is saved at stage boundaries only, so its counts are stale
+    after a crash. The events say how many tasks each stage had, which sent
+    results and which failed; a results index in a node's job home (written
+    and fsynced before a task counts as done) proves a task done too. Nothing
+    runs any more: pending and running are 0, the rest is waiting.
+    """
+    names = [row[0] for row in rows if isinstance(row, list) and row and isinstance(row[0], str)]
+    total: dict[str, int] = {}
+    done: dict[str, set[int]] = {name: set() for name in names}
+    failed: dict[str, int] = dict.fromkeys(names, 0)
+    with contextlib.suppress(OSError), events.open("rb") as lines:
+        for line in lines:
+            try:
+                message = jsoncodec.loads(line)[2]
+            except (jsoncodec.JSONError, IndexError, KeyError, TypeError):
+                continue
+            if not isinstance(message, str):
+                continue
+            if match := _SCHEDULED.match(message):
+                total[match[1]] = int(match[2])
+            elif match := _RECEIVED.match(message):
+                done.setdefault(match[1], set()).add(int(match[2]))
+            elif (match := _FAILED.match(message)) or (match := _FATAL.match(message)):
+                failed[match[1]] = failed.get(match[1], 0) + 1
+    for home in homes:
+        with contextlib.suppress(OSError):
+            for index in (home / ".disco").iterdir():
+                if match := _INDEX.match(index.name):
+                    done.setdefault(match[1], set()).add(int(match[2]))
+    restored = []
+    for name in names:
+        finished = len(done.get(name, ()))
+        tasks = max(total.get(name, 0), finished)
+        restored.append([name, 0, tasks - finished, 0, finished, failed.get(name, 0)])
+    return restored
+
+
+def _open_pack(path: Path, settings: MasterSettings) -> tuple[Any, dict[str, str]]:
+    """Validate the pack and read its whole job home without writing it (off the loop)."""
     with JobPack.open(path) as pack:
-        return pack.jobdict, dict(pack.jobenvs)
+        jobdict = pack.jobdict
+        check_submit(jobdict.raw, pack.raw_jobenvs)
+        pack.verify_jobhome(worker=jobdict.worker, **settings.jobhome_limits())
+        return jobdict, dict(pack.jobenvs)
 
 
 def _safe_name(name: str) -> bool:

@@ -20,16 +20,17 @@ import functools
 import os
 import random
 import shutil
+import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
 
 from pydisco.ddfsnames import results_tag
-from pydisco.jobpack import JobDict, JobPackError, extract_jobhome
+from pydisco.jobpack import ExtractionCancelled, JobDict, JobPackError, extract_jobhome
 from pydisco.master.config import MasterSettings
 from pydisco.master.ddfs import Ddfs
 from pydisco.master.events import EventLog
@@ -47,6 +48,7 @@ from pydisco.master.layout import atomic_write, format_duration, hexhash, job_ho
 from pydisco.master.runner import (
     INDEX_WRITER,
     Outcome,
+    Records,
     RunDone,
     RunError,
     RunFatal,
@@ -67,6 +69,10 @@ class JobContext(Protocol):
 
     settings: MasterSettings
     scheduler: Scheduler
+
+    @property
+    def worker_records(self) -> Records | None:
+        """Running workers, recorded so that a restarted master kills survivors."""
 
     @property
     def master_url(self) -> str: ...
@@ -251,7 +257,14 @@ class Job:
         self._syncing = 0
         self._synced_all: asyncio.Future[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
-        self._homes: dict[str, asyncio.Lock] = {}
+        #: One job home is made at a time; the first one's path and entries, once made.
+        self._home_lock = asyncio.Lock()
+        self._first_home: tuple[Path, list[str]] | None = None
+        #: Set when the job ends: an extraction in flight stops and removes what it wrote.
+        self._cancel = threading.Event()
+        self._extractions: set[asyncio.Future[list[str]]] = set()
+        #: Why the job home could not be extracted; never tried again.
+        self._home_error: str | None = None
         self._launches: dict[str, _Launch] = {}
         self._rng = random.Random()
         self._start = time.monotonic()
@@ -544,7 +557,11 @@ class Job:
         try:
             await self._ensure_home(host, home)
         except (OSError, JobPackError) as exc:
-            return RunError(f"Jobpack extraction failed: {exc}")
+            # Not a task error: a retry would extract (and fail) again, so the job dies.
+            if self._home_error is None:
+                self._home_error = f"Jobpack extraction failed: {exc}"
+        if self._home_error is not None:
+            return RunFatal(self._home_error)
         return self._launches.get(host) or self._launch(host, home, worker)
 
     def _worker_run(self, task: Task, launch: _Launch) -> WorkerRun:
@@ -562,6 +579,7 @@ class Job:
             task=task,
             emit=self.emit,
             timers=launch.timers,
+            records=self.ctx.worker_records if self.ctx is not None else None,
         )
         task.run = run
         return run
@@ -571,7 +589,7 @@ class Job:
         assert self.ctx is not None
         settings = self.ctx.settings
         argv = [worker] if settings.nice == 0 else ["nice", "-n", str(settings.nice), worker]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "DDFS_"))}
+        env = worker_environment(os.environ)
         env.update(self.envs)
         info = {
             "master": self.ctx.master_url,
@@ -587,32 +605,109 @@ class Job:
             settings.pid_timeout,
             settings.partial_timeout,
             settings.drain_timeout,
+            self._task_timeout(settings.task_timeout),
             clock=settings.msg_clock,
         )
         launch = _Launch(argv, home, env, info, timers)
         self._launches[host] = launch
         return launch
 
-    async def _ensure_home(self, host: str, home: Path) -> None:
-        """Extract the job home on ``host`` once (facts §7.7)."""
-        lock = self._homes.setdefault(host, asyncio.Lock())
-        async with lock:
-            if not (home / ".jobhome").exists():
-                await asyncio.to_thread(self._extract, home)
-
-    def _extract(self, home: Path) -> None:
+    def _task_timeout(self, master: float | None) -> float | None:
+        """The job's ``scheduler.task_timeout`` and the master's: the shorter one set."""
         assert self.jobdict is not None
+        scheduler = self.jobdict.raw.get("scheduler")
+        own = scheduler.get("task_timeout") if isinstance(scheduler, dict) else None
+        limits = [float(t) for t in (own, master) if isinstance(t, (int, float)) and t]
+        return min(limits) if limits else None
+
+    async def _ensure_home(self, host: str, home: Path) -> None:
+        """Make the job home on ``host`` (facts §7.7): extracted once per job, linked after.
+
+        The first node to need it extracts the pack; every other node's home
+        gets hard links to those files (a copy where links cannot be made), so
+        a job home is decompressed and checked once, however many nodes run
+        the job. A failure is kept and never retried. The work runs in a
+        thread that the job's end stops (``_cancel``); :meth:`wait_runs` waits
+        for it, so a killed job leaves nothing behind.
+        """
+        async with self._home_lock:
+            if self._home_error is not None or (home / ".jobhome").exists():
+                return
+            if self._first_home is None:
+                work = asyncio.to_thread(self._extract, home)
+            else:
+                work = asyncio.to_thread(self._clone, *self._first_home, home)
+            extraction = asyncio.ensure_future(work)
+            self._extractions.add(extraction)
+            extraction.add_done_callback(self._extraction_done)
+            names = await asyncio.shield(extraction)
+            if self._first_home is None:
+                self._first_home = (home, names)
+
+    def _extraction_done(self, extraction: asyncio.Future[list[str]]) -> None:
+        self._extractions.discard(extraction)
+        if not extraction.cancelled():
+            extraction.exception()  # retrieved here: the run awaiting it may be gone
+
+    def _extract(self, home: Path) -> list[str]:
+        """Extract the pack's job home into ``home``; returns the entry paths."""
+        assert self.jobdict is not None and self.ctx is not None
+        with self._fresh_home(home) as target:
+            names = extract_jobhome(
+                target,
+                home,
+                worker=self.jobdict.worker,
+                cancel=self._cancel,
+                **self.ctx.settings.jobhome_limits(),
+            )
+        return ["/".join(p for p in n.split("/") if p not in ("", ".")) for n in names]
+
+    def _clone(self, source: Path, names: list[str], home: Path) -> list[str]:
+        """Give ``home`` the files extracted into ``source``: hard links, else copies."""
+        with self._fresh_home(home):
+            for name in names:
+                if self._cancel.is_set():
+                    raise ExtractionCancelled(
+                        f"The job home was being linked (at entry {name!r}) when its job "
+                        "was killed; what was written is removed.",
+                        entry=name,
+                    )
+                src, dst = source / name, home / name
+                if src.is_dir():
+                    dst.mkdir(parents=True, exist_ok=True)
+                    continue
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copy2(src, dst)
+        return names
+
+    @contextlib.contextmanager
+    def _fresh_home(self, home: Path) -> Iterator[Path]:
+        """Create ``home`` with the job pack as ``jobfile``; yields the pack's path there.
+
+        ``.jobhome`` marks it complete; on any failure what was made is removed.
+        """
+        fresh = not home.exists()
         home.mkdir(parents=True, exist_ok=True)
         target = home / "jobfile"
-        if not target.exists():
-            tmp = home / f"jobfile@{time.time_ns():x}"
-            try:
-                os.link(self.pack_path, tmp)
-            except OSError:
-                shutil.copyfile(self.pack_path, tmp)
-            os.replace(tmp, target)
-        extract_jobhome(target, home, worker=self.jobdict.worker)
-        (home / ".jobhome").touch()
+        try:
+            if not target.exists():
+                tmp = home / f"jobfile@{time.time_ns():x}"
+                try:
+                    os.link(self.pack_path, tmp)
+                except OSError:
+                    shutil.copyfile(self.pack_path, tmp)
+                os.replace(tmp, target)
+            yield target
+            (home / ".jobhome").touch()
+        except BaseException:
+            if fresh:
+                shutil.rmtree(home, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+            raise
 
     def _on_outcome(self, task: Task, host: str, outcome: Outcome) -> None:
         assert self.ctx is not None
@@ -758,6 +853,7 @@ class Job:
             self.fail()
 
     def _end(self) -> None:
+        self._cancel.set()
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
@@ -780,15 +876,29 @@ class Job:
 
     async def wait_runs(self) -> None:
         """Wait until every cancelled run has killed its worker."""
-        runs: list[asyncio.Future[None]] = [
-            r for r in self._runs if r is not asyncio.current_task()
-        ]
+        runs: list[asyncio.Future[Any]] = [r for r in self._runs if r is not asyncio.current_task()]
+        runs.extend(self._extractions)
         if self._syncing:
             if self._synced_all is None or self._synced_all.done():
                 self._synced_all = asyncio.get_running_loop().create_future()
             runs.append(self._synced_all)
         if runs:
             await asyncio.gather(*runs, return_exceptions=True)
+
+
+#: Variables of the master's environment a worker never gets: Disco's own settings, and
+#: every ``PYDISCO_*`` one (the master token among them) except the workers' settings.
+HIDDEN_PREFIXES = ("DISCO_", "DDFS_", "PYDISCO_")
+WORKER_PREFIX = "PYDISCO_WORKER_"
+
+
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The master's environment as workers inherit it (the job envs are added on top)."""
+    return {
+        k: v
+        for k, v in environ.items()
+        if not k.startswith(HIDDEN_PREFIXES) or k.startswith(WORKER_PREFIX)
+    }
 
 
 def hh_dir(root: Path, name: str) -> Path:

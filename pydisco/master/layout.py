@@ -25,7 +25,7 @@ __all__ = [
     "url_host",
 ]
 
-_URL_HOST = re.compile(r"^[a-zA-Z0-9]+://([^/:]*)")
+_URL_HOST = re.compile(r"^[a-zA-Z0-9]+://(\[[^\]/]*\]|[^/:]*)")
 
 
 def hexhash(name: str) -> str:

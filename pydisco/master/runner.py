@@ -66,7 +66,16 @@ from pydisco.protocol.limits import LAST_WORDS_BYTES
 from pydisco.protocol.messages import classify_output
 from pydisco.resultsindex import IndexLineError, format_index_line
 
-__all__ = ["Outcome", "RunDone", "RunError", "RunFatal", "Timers", "WorkerRun", "classify_output"]
+__all__ = [
+    "Outcome",
+    "Records",
+    "RunDone",
+    "RunError",
+    "RunFatal",
+    "Timers",
+    "WorkerRun",
+    "classify_output",
+]
 
 
 @attrs.frozen
@@ -215,13 +224,27 @@ Outcome: TypeAlias = RunDone | RunError | RunFatal
 
 @attrs.frozen
 class Timers:
-    """Worker timers, in seconds (Disco's values by default)."""
+    """Worker timers, in seconds (Disco's values by default).
+
+    ``task`` (pydisco's ``task_timeout``; ``None``, Disco's behaviour, is no limit)
+    bounds a whole run: past it the worker's process group is killed and the
+    task fails, naming the timeout.
+    """
 
     pid: float
     partial: float
     drain: float
+    task: float | None = None
     #: What the MSG throttle takes as "now" (the master's ``msg_clock`` setting).
     clock: Callable[[], float] = time.monotonic
+
+
+class Records(Protocol):
+    """Where running workers are recorded, so a restarted master can kill survivors."""
+
+    def add(self, pid: int) -> None: ...
+
+    def remove(self, pid: int) -> None: ...
 
 
 class TaskInputs(Protocol):
@@ -449,8 +472,10 @@ class WorkerRun:
         task: TaskInputs,
         emit: Callable[[str, str], None],
         timers: Timers,
+        records: Records | None = None,
     ) -> None:
         self.argv = list(argv)
+        self.records = records
         self.home = home
         self.env = env
         self.info = info
@@ -501,6 +526,8 @@ class WorkerRun:
             return await self._converse()
         finally:
             self.kill()
+            if self.records is not None and self.pid is not None:
+                self.records.remove(self.pid)
             # The slot is free as soon as SIGKILL is sent; reaping happens meanwhile.
             self._close()
             if self._proc is not None and self._loop is not None:
@@ -519,6 +546,8 @@ class WorkerRun:
             proc = await self._spawn_in_thread(loop)
         self._proc = proc
         self.pid = proc.pid
+        if self.records is not None:
+            self.records.add(proc.pid)
         assert proc.stdout is not None and proc.stdin is not None
         # The pipes are read and written directly from the loop (no transports): a
         # worker's whole conversation is a few small frames each way.
@@ -662,6 +691,8 @@ class WorkerRun:
         inbox = self._inbox
         got_bytes = False
         last_chunk = loop.time()
+        limit = self.timers.task
+        deadline = None if limit is None else loop.time() + limit
         while True:
             # Handle every message that can be handled now (inline: this runs per chunk).
             while True:
@@ -690,11 +721,16 @@ class WorkerRun:
                 timeout = self.timers.pid - (loop.time() - last_chunk)
             elif self._withheld is None and session.unparsed:
                 timeout = self.timers.partial - (loop.time() - last_chunk)
+            if deadline is not None:
+                left = deadline - loop.time()
+                timeout = left if timeout is None else min(timeout, left)
             try:
                 if timeout is not None and timeout <= 0:
                     raise TimeoutError
                 item = await inbox.get(timeout)
             except TimeoutError:
+                if deadline is not None and loop.time() >= deadline:
+                    return self._task_timed_out()
                 return self._timed_out()
             if item is _WAKE:
                 continue
@@ -705,6 +741,11 @@ class WorkerRun:
             else:
                 self._eof = True
             session.receive_data(item)
+
+    def _task_timed_out(self) -> Outcome:
+        text = f"Task exceeded its task_timeout of {self.timers.task:g} seconds; killed"
+        self._warn(text)
+        return RunError(died(text, self.session.unparsed))
 
     def _timed_out(self) -> Outcome:
         if self.session.worker_pid is None:

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from pydisco.loopback import is_loopback_host
-from pydisco.master.config import DEFAULT_PUT_PORT, MasterSettings
+from pydisco.master.config import DEFAULT_PUT_PORT, MasterSettings, url_authority
 from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.nodes import NodeLinks
@@ -111,7 +111,7 @@ class ReferenceMaster:
         shown = self.settings.host
         if shown in ("0.0.0.0", "::"):
             shown = socket.gethostname()
-        self.url = f"http://{shown}:{self.port}"
+        self.url = f"http://{url_authority(shown, self.port)}"
         core.url = self.url
         log.info("listening on %s (data in %s)", self.url, self.settings.data_dir)
 

@@ -188,9 +188,15 @@ class Api:
             raise Refused("Request body too large", 413)
         data = await request.read()
         try:
-            return jsoncodec.loads(data)
+            value = jsoncodec.loads(data)
         except jsoncodec.JSONError as exc:
             raise Refused(f"The request body is not valid JSON: {exc}") from None
+        if not _unicode(value):
+            raise Refused(
+                "The request body holds a string that is not Unicode text (a lone surrogate "
+                "escape such as \\ud800); send names and values as UTF-8 text."
+            )
+        return value
 
     def _job(self, request: web.Request) -> Any:
         name = request.query.get("name")
@@ -385,18 +391,10 @@ class Api:
         return ok("table saved!")
 
     async def save_settings(self, body: Any) -> web.StreamResponse:
-        if not isinstance(body, dict):
-            raise Refused(f"object expected, '{jsoncodec.dumps_text(body)}' received")
-        values = {}
-        for key in ("max_failure_rate", "accept_new_jobs"):
-            if key not in body:
-                continue
-            value = body[key]
-            number = parse_decimal(value, signed=True) if isinstance(value, str) else None
-            if number is None:
-                raise Refused(f"{key}: a string holding an integer expected, got {value!r}")
-            values[key] = number
-        self.core.save_settings(values)
+        try:
+            self.core.save_settings(body)
+        except ConfigError as exc:
+            raise Refused(str(exc)) from None
         return ok("Settings saved")
 
     # -- data ----------------------------------------------------------------------------------
@@ -404,15 +402,8 @@ class Api:
     async def data_file(self, request: web.Request, raw_rel: str) -> web.StreamResponse:
         """``GET /disco/<path>``: a file under the data directory, never outside it."""
         rel = urllib.parse.unquote(raw_rel)
-        parts = rel.split("/")
-        if (
-            not rel
-            or rel.startswith("/")
-            or "\x00" in rel
-            or any(p in ("", ".", "..") for p in parts[:-1])
-            or parts[-1] in (".", "..")
-        ):
-            return not_found()
+        if not rel or "\x00" in rel or any(p in ("", ".", "..") for p in rel.split("/")):
+            return not_found()  # empty segments (a trailing slash too), dots, absolute paths
         target = self.data / rel
         try:
             real = target.resolve(strict=True)
@@ -425,6 +416,27 @@ class Api:
         if not real.is_file():
             return not_found()
         return await serve_file(request, real, "application/octet-stream")
+
+
+def _unicode(value: Any) -> bool:
+    """Whether every string in a decoded JSON value (keys too) is encodable text.
+
+    Iterative, so a deeply nested body cannot exhaust the stack.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return True
 
 
 def _is_event_line(line: str) -> bool:

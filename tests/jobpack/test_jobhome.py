@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import threading
 import zipfile
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from jobpack_helpers import write_pack
 
 from pydisco import jobpack
-from pydisco.jobpack import JobHomeError, UnsafeJobHome
+from pydisco.jobpack import ExtractionCancelled, JobHomeError, UnsafeJobHome
 
 JOBDICT = {
     "prefix": "J",
@@ -37,6 +38,7 @@ def home(*entries: tuple[str, bytes, int], compression: int = zipfile.ZIP_STORED
 
 
 WORKER = ("worker", b"#!/bin/sh\n", stat.S_IFREG | 0o644)
+REG = stat.S_IFREG | 0o644
 
 
 def extract(data: bytes, dest: Path, **limits: int) -> list[str]:
@@ -202,3 +204,27 @@ def test_extracting_next_to_the_pack_never_overwrites_it(tmp_path: Path) -> None
     with pytest.raises(UnsafeJobHome, match="job pack being extracted"):
         jobpack.extract_jobhome(pack, tmp_path)
     assert pack.read_bytes() == data
+
+
+class _SetAfter(threading.Event):
+    """An event that reads as set from its ``n``-th check on (a deterministic kill)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.left = n
+
+    def is_set(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
+def test_cancel_stops_extraction_and_removes_what_was_written(tmp_path: Path) -> None:
+    big = bytes(3 << 20)  # three read chunks per entry
+    data = home(WORKER, ("a/one", big, REG), ("a/two", big, REG), ("three", big, REG))
+    dest = tmp_path / "new" / "home"
+    with pytest.raises(ExtractionCancelled, match="killed") as info:
+        jobpack.extract_jobhome(
+            io.BytesIO(write_pack(JOBDICT, jobhome=data)), dest, cancel=_SetAfter(5)
+        )
+    assert info.value.entry == "a/two"
+    assert not (tmp_path / "new").exists()

@@ -132,8 +132,11 @@ def test_settings_and_tables(reference_master):
         "max_failure_rate": 100,
         "accept_new_jobs": 1,
     }
-    saved = post(url, "/disco/ctrl/save_settings",
-                 {"max_failure_rate": "10", "accept_new_jobs": "0", "other": 1})  # fmt: skip
+    unknown = post(url, "/disco/ctrl/save_settings", {"max_failure_rate": "10", "other": 1})
+    assert unknown.status_code == 400 and "'other'" in unknown.json()  # Disco ignores it
+    saved = post(
+        url, "/disco/ctrl/save_settings", {"max_failure_rate": "10", "accept_new_jobs": "0"}
+    )
     assert saved.json() == "Settings saved"
     assert get(url, "/disco/ctrl/get_settings").json() == {
         "max_failure_rate": 10,

@@ -124,7 +124,9 @@ def test_input_err_retry_then_fail(master, tmp_path):
     assert 'MSG: [map:0] RETRY [[1,"raw://b"]] | FAIL ""' in log
 
 
-def test_worker_outside_the_job_home_is_fatal(master, tmp_path):
+def test_worker_outside_the_job_home_is_refused_at_submit(master, tmp_path):
+    import httpx
+
     from pydisco.jobpack import jobpack_bytes
 
     home = tmp_path / "h"
@@ -139,11 +141,10 @@ def test_worker_outside_the_job_home_is_fatal(master, tmp_path):
         "inputs": [[0, 0, ["raw://x"]]],
     }
     pack = jobpack_bytes(jobdict=jobdict, jobenvs={}, jobhome=home, version=2, check=False)
-    name = submit(master.url, pack)
-    status, _ = wait(master.url, name, timeout=30)
-    log = events(master.url, name)
-    assert status == "dead", log
-    assert has(log, "FATAL: [map:0]", "not a path inside the job home"), log
+    reply = httpx.post(f"{master.url}/disco/job/new", content=pack, timeout=30).json()
+    assert reply[0] == "error"
+    assert "../../../../../../bin/true" in reply[1] and "'..' component" in reply[1]
+    assert httpx.get(f"{master.url}/disco/ctrl/joblist", timeout=30).json() == []
 
 
 def test_input_include_unknown_id(master, tmp_path):

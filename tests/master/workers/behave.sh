@@ -44,6 +44,13 @@ inputerr) hello; task; send INPUT '""'; recv
 include) hello; task; send INPUT '["include",[0,7]]'; recv
       msg=$(printf '%s' "$R_PAYLOAD" | sed 's/"/\\"/g'); send MSG "\"$msg\""; recv; send DONE '""' ;;
 grandchild) hello; task; (sleep 300 & echo $! > "$PWD/grandchild.pid"; wait) & sleep 300 ;;
+envdump) hello; task; env > "$PWD/env-dump.txt"; send INPUT '""'; recv; send DONE '""' ;;
+hang) hello; task; echo $$ > "$PWD/hang.pid"; sleep 300 ;;
+orphan) echo $$ > "$PWD/orphan.pid.tmp"; mv "$PWD/orphan.pid.tmp" "$PWD/orphan.pid"; exec sleep 300 ;;
+showtask) hello; task; send MSG "\"$(printf '%s' "$TASK" | sed 's/"/\\"/g')\""; recv
+      send INPUT '""'; recv; send DONE '""' ;;
+firstonly) hello; task; if mkdir "$PWD/first-done" 2>/dev/null; then send INPUT '""'; recv
+      send DONE '""'; else sleep 300; fi ;;
 ok) hello; task; send INPUT '""'; recv; send DONE '""' ;;
 *) exit 99 ;;
 esac
