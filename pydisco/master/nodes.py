@@ -62,9 +62,11 @@ CONNECTING = Link(False, "connecting")
 
 
 async def resolve_host(name: str) -> list[str]:
-    """The IP addresses ``name`` stands for, IPv4 first (an IP literal is itself)."""
+    """The IP addresses ``name`` stands for, IPv4 first (an IP literal is itself; an IPv6
+    one may be in brackets, as a node named after its address is: ``[::1]``)."""
+    literal = name[1:-1] if name.startswith("[") and name.endswith("]") else name
     with contextlib.suppress(ValueError):
-        return [str(ipaddress.ip_address(name))]
+        return [str(ipaddress.ip_address(literal))]
     infos = await asyncio.get_running_loop().getaddrinfo(name, None, type=socket.SOCK_STREAM)
     found = [str(info[4][0]) for info in infos]
     found.sort(key=lambda a: ":" in a)
