@@ -89,7 +89,7 @@ def default_data_dir() -> Path:
     type=int,
     default=lambda: int(os.environ["DDFS_PUT_PORT"]) if os.environ.get("DDFS_PUT_PORT") else None,
     help="Port for DDFS blob uploads (0 picks a free one). "
-    "[default: $DDFS_PUT_PORT, or 8990; a free one with --port 0]",
+    "[default: $DDFS_PUT_PORT, or 8990 with the default --port 8989, else a free one]",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def master(  # noqa: PLR0917 - one parameter per click option

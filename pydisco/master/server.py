@@ -13,7 +13,12 @@ from typing import Any
 from aiohttp import web
 
 from pydisco.loopback import is_loopback_host
-from pydisco.master.config import DEFAULT_PUT_PORT, MasterSettings, url_authority
+from pydisco.master.config import (
+    DEFAULT_DISCO_PORT,
+    DEFAULT_PUT_PORT,
+    MasterSettings,
+    url_authority,
+)
 from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.nodes import NodeLinks
@@ -44,7 +49,10 @@ class ReferenceMaster:
         allow_remote: bool = False,
         **overrides: Any,
     ) -> None:
-        overrides.setdefault("put_port", 0 if port == 0 else DEFAULT_PUT_PORT)
+        # Disco's upload port beside Disco's port; for any other port a free one, so that
+        # two masters on one machine never fight over 8990 (clients take the upload URLs
+        # from new_blob's reply, so any port works).
+        overrides.setdefault("put_port", DEFAULT_PUT_PORT if port == DEFAULT_DISCO_PORT else 0)
         self.settings = MasterSettings(
             data_dir=Path(data_dir).absolute(),
             host=host,
