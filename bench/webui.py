@@ -28,25 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pydisco.master import ReferenceMaster
 from pydisco.master.layout import hexhash, local_time
 from pydisco.protocol import jsoncodec
 
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,1000",
-)
+# The browser setup is the one the status page's tests use, from this checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.webui.chromium import WINDOW, start_chromium
 
 #: Runs in the page before its own script: notes when the list and the details appear.
 PROBE = """
@@ -107,12 +97,7 @@ def write_jobs(data: Path, count: int) -> None:
 
 
 def browser(profile: Path) -> Any:
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = start_chromium(profile, WINDOW)
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PROBE})
     return driver
 

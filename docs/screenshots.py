@@ -13,55 +13,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
-import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import httpx
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
-from pydisco.jobpack import jobpack_bytes
 from pydisco.master import ReferenceMaster
 
+# The browser and the job packs are the status page tests', from this checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.webui.chromium import start_chromium
+from tests.webui.helpers import ui_pack
+
 DOCS = Path(__file__).parent
-WORKER = DOCS.parent / "tests" / "webui" / "workers" / "ui.sh"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
 WIDTH = 1280
 
 
 def pack(
     work: Path, prefix: str, owner: str, envs: dict[str, str], *, inputs: int, stages: int
 ) -> bytes:
-    """A job pack running the tests' ``ui.sh`` worker: one task per input, split stages."""
-    home = work / f"home-{time.monotonic_ns()}"
-    home.mkdir()
-    shutil.copy(WORKER, home / WORKER.name)
-    jobdict = {
-        "prefix": prefix,
-        "worker": WORKER.name,
-        "owner": owner,
-        "scheduler": {},
-        "pipeline": [[name, "split", False] for name in ("map", "reduce")[:stages]],
-        "inputs": [[n, 0, [f"raw://line-{n}"]] for n in range(inputs)],
-        "save_results": False,
-    }
-    return jobpack_bytes(jobdict=jobdict, jobenvs=envs, jobhome=home, version=2)
+    """A job pack running the tests' ``ui.sh`` worker: ``inputs`` tasks, ``stages`` stages."""
+    urls = [f"raw://line-{n}" for n in range(inputs)]
+    stage_names = ("map", "reduce")[:stages]
+    return ui_pack(work, prefix=prefix, owner=owner, envs=envs, inputs=urls, stages=stage_names)
 
 
 def submit(url: str, data: bytes) -> str:
@@ -141,15 +119,6 @@ def shoot(driver: Any, url: str, work: Path, out: Path, pause: float) -> list[Pa
     return saved
 
 
-def browser(profile: Path) -> Any:
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Screenshots of the master's status page.")
     parser.add_argument("--out", type=Path, default=DOCS, help="where the PNG files go")
@@ -159,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         nodes = "127.0.0.2=2,127.0.0.3=2"
         with ReferenceMaster.start_in_thread(work / "data", nodes=nodes, retry_delay=0.0) as master:
-            driver = browser(work / "profile")
+            driver = start_chromium(work / "profile", "--hide-scrollbars")
             try:
                 for path in shoot(driver, master.url, work, args.out, args.pause):
                     print(path)

@@ -10,9 +10,7 @@ environment's site-packages (added after its own, so the wheel's pydisco wins).
 from __future__ import annotations
 
 import collections
-import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tarfile
@@ -20,6 +18,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.processes import environment, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -32,16 +32,7 @@ def _ignore(directory: str, names: list[str]) -> list[str]:
 
 
 def _run(*argv: str | Path, cwd: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "PYDISCO_"))}
-    done = subprocess.run(
-        [str(a) for a in argv],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    done = run(argv, cwd=cwd, env=environment(), timeout=400)
     assert done.returncode == 0, f"{argv}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

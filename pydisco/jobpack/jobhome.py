@@ -173,8 +173,9 @@ def _unsafe(info: zipfile.ZipInfo, problem: str) -> UnsafeJobHome:
     )
 
 
-def _central_directory(fp: IO[bytes]) -> tuple[int, int]:
-    """Declared (entry count, central directory bytes) from the end records, or (-1, -1)."""
+def _end_record(fp: IO[bytes]) -> tuple[bytes, int, int] | None:
+    """The file's tail, where its end of central directory record starts in that tail, and
+    the file's size; ``None`` without a whole end record."""
     fp.seek(0, os.SEEK_END)
     size = fp.tell()
     tail_len = min(size, 22 + 65535)
@@ -182,7 +183,16 @@ def _central_directory(fp: IO[bytes]) -> tuple[int, int]:
     tail = fp.read(tail_len)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < 22:
+        return None
+    return tail, at, size
+
+
+def _central_directory(fp: IO[bytes]) -> tuple[int, int]:
+    """Declared (entry count, central directory bytes) from the end records, or (-1, -1)."""
+    end = _end_record(fp)
+    if end is None:
         return -1, -1
+    tail, at, size = end
     count, cd_size = struct.unpack_from("<xxxxxxxxxxHI", tail, at)
     locator = at - 20
     if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
@@ -198,14 +208,10 @@ def _central_directory(fp: IO[bytes]) -> tuple[int, int]:
 def _entry_at_fault(fp: IO[bytes]) -> str:
     """Best effort: the name of the first central directory record zipfile cannot take."""
     try:
-        fp.seek(0, os.SEEK_END)
-        size = fp.tell()
-        tail_len = min(size, 22 + 65535)
-        fp.seek(size - tail_len)
-        tail = fp.read(tail_len)
-        at = tail.rfind(b"PK\x05\x06")
-        if at < 0 or len(tail) - at < 22:
+        end = _end_record(fp)
+        if end is None:
             return ""
+        tail, at, _ = end
         count, cd_size, cd_offset = struct.unpack_from("<10xHII", tail, at)
         fp.seek(cd_offset)
         directory = fp.read(min(cd_size, MAX_CENTRAL_DIRECTORY))

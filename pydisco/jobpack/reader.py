@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import zipfile
+from contextlib import nullcontext
 from types import TracebackType
 from typing import IO, Any
 
@@ -290,16 +291,12 @@ def extract_jobhome(
     :class:`ExtractionCancelled` once ``cancel`` is set. Whatever fails, what
     was written is removed.
     """
-    if isinstance(source, JobPack):
-        return source.extract_jobhome(
-            dest,
-            worker=worker,
-            max_entries=max_entries,
-            max_bytes=max_bytes,
-            max_ratio=max_ratio,
-            cancel=cancel,
-        )
-    with JobPack.open(source, strict=worker is None) as pack:
+    opened = (
+        nullcontext(source)
+        if isinstance(source, JobPack)
+        else JobPack.open(source, strict=worker is None)
+    )
+    with opened as pack:
         return pack.extract_jobhome(
             dest,
             worker=worker,

@@ -121,6 +121,18 @@ def _pack_header(version: int, dict_len: int, envs_len: int, home_len: int) -> b
     return header.pack()
 
 
+def encode_dicts(
+    version: int, jobdict: Mapping[str, Any], jobenvs: Mapping[str, Any], *, check: bool
+) -> tuple[bytes, bytes]:
+    """The job dict and job envs as a pack stores them; with ``check`` validated as the
+    master would first (:class:`InvalidJobPack`)."""
+    dict_bytes = jsoncodec.dumps(dict(jobdict))
+    envs_bytes = jsoncodec.dumps(dict(jobenvs))
+    if check:
+        check_jobdict(version, dict_bytes, envs_bytes)
+    return dict_bytes, envs_bytes
+
+
 def emit_sections(
     out: IO[bytes],
     version: int,
@@ -191,10 +203,7 @@ def write_jobpack(
     Files in ``exclude`` (and the file ``out`` writes to) are left out of a
     directory job home.
     """
-    dict_bytes = jsoncodec.dumps(dict(jobdict))
-    envs_bytes = jsoncodec.dumps(dict(jobenvs or {}))
-    if check:
-        check_jobdict(version, dict_bytes, envs_bytes)
+    dict_bytes, envs_bytes = encode_dicts(version, jobdict, jobenvs or {}, check=check)
     worker = jobdict.get("worker")
     with ExitStack() as stack:
         executable = worker if isinstance(worker, str) else None

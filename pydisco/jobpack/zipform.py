@@ -27,8 +27,8 @@ from pydisco.jobpack.jobhome import (
     open_zip,
 )
 from pydisco.jobpack.model import MAGIC_BYTES, Header
-from pydisco.jobpack.validation import DEFAULT_MAX_JSON_BYTES, check_jobdict
-from pydisco.jobpack.writer import HomeSource, emit_sections
+from pydisco.jobpack.validation import DEFAULT_MAX_JSON_BYTES
+from pydisco.jobpack.writer import HomeSource, emit_sections, encode_dicts
 from pydisco.protocol import jsoncodec
 
 Form = Literal["binary", "zip"]
@@ -146,10 +146,7 @@ def zip_form_to_binary(
             raise BuildError("jobenvs.json must hold a JSON object of strings.")
         if version is None:
             version = infer_version(jobdict)
-        dict_bytes = jsoncodec.dumps(jobdict)
-        envs_bytes = jsoncodec.dumps(jobenvs)
-        if check:
-            check_jobdict(version, dict_bytes, envs_bytes)
+        dict_bytes, envs_bytes = encode_dicts(version, jobdict, jobenvs, check=check)
         home_infos = [i for i in infos if i.filename not in SPECIAL_NAMES]
         worker = jobdict.get("worker")
         home = HomeSource(

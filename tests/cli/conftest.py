@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import subprocess
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.client import support
+from tests.processes import discotool_argv, environment, run, start
 
-def _load_support() -> ModuleType:
-    path = Path(__file__).parent.parent / "client" / "support.py"
-    spec = importlib.util.spec_from_file_location("client_test_support", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-support = _load_support()
+__all__ = ["Discotool", "InProcess", "support"]
 
 
 @pytest.fixture
@@ -35,28 +23,13 @@ class Discotool:
     """Runs ``python -m pydisco`` against one master, like a user at a shell would."""
 
     def __init__(self, master_url: str) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DISCO_")}
-        self.env["DISCO_MASTER"] = master_url
-        self.env["COLUMNS"] = "200"
+        self.env = environment(DISCO_MASTER=master_url, COLUMNS="200")
 
     def __call__(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pydisco", *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=timeout,
-            check=False,
-        )
+        return run(discotool_argv(*args), env=self.env, timeout=timeout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pydisco", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.env,
-        )
+        return start(discotool_argv(*args), env=self.env)
 
 
 class InProcess:

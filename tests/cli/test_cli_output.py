@@ -10,7 +10,6 @@ import pty
 import select
 import struct
 import subprocess
-import sys
 import termios
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from pydisco.cli.main import COMMANDS, cli
+from tests.processes import discotool_argv, run
 
 from .conftest import Discotool, InProcess, support
 
@@ -102,7 +102,7 @@ def _on_terminal(discotool: Discotool, *args: str, timeout: float = 60) -> tuple
     env = {k: v for k, v in discotool.env.items() if k not in ("NO_COLOR", "COLUMNS")}
     env["TERM"] = "xterm-256color"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pydisco", *args],
+        discotool_argv(*args),
         stdin=follower,
         stdout=follower,
         stderr=follower,
@@ -136,14 +136,7 @@ def _on_terminal(discotool: Discotool, *args: str, timeout: float = 60) -> tuple
 def _piped(discotool: Discotool, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(discotool.env, TERM="xterm-256color")
     env.pop("NO_COLOR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "pydisco", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run(discotool_argv(*args), env=env, timeout=60)
 
 
 ESCAPE = "\x1b["

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from pydisco.client import JobStatus, Master
+from tests.processes import discotool, discotool_argv, environment, start
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -50,23 +51,6 @@ def main(task):
 if __name__ == "__main__":
     run_worker(main)
 """
-
-
-def discotool(
-    *args: str, cwd: Path, master: str = "http://127.0.0.1:9", stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "PYDISCO_"))}
-    env["DISCO_MASTER"] = master
-    return subprocess.run(
-        [sys.executable, "-m", "pydisco", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        input=stdin,
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -271,15 +255,10 @@ def test_sigterm_on_run_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
     marker = tmp_path / "worker.pid"
     temp = tmp_path / "tmp"
     temp.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "PYDISCO_"))}
-    env["TMPDIR"] = str(temp)
-    run = subprocess.Popen(
-        [sys.executable, "-m", "pydisco", "run", "blocking.py", f"raw://{marker}"],
+    run = start(
+        discotool_argv("run", "blocking.py", f"raw://{marker}"),
         cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        env=environment(TMPDIR=str(temp)),
     )
     try:
         deadline = time.monotonic() + 240
@@ -305,14 +284,10 @@ def test_sigterm_on_run_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
 
 def test_keep_master_serves_the_dead_jobs_events_until_sigterm(tmp_path: Path) -> None:
     (tmp_path / "side.py").write_text(SIDE_FILE_JOB)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "PYDISCO_"))}
-    run = subprocess.Popen(
-        [sys.executable, "-m", "pydisco", "run", "side.py", "raw://x", "--keep-master"],
+    run = start(
+        discotool_argv("run", "side.py", "raw://x", "--keep-master"),
         cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        env=environment(),
     )
     try:
         assert run.stderr is not None

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import collections
 import json
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from pydisco.cli.run import classify_target
+from tests.processes import discotool  # its master is never used: run starts its own
 
 from .conftest import InProcess, support
 
@@ -23,21 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 WORDCOUNT = ROOT / "examples" / "jobs" / "wordcount.py"
 FAILING = ROOT / "tests" / "job" / "failing_job.py"
 TEXT = "the quick brown fox\njumps over the lazy dog\nthe dog sleeps\n"
-
-
-def discotool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m pydisco ARGS`` in ``cwd``, with no master configured (run starts its own)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCO_")}
-    env["DISCO_MASTER"] = "http://127.0.0.1:9"  # never used: run starts its own master
-    return subprocess.run(
-        [sys.executable, "-m", "pydisco", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_wordcount_file_spec_prints_decoded_records(tmp_path: Path) -> None:

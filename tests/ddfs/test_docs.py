@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.processes import environment, run
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "ddfs.md"
 README = ROOT / "README.md"
@@ -25,19 +27,10 @@ def blocks(path: Path, language: str) -> list[str]:
 
 def shell(script: str, cwd: Path, master: Any) -> subprocess.CompletedProcess[str]:
     """Run ``script`` with ``discotool`` on PATH and the live master as DISCO_MASTER."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "DDFS_"))}
-    env["DISCO_MASTER"] = master.url
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     (cwd / "examples").symlink_to(ROOT / "examples")
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        check=False,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = environment(DISCO_MASTER=master.url, PATH=path)
+    return run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env)
 
 
 def test_the_session_of_docs_ddfs_runs(ddfs_master: Any, tmp_path: Path) -> None:

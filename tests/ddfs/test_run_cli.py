@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -12,17 +10,9 @@ from click.testing import CliRunner
 
 from pydisco.cli.main import cli
 from pydisco.client import DDFS
+from tests.client.support import write_pack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-def _support() -> ModuleType:
-    path = Path(__file__).parent.parent / "client" / "support.py"
-    spec = importlib.util.spec_from_file_location("ddfs_pack_support", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_run_a_job_pack_on_a_tag(ddfs_master: Any, tmp_path: Path) -> None:
@@ -32,7 +22,7 @@ def test_run_a_job_pack_on_a_tag(ddfs_master: Any, tmp_path: Path) -> None:
         ddfs.chunk("data:pack-input", tmp_path / "data.txt", chunk_size=100)
         blobs = len(ddfs.blobs("data:pack-input"))
     assert blobs > 1
-    pack = _support().write_pack(tmp_path)
+    pack = write_pack(tmp_path)
     done = CliRunner().invoke(
         cli, ["run", "--master", ddfs_master.url, str(pack), "tag://data:pack-input"]
     )
@@ -41,7 +31,7 @@ def test_run_a_job_pack_on_a_tag(ddfs_master: Any, tmp_path: Path) -> None:
 
 
 def test_run_with_a_missing_tag_says_so(ddfs_master: Any, tmp_path: Path) -> None:
-    pack = _support().write_pack(tmp_path)
+    pack = write_pack(tmp_path)
     done = CliRunner().invoke(cli, ["run", "--master", ddfs_master.url, str(pack), "tag://nope"])
     assert done.exit_code == 1
     assert "404" in done.stderr and "Tag not found." in done.stderr

@@ -6,8 +6,6 @@ module level must not start the job again (or a master) inside each task.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pytest
 from pydisco.job import RunInsideTask, map_reduce
 from pydisco.job.api import IN_TASK_ENV
 from tests.job.side_file_job import missing_side_file
+from tests.processes import environment, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -41,16 +40,8 @@ def test_unguarded_run_fails_at_once_naming_the_guard(tmp_path: Path) -> None:
     (tmp_path / "book.txt").write_text("a b a\n")
     temp = tmp_path / "tmp"
     temp.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "PYDISCO_"))}
-    env["TMPDIR"] = str(temp)
-    result = subprocess.run(
-        [sys.executable, "count.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    result = run(
+        [sys.executable, "count.py"], cwd=tmp_path, env=environment(TMPDIR=str(temp)), timeout=240
     )
     assert result.returncode == 1
     assert result.stdout == ""

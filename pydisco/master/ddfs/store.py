@@ -21,10 +21,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 from pydisco.ddfsnames import (
     Clock,
@@ -59,12 +60,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_final(partial: Path, final: Path, data: bytes) -> None:
+def _write_sealed(partial: Path, fill: Callable[[BinaryIO], object]) -> None:
+    """Write ``partial`` with ``fill``, on disk before it returns, then read-only."""
     with open(partial, "wb") as out:
-        out.write(data)
+        fill(out)
         out.flush()
         os.fsync(out.fileno())
     os.chmod(partial, FILE_MODE)
+
+
+def _write_final(partial: Path, final: Path, data: bytes) -> None:
+    _write_sealed(partial, lambda out: out.write(data))
     os.replace(partial, final)
     _fsync_dir(final.parent)
 
@@ -231,12 +237,8 @@ class DdfsStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         partial = final.with_name(f"!partial-{self.clock.timestamp()}.{objname}")
         try:
-            with open(source, "rb") as src, open(partial, "wb") as out:
-                while block := src.read(COPY_CHUNK):
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(partial, FILE_MODE)
+            with open(source, "rb") as src:
+                _write_sealed(partial, lambda out: shutil.copyfileobj(src, out, COPY_CHUNK))
             os.link(partial, final)
             _fsync_dir(final.parent)
         finally:
