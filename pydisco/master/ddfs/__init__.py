@@ -24,7 +24,7 @@ from pydisco.ddfsnames import (
 )
 from pydisco.master.ddfs.http import MAX_BLOB_BYTES, MAX_UPLOADS, DdfsApi
 from pydisco.master.ddfs.store import DdfsStore
-from pydisco.master.ddfs.tags import DdfsRefused, Tag
+from pydisco.master.ddfs.tags import MAX_ATTRIBUTES, DdfsRefused, Tag
 
 __all__ = ["MAX_BLOB_BYTES", "Ddfs", "DdfsApi", "DdfsRefused", "DdfsStore", "Tag"]
 
@@ -40,11 +40,19 @@ class Ddfs:
         *,
         max_blob_bytes: int = MAX_BLOB_BYTES,
         max_uploads: int = MAX_UPLOADS,
+        max_attributes: int = MAX_ATTRIBUTES,
         clock: Clock | None = None,
     ) -> None:
         self.store = DdfsStore(root, clock)
         self.store.open()
-        self.api = DdfsApi(self.store, nodes, put_port, max_blob_bytes, max_uploads)
+        self.api = DdfsApi(
+            self.store,
+            nodes,
+            put_port,
+            max_blob_bytes=max_blob_bytes,
+            max_uploads=max_uploads,
+            max_attributes=max_attributes,
+        )
 
     def upload_app(self) -> web.Application:
         """The application the upload port serves."""

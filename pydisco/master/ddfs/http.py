@@ -22,6 +22,7 @@ from pydisco.integers import parse_decimal
 from pydisco.master.ddfs.store import VOLUME, BlobTooLarge, DdfsStore
 from pydisco.master.ddfs.tags import (
     MAX_ATTR_VALUE_BYTES,
+    MAX_ATTRIBUTES,
     DdfsRefused,
     Tag,
     attr_not_found,
@@ -83,14 +84,17 @@ class DdfsApi:
         store: DdfsStore,
         nodes: Callable[[], Sequence[tuple[str, bool]]],
         put_port: Callable[[], int],
+        *,
         max_blob_bytes: int = MAX_BLOB_BYTES,
         max_uploads: int = MAX_UPLOADS,
+        max_attributes: int = MAX_ATTRIBUTES,
     ) -> None:
         self.store = store
         self.nodes = nodes
         self.put_port = put_port
         self.max_blob_bytes = max_blob_bytes
         self.max_uploads = max_uploads
+        self.max_attributes = max_attributes
         self.uploads = 0
         self.rng = random.Random()
 
@@ -261,7 +265,7 @@ class DdfsApi:
         else:
             if not attr.startswith("ddfs:") and len(body) > MAX_ATTR_VALUE_BYTES:
                 raise DdfsRefused(403, "Attribute value too big.")
-            changed = tag.set_attr(attr, value)
+            changed = tag.set_attr(attr, value, self.max_attributes)
         return ok(self.version_urls(await self.store.commit(changed)))
 
     async def delete(self, name: str, attr: str, given: str | None) -> web.StreamResponse:
