@@ -22,6 +22,7 @@ from pydisco.ddfsnames import (
     oob_tag,
     results_tag,
 )
+from pydisco.master.ddfs.delayed import DELAYED_SECONDS
 from pydisco.master.ddfs.http import MAX_BLOB_BYTES, MAX_UPLOADS, DdfsApi
 from pydisco.master.ddfs.store import DdfsStore
 from pydisco.master.ddfs.tags import MAX_ATTRIBUTES, DdfsRefused, Tag
@@ -41,6 +42,7 @@ class Ddfs:
         max_blob_bytes: int = MAX_BLOB_BYTES,
         max_uploads: int = MAX_UPLOADS,
         max_attributes: int = MAX_ATTRIBUTES,
+        delayed_seconds: float = DELAYED_SECONDS,
         clock: Clock | None = None,
     ) -> None:
         self.store = DdfsStore(root, clock)
@@ -52,7 +54,12 @@ class Ddfs:
             max_blob_bytes=max_blob_bytes,
             max_uploads=max_uploads,
             max_attributes=max_attributes,
+            delayed_seconds=delayed_seconds,
         )
+
+    async def close(self) -> None:
+        """Write the buffered delayed updates, so every request that waits on one is answered."""
+        await self.api.delayed.flush_all()
 
     def upload_app(self) -> web.Application:
         """The application the upload port serves."""
@@ -63,6 +70,7 @@ class Ddfs:
     async def forget_job(self, jobname: str) -> None:
         """A purged job's OOB tag goes, as Disco's temp-GC deletes it (its results tag stays)."""
         tag_name = oob_tag(jobname)
+        await self.api.delayed.flush(tag_name)
         async with self.store.lock(tag_name):
             await self.store.delete(tag_name)
 

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from pydisco.ddfsnames import MAX_BLOB_PREFIX, is_valid_name, parse_objname
 from pydisco.integers import parse_decimal
+from pydisco.master.ddfs.delayed import DELAYED_SECONDS, DelayedUpdates
 from pydisco.master.ddfs.store import VOLUME, BlobTooLarge, DdfsStore
 from pydisco.master.ddfs.tags import (
     MAX_ATTR_VALUE_BYTES,
@@ -33,6 +34,7 @@ from pydisco.master.ddfs.tags import (
     parse_auth,
     parse_urls,
 )
+from pydisco.master.ddfs.tags import Urls as UrlSets
 from pydisco.protocol import jsoncodec
 
 __all__ = ["MAX_BLOB_BYTES", "MAX_TAG_BODY_BYTES", "MAX_UPLOADS", "DdfsApi"]
@@ -88,6 +90,7 @@ class DdfsApi:
         max_blob_bytes: int = MAX_BLOB_BYTES,
         max_uploads: int = MAX_UPLOADS,
         max_attributes: int = MAX_ATTRIBUTES,
+        delayed_seconds: float = DELAYED_SECONDS,
     ) -> None:
         self.store = store
         self.nodes = nodes
@@ -95,6 +98,7 @@ class DdfsApi:
         self.max_blob_bytes = max_blob_bytes
         self.max_uploads = max_uploads
         self.max_attributes = max_attributes
+        self.delayed = DelayedUpdates(self._write_delayed, delayed_seconds)
         self.uploads = 0
         self.rng = random.Random()
 
@@ -186,11 +190,18 @@ class DdfsApi:
         given = parse_auth(request.headers.get("Authorization"))
         method = request.method
         if method in ("GET", "HEAD"):
+            # Any operation but a delayed POST first writes the tag's buffered updates.
+            await self.delayed.flush(name)
             return await self.read_tag(name, attr, given)
         if method not in ("POST", "PUT", "DELETE"):
             return _not_found()
         body = await self._body(request) if method in ("POST", "PUT") else b""
         value = await self._decode(body) if body or method != "DELETE" else None
+        if method == "POST" and not attr and request.query.get("delayed"):
+            delayed = await self.post_delayed(request, name, value, given)
+            if delayed is not None:
+                return delayed
+        await self.delayed.flush(name)
         async with self.store.lock(name):
             if method == "DELETE":
                 return await self.delete(name, attr, given)
@@ -255,6 +266,37 @@ class DdfsApi:
         if changed is None:
             return ok(self.version_urls(tag))
         return ok(self.version_urls(await self.store.commit(changed)))
+
+    async def post_delayed(
+        self, request: web.Request, name: str, value: Any, given: str | None
+    ) -> web.StreamResponse | None:
+        """``POST ?delayed=1`` to an existing tag: buffered and answered after its batch is
+        written (facts §2.4); None when the tag is missing (then it is an immediate update)."""
+        sets = parse_urls(value)
+        async with self.store.lock(name):
+            tag = self.store.get(name)
+            if tag is None:
+                return None
+            check_write(given, tag.write_token)
+        version = await self.delayed.add(name, bool(request.query.get("update")), sets, given)
+        return ok(self.version_urls(version))
+
+    async def _write_delayed(
+        self, name: str, token: str | None, update: bool, batches: list[UrlSets]
+    ) -> Tag:
+        """Apply buffered appends in arrival order as one version (later sets end up first)."""
+        async with self.store.lock(name):
+            tag = self.store.get(name)
+            exists = tag is not None
+            current = tag if tag is not None else Tag.fresh(name, token)
+            changed = False
+            for sets in batches:
+                after = current.append(sets, update=update, exists=exists or changed)
+                if after is not None:
+                    current, changed = after, True
+            if not changed:
+                return current
+            return await self.store.commit(current)
 
     async def put(
         self, name: str, attr: str, value: Any, body: bytes, given: str | None
