@@ -95,7 +95,8 @@ class Ddfs:
         for host, path, name in files:
             prefix = make_valid_name(name)[:MAX_BLOB_PREFIX]
             objname = self.store.new_objname(prefix)
-            rel = await asyncio.to_thread(self.store.save_file, path, objname)
+            volume = self.api.volume_of(host)
+            rel = await asyncio.to_thread(self.store.save_file, path, objname, volume)
             saved.append([f"disco://{host}/ddfs/{rel}"])
         async with self.store.lock(tag_name):
             tag = Tag.fresh(tag_name, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Final
@@ -45,13 +46,14 @@ MAX_TAG_BODY_BYTES: Final = 512 << 20
 MAX_BLOB_BYTES: Final = 1 << 40
 #: Blob uploads in progress at once (Disco: 3 active and 100 waiting per node).
 MAX_UPLOADS: Final = 32
-#: The most replicas this master can give a blob: its nodes share one disk.
-MAX_REPLICAS: Final = 1
 READ_CHUNK: Final = 1 << 16
 #: Request bodies this large are decoded in a thread.
 BIG_BODY_BYTES: Final = 1 << 20
 #: Tags with this many replica sets are encoded in a thread when read.
 BIG_TAG_SETS: Final = 2000
+
+#: The volumes blobs are served from (``vol0``, ``vol1``, ...; Disco: any ``vol*``).
+_VOLUME_NAME: Final = re.compile(r"vol[0-9]+")
 
 GC_STUBS: Final[dict[str, Any]] = {
     "gc_status": "",
@@ -165,7 +167,7 @@ class DdfsApi:
         rest = [h for h in candidates if h not in chosen]
         self.rng.shuffle(rest)
         chosen = (chosen + rest)[:replicas]
-        if replicas > MAX_REPLICAS or len(chosen) < replicas:
+        if len(chosen) < replicas:
             raise DdfsRefused(403, "Not enough nodes for replicas.")
         objname = self.store.new_objname(prefix)
         port = self.put_port()
@@ -346,13 +348,13 @@ class DdfsApi:
             return text(403, "Forbidden: tag files are not served; GET /ddfs/tag/<name>.")
         if (
             len(parts) != 4
-            or parts[0] != VOLUME
+            or not _VOLUME_NAME.fullmatch(parts[0])
             or parts[1] != "blob"
             or len(parts[2]) != 2
             or parse_objname(parts[3]) is None
         ):
             return _not_found()
-        path = self.store.blob_file(parts[3])
+        path = self.store.blob_file(parts[3], parts[0])
         if path.parent.name != parts[2] or not path.is_file():
             return _not_found()
         from pydisco.master.files import serve_file
@@ -374,6 +376,7 @@ class DdfsApi:
         path = request.path
         if not path.startswith("/ddfs/"):
             return _not_found()
+        host = self._upload_host(request)
         if request.method != "PUT":
             return text(501, "Method not supported")
         objname = path[len("/ddfs/") :]
@@ -391,12 +394,18 @@ class DdfsApi:
             raise DdfsRefused(503, "Maximum number of uploaders reached. Try again later")
         self.uploads += 1
         try:
-            rel = await self.store.put_blob(objname, chunks(), limit)
+            rel = await self.store.put_blob(objname, chunks(), limit, self.volume_of(host))
         except BlobTooLarge:
             raise DdfsRefused(413, f"Blob too large: at most {limit} bytes.") from None
         finally:
             self.uploads -= 1
-        return ok(f"disco://{self._upload_host(request)}/ddfs/{rel}", status=201)
+        return ok(f"disco://{host}/ddfs/{rel}", status=201)
+
+    def volume_of(self, host: str) -> str:
+        """The volume node ``host`` writes blobs to: ``vol<i>`` for the i-th node of the table
+        (``vol0`` for an unknown one), so replicas on distinct nodes are distinct files."""
+        table = [name for name, _ in self.nodes()]
+        return f"vol{table.index(host)}" if host in table else VOLUME
 
     def _upload_host(self, request: web.Request) -> str:
         """The node the upload URL named (the Host header), if it is one; else the first node."""

@@ -1,4 +1,4 @@
-"""DDFS on disk: one volume (``vol0``) under ``DDFS_DATA``, laid out as Disco lays it out.
+"""DDFS on disk under ``DDFS_DATA``, laid out as Disco lays it out.
 
 ::
 
@@ -7,12 +7,16 @@
     <ddfs_data>/vol0/tag/<hh>/<tag>$<ts>                   latest tag version, mode 0400
     <ddfs_data>/vol0/tag/<hh>/!partial.<tag>$<ts>          tag version being written
 
-Every node of a one-machine master shares this tree, so a blob is stored once
-(one replica). Tag versions are written to ``!partial``, fsynced, made read-only
-and renamed (the directory fsynced too) before the request is answered; the
-previous version is then removed (facts §1.8 lets a single node keep only the
-latest). A deleted tag's files (every version) are removed; its blobs stay (other
-tags and running jobs may use them).
+Every node of a one-machine master shares this tree; each node writes its blob
+replicas to a volume of its own (``vol<i>`` for the i-th node of the table, so a
+one-node master uses ``vol0`` only), which keeps the replicas of one blob on
+distinct nodes distinct files. Tags live in ``vol0``.
+
+Tag versions are written to ``!partial``, fsynced, made read-only and renamed
+(the directory fsynced too) before the request is answered; the previous version
+is then removed (facts §1.8 lets a single node keep only the latest). A deleted
+tag's files (every version) are removed; its blobs stay (other tags and running
+jobs may use them).
 
 Disco instead lists deleted names in the tag ``+deleted`` and keeps their files
 (facts §1.7). A ``+deleted`` tag found here at start (a ``DDFS_DATA`` written by
@@ -220,14 +224,16 @@ class DdfsStore:
         """A fresh object name ``<prefix>$<ts>`` (nothing is reserved on disk)."""
         return f"{prefix}${self.clock.timestamp()}"
 
-    def blob_relpath(self, objname: str) -> str:
+    def blob_relpath(self, objname: str, volume: str = VOLUME) -> str:
         """The blob's path under ``DDFS_DATA``, which is also its URL path after ``/ddfs/``."""
-        return f"{VOLUME}/blob/{hashdir(objname)}/{objname}"
+        return f"{volume}/blob/{hashdir(objname)}/{objname}"
 
-    async def put_blob(self, objname: str, chunks: AsyncIterator[bytes], limit: int) -> str:
-        """Stream an upload to disk; returns its relative path. Raises :class:`BlobTooLarge`,
-        or :class:`DdfsRefused` 409 when the object already exists."""
-        rel = self.blob_relpath(objname)
+    async def put_blob(
+        self, objname: str, chunks: AsyncIterator[bytes], limit: int, volume: str = VOLUME
+    ) -> str:
+        """Stream an upload to disk in ``volume``; returns its relative path. Raises
+        :class:`BlobTooLarge`, or :class:`DdfsRefused` 409 when the object already exists."""
+        rel = self.blob_relpath(objname, volume)
         final = self.root / rel
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
@@ -258,13 +264,13 @@ class DdfsStore:
             raise DdfsRefused(409, f"Blob {final.name} already exists.") from None
         _fsync_dir(final.parent)
 
-    def blob_file(self, objname: str) -> Path:
+    def blob_file(self, objname: str, volume: str = VOLUME) -> Path:
         """Where a blob is (or would be)."""
-        return self.root / self.blob_relpath(objname)
+        return self.root / self.blob_relpath(objname, volume)
 
-    def save_file(self, source: Path, objname: str) -> str:
+    def save_file(self, source: Path, objname: str, volume: str = VOLUME) -> str:
         """Store a local file as a blob (the master's own ``save_results`` upload); blocking."""
-        rel = self.blob_relpath(objname)
+        rel = self.blob_relpath(objname, volume)
         final = self.root / rel
         final.parent.mkdir(parents=True, exist_ok=True)
         partial = final.with_name(f"!partial-{self.clock.timestamp()}.{objname}")
