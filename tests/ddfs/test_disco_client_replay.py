@@ -21,6 +21,7 @@ import hashlib
 import http.client
 import json
 import re
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -210,3 +211,32 @@ def test_a_disco_client_session_byte_for_byte(ddfs_master: Any) -> None:
     )
     assert_json_ok(send(master, "GET", f"{tag_url}/ddfs:write-token"), "null")
     assert_json_ok(send(master, "GET", f"/ddfs/tags/{tag}"), re.escape(json.dumps([tag])))
+
+
+def test_a_pycurl_upload_waits_for_100_continue(ddfs_master: Any) -> None:
+    """With pycurl installed, Disco's client uploads with ``Expect: 100-continue`` (curl's
+    default for a large PUT) and sends the body only after the interim reply."""
+    master = urlsplit(ddfs_master.url).netloc
+    (target,) = send(master, "GET", "/ddfs/new_blob/curl?").json()
+    parts = urlsplit(target)
+    body = b"x" * 70_000
+    head = (
+        f"PUT {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: */*\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=60) as sock:
+        sock.sendall(head.encode())
+        interim = sock.recv(1024)
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim
+        sock.sendall(body)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.endswith(b'"'):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 201 Created"
+    url = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert url.startswith("disco://localhost/ddfs/vol0/blob/")
+    assert send(master, "GET", urlsplit(url).path).body == body
