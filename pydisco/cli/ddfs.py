@@ -28,6 +28,13 @@ from pydisco.client import DDFS
 from pydisco.client._ddfs_api import is_tag
 
 _TAG = click.argument("tag", metavar="TAG")
+_REPLICAS = click.option(
+    "-n",
+    "--replicas",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Copies of each blob, on distinct nodes (default: the master's, 1).",
+)
 _TAGS = click.argument("tags", metavar="TAG...", nargs=-1, required=True)
 
 
@@ -144,6 +151,7 @@ def xcat(fmt: str, items: tuple[str, ...]) -> None:
 @_command()
 @click.option("--update", is_flag=True, help="Skip blobs whose name the tag already holds.")
 @click.option("--delayed", is_flag=True, help="Let the master batch the tag update.")
+@_REPLICAS
 @_TAG
 @click.argument(
     "files",
@@ -152,15 +160,19 @@ def xcat(fmt: str, items: tuple[str, ...]) -> None:
     required=True,
     type=click.Path(exists=True, dir_okay=False),
 )
-def push(update: bool, delayed: bool, tag: str, files: tuple[str, ...]) -> None:
+def push(
+    update: bool, delayed: bool, replicas: int | None, tag: str, files: tuple[str, ...]
+) -> None:
     """Upload each FILE as a blob (named after the file) and add them to TAG."""
     with _connect() as client:
-        _, sets = client.push(tag, files, update=update, delayed=delayed, token=_token())
+        _, sets = client.push(
+            tag, files, replicas=replicas, update=update, delayed=delayed, token=_token()
+        )
     if options().json:
         emit_json(sets)
     else:
-        for replicas in sets:
-            click.echo("pushed: " + "\t".join(replicas))
+        for blob in sets:
+            click.echo("pushed: " + "\t".join(blob))
 
 
 @_command()
@@ -168,6 +180,7 @@ def push(update: bool, delayed: bool, tag: str, files: tuple[str, ...]) -> None:
     "--chunk-size", type=int, default=64 << 20, show_default=True, help="Bytes per blob (about)."
 )
 @click.option("--update", is_flag=True, help="Skip blobs whose name the tag already holds.")
+@_REPLICAS
 @_TAG
 @click.argument(
     "files",
@@ -176,7 +189,9 @@ def push(update: bool, delayed: bool, tag: str, files: tuple[str, ...]) -> None:
     required=True,
     type=click.Path(exists=True, dir_okay=False),
 )
-def chunk(chunk_size: int, update: bool, tag: str, files: tuple[str, ...]) -> None:
+def chunk(
+    chunk_size: int, update: bool, replicas: int | None, tag: str, files: tuple[str, ...]
+) -> None:
     """Cut each local FILE into line-aligned blobs and add them to TAG, in file order."""
     if chunk_size < 1:
         raise CommandError("--chunk-size must be at least 1 byte.", EXIT_USAGE)
@@ -184,13 +199,20 @@ def chunk(chunk_size: int, update: bool, tag: str, files: tuple[str, ...]) -> No
     with _connect() as client:
         for path in files:
             created.extend(
-                client.chunk(tag, path, chunk_size=chunk_size, update=update, token=_token())
+                client.chunk(
+                    tag,
+                    path,
+                    replicas=replicas,
+                    chunk_size=chunk_size,
+                    update=update,
+                    token=_token(),
+                )
             )
     if options().json:
         emit_json(created)
     else:
-        for replicas in created:
-            click.echo("created: " + "\t".join(replicas))
+        for blob in created:
+            click.echo("created: " + "\t".join(blob))
 
 
 @_command()

@@ -90,6 +90,10 @@ class MasterSettings:
     ddfs_max_blob_bytes: int = 1 << 40
     #: Blob uploads in progress at once; more are answered 503 (clients retry).
     ddfs_max_uploads: int = 32
+    #: User attributes one tag may hold (Disco's 1000); more answer 403 ``Too many attributes``.
+    ddfs_max_attributes: int = 1000
+    #: Seconds a delayed tag update (``?delayed=1``) waits to be batched (Disco: 1).
+    ddfs_delayed_seconds: float = 1.0
     retry_delay: float | None = None
     max_failure_rate: int = DEFAULT_MAX_FAILURE_RATE
     accept_new_jobs: int = 1

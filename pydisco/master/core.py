@@ -81,6 +81,8 @@ class MasterCore:
             lambda: self.settings.put_port,
             max_blob_bytes=settings.ddfs_max_blob_bytes,
             max_uploads=settings.ddfs_max_uploads,
+            max_attributes=settings.ddfs_max_attributes,
+            delayed_seconds=settings.ddfs_delayed_seconds,
         )
         self.jobs: dict[str, Job] = {}
         self.namer = JobNamer()

@@ -155,6 +155,7 @@ class ReferenceMaster:
         """Kill every worker, mark running jobs dead, and close the server."""
         if self.core is not None:
             await self.core.shutdown()
+            await self.core.ddfs.close()
         if self._uploads is not None:
             await self._uploads.cleanup()
             self._uploads = None

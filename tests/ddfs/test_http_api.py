@@ -309,6 +309,25 @@ def test_attributes(http: httpx.Client) -> None:
     assert (tag["urls"], tag["user-data"]) == ([], {"a1": "v3"})
 
 
+def test_too_many_attributes(tmp_path: Path) -> None:
+    """A full tag refuses a new attribute (403 ``Too many attributes``); replacing or
+    deleting one still works (Disco refuses the replacement too)."""
+    with (
+        ReferenceMaster.start_in_thread(
+            tmp_path / "data", nodes="localhost=1", ddfs_max_attributes=2
+        ) as master,
+        httpx.Client(base_url=master.url) as client,
+    ):
+        assert client.put("/ddfs/tag/full/a", content=b'"1"').status_code == 200
+        assert client.put("/ddfs/tag/full/b", content=b'"2"').status_code == 200
+        refused = client.put("/ddfs/tag/full/c", content=b'"3"')
+        assert (refused.status_code, refused.text) == (403, "Too many attributes")
+        assert client.put("/ddfs/tag/full/a", content=b'"one"').status_code == 200
+        assert client.delete("/ddfs/tag/full/b").json() == "deleted"
+        assert client.put("/ddfs/tag/full/c", content=b'"3"').status_code == 200
+        assert client.get("/ddfs/tag/full").json()["user-data"] == {"a": "one", "c": "3"}
+
+
 def test_attribute_put_creates_the_tag(http: httpx.Client) -> None:
     name = fresh()
     assert http.put(f"/ddfs/tag/{name}/k", content='"v"').status_code == 200

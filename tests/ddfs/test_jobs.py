@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from pydisco.client import DDFS, AsyncMaster, Master
 from pydisco.master import ReferenceMaster
-from tests.ddfs.ddfs_jobs import doubled, saved_wordcount, with_oob, wordcount
+from tests.ddfs.ddfs_jobs import doubled, saved_wordcount, unsaveable, with_oob, wordcount
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -94,7 +95,7 @@ def test_saved_results_become_a_tag_and_chain(two_nodes: Any, book: str) -> None
     with DDFS(two_nodes.url) as ddfs:
         blobs = ddfs.blobs(tag)
         assert len(blobs) == 2
-        assert all("/ddfs/vol0/blob/" in s[0] for s in blobs)
+        assert all(re.search(r"/ddfs/vol[01]/blob/", s[0]) for s in blobs)
         assert ddfs.getattr(tag, "ddfs:write-token") is None
     chained = doubled.run([tag], runner=two_nodes.url)
     assert dict(chained) == {w: 2 * n for w, n in expected.items()}
@@ -126,3 +127,23 @@ def test_oob_outside_a_master_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(JobError, match="OOB is only available"):
         dict(with_oob.run([b"a x\n"]))
+
+
+def test_results_that_cannot_be_saved_fail_the_job_with_the_reason(two_nodes: Any) -> None:
+    """A job whose name makes no tag name (``+`` is outside the charset) runs its tasks,
+    then fails at the save with an ``ERROR:`` event naming the tag (Disco would write
+    the tag unchecked or leave the job active); nothing is written to DDFS."""
+    from pydisco.client.errors import JobFailed
+
+    with pytest.raises(JobFailed) as failed:
+        unsaveable.run([b"a b\n"], runner=two_nodes.url)
+    with Master(two_nodes.url) as master:
+        (name,) = [j.name for j in master.joblist() if j.name.startswith("not+a+tag@")]
+        assert master.jobinfo(name).status == "dead"
+        events = "".join(e.message for e in master.events(name)[0])
+    expected = f"failed to save results to tag://disco:results:{name}"
+    assert expected in events
+    assert "makes no valid tag name" in events
+    assert name in str(failed.value)
+    with DDFS(two_nodes.url) as ddfs:
+        assert f"disco:results:{name}" not in ddfs.list("disco:results:")

@@ -22,9 +22,10 @@ from pydisco.ddfsnames import (
     oob_tag,
     results_tag,
 )
+from pydisco.master.ddfs.delayed import DELAYED_SECONDS
 from pydisco.master.ddfs.http import MAX_BLOB_BYTES, MAX_UPLOADS, DdfsApi
 from pydisco.master.ddfs.store import DdfsStore
-from pydisco.master.ddfs.tags import DdfsRefused, Tag
+from pydisco.master.ddfs.tags import MAX_ATTRIBUTES, DdfsRefused, Tag
 
 __all__ = ["MAX_BLOB_BYTES", "Ddfs", "DdfsApi", "DdfsRefused", "DdfsStore", "Tag"]
 
@@ -40,11 +41,25 @@ class Ddfs:
         *,
         max_blob_bytes: int = MAX_BLOB_BYTES,
         max_uploads: int = MAX_UPLOADS,
+        max_attributes: int = MAX_ATTRIBUTES,
+        delayed_seconds: float = DELAYED_SECONDS,
         clock: Clock | None = None,
     ) -> None:
         self.store = DdfsStore(root, clock)
         self.store.open()
-        self.api = DdfsApi(self.store, nodes, put_port, max_blob_bytes, max_uploads)
+        self.api = DdfsApi(
+            self.store,
+            nodes,
+            put_port,
+            max_blob_bytes=max_blob_bytes,
+            max_uploads=max_uploads,
+            max_attributes=max_attributes,
+            delayed_seconds=delayed_seconds,
+        )
+
+    async def close(self) -> None:
+        """Write the buffered delayed updates, so every request that waits on one is answered."""
+        await self.api.delayed.flush_all()
 
     def upload_app(self) -> web.Application:
         """The application the upload port serves."""
@@ -55,6 +70,7 @@ class Ddfs:
     async def forget_job(self, jobname: str) -> None:
         """A purged job's OOB tag goes, as Disco's temp-GC deletes it (its results tag stays)."""
         tag_name = oob_tag(jobname)
+        await self.api.delayed.flush(tag_name)
         async with self.store.lock(tag_name):
             await self.store.delete(tag_name)
 
@@ -79,7 +95,8 @@ class Ddfs:
         for host, path, name in files:
             prefix = make_valid_name(name)[:MAX_BLOB_PREFIX]
             objname = self.store.new_objname(prefix)
-            rel = await asyncio.to_thread(self.store.save_file, path, objname)
+            volume = self.api.volume_of(host)
+            rel = await asyncio.to_thread(self.store.save_file, path, objname, volume)
             saved.append([f"disco://{host}/ddfs/{rel}"])
         async with self.store.lock(tag_name):
             tag = Tag.fresh(tag_name, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Final
@@ -19,9 +20,11 @@ from aiohttp import web
 
 from pydisco.ddfsnames import MAX_BLOB_PREFIX, is_valid_name, parse_objname
 from pydisco.integers import parse_decimal
+from pydisco.master.ddfs.delayed import DELAYED_SECONDS, DelayedUpdates
 from pydisco.master.ddfs.store import VOLUME, BlobTooLarge, DdfsStore
 from pydisco.master.ddfs.tags import (
     MAX_ATTR_VALUE_BYTES,
+    MAX_ATTRIBUTES,
     DdfsRefused,
     Tag,
     attr_not_found,
@@ -32,6 +35,7 @@ from pydisco.master.ddfs.tags import (
     parse_auth,
     parse_urls,
 )
+from pydisco.master.ddfs.tags import Urls as UrlSets
 from pydisco.protocol import jsoncodec
 
 __all__ = ["MAX_BLOB_BYTES", "MAX_TAG_BODY_BYTES", "MAX_UPLOADS", "DdfsApi"]
@@ -42,13 +46,14 @@ MAX_TAG_BODY_BYTES: Final = 512 << 20
 MAX_BLOB_BYTES: Final = 1 << 40
 #: Blob uploads in progress at once (Disco: 3 active and 100 waiting per node).
 MAX_UPLOADS: Final = 32
-#: The most replicas this master can give a blob: its nodes share one disk.
-MAX_REPLICAS: Final = 1
 READ_CHUNK: Final = 1 << 16
 #: Request bodies this large are decoded in a thread.
 BIG_BODY_BYTES: Final = 1 << 20
 #: Tags with this many replica sets are encoded in a thread when read.
 BIG_TAG_SETS: Final = 2000
+
+#: The volumes blobs are served from (``vol0``, ``vol1``, ...; Disco: any ``vol*``).
+_VOLUME_NAME: Final = re.compile(r"vol[0-9]+")
 
 GC_STUBS: Final[dict[str, Any]] = {
     "gc_status": "",
@@ -83,14 +88,19 @@ class DdfsApi:
         store: DdfsStore,
         nodes: Callable[[], Sequence[tuple[str, bool]]],
         put_port: Callable[[], int],
+        *,
         max_blob_bytes: int = MAX_BLOB_BYTES,
         max_uploads: int = MAX_UPLOADS,
+        max_attributes: int = MAX_ATTRIBUTES,
+        delayed_seconds: float = DELAYED_SECONDS,
     ) -> None:
         self.store = store
         self.nodes = nodes
         self.put_port = put_port
         self.max_blob_bytes = max_blob_bytes
         self.max_uploads = max_uploads
+        self.max_attributes = max_attributes
+        self.delayed = DelayedUpdates(self._write_delayed, delayed_seconds)
         self.uploads = 0
         self.rng = random.Random()
 
@@ -157,7 +167,7 @@ class DdfsApi:
         rest = [h for h in candidates if h not in chosen]
         self.rng.shuffle(rest)
         chosen = (chosen + rest)[:replicas]
-        if replicas > MAX_REPLICAS or len(chosen) < replicas:
+        if len(chosen) < replicas:
             raise DdfsRefused(403, "Not enough nodes for replicas.")
         objname = self.store.new_objname(prefix)
         port = self.put_port()
@@ -182,11 +192,18 @@ class DdfsApi:
         given = parse_auth(request.headers.get("Authorization"))
         method = request.method
         if method in ("GET", "HEAD"):
+            # Any operation but a delayed POST first writes the tag's buffered updates.
+            await self.delayed.flush(name)
             return await self.read_tag(name, attr, given)
         if method not in ("POST", "PUT", "DELETE"):
             return _not_found()
         body = await self._body(request) if method in ("POST", "PUT") else b""
         value = await self._decode(body) if body or method != "DELETE" else None
+        if method == "POST" and not attr and request.query.get("delayed"):
+            delayed = await self.post_delayed(request, name, value, given)
+            if delayed is not None:
+                return delayed
+        await self.delayed.flush(name)
         async with self.store.lock(name):
             if method == "DELETE":
                 return await self.delete(name, attr, given)
@@ -252,6 +269,37 @@ class DdfsApi:
             return ok(self.version_urls(tag))
         return ok(self.version_urls(await self.store.commit(changed)))
 
+    async def post_delayed(
+        self, request: web.Request, name: str, value: Any, given: str | None
+    ) -> web.StreamResponse | None:
+        """``POST ?delayed=1`` to an existing tag: buffered and answered after its batch is
+        written (facts §2.4); None when the tag is missing (then it is an immediate update)."""
+        sets = parse_urls(value)
+        async with self.store.lock(name):
+            tag = self.store.get(name)
+            if tag is None:
+                return None
+            check_write(given, tag.write_token)
+        version = await self.delayed.add(name, bool(request.query.get("update")), sets, given)
+        return ok(self.version_urls(version))
+
+    async def _write_delayed(
+        self, name: str, token: str | None, update: bool, batches: list[UrlSets]
+    ) -> Tag:
+        """Apply buffered appends in arrival order as one version (later sets end up first)."""
+        async with self.store.lock(name):
+            tag = self.store.get(name)
+            exists = tag is not None
+            current = tag if tag is not None else Tag.fresh(name, token)
+            changed = False
+            for sets in batches:
+                after = current.append(sets, update=update, exists=exists or changed)
+                if after is not None:
+                    current, changed = after, True
+            if not changed:
+                return current
+            return await self.store.commit(current)
+
     async def put(
         self, name: str, attr: str, value: Any, body: bytes, given: str | None
     ) -> web.StreamResponse:
@@ -261,7 +309,7 @@ class DdfsApi:
         else:
             if not attr.startswith("ddfs:") and len(body) > MAX_ATTR_VALUE_BYTES:
                 raise DdfsRefused(403, "Attribute value too big.")
-            changed = tag.set_attr(attr, value)
+            changed = tag.set_attr(attr, value, self.max_attributes)
         return ok(self.version_urls(await self.store.commit(changed)))
 
     async def delete(self, name: str, attr: str, given: str | None) -> web.StreamResponse:
@@ -300,13 +348,13 @@ class DdfsApi:
             return text(403, "Forbidden: tag files are not served; GET /ddfs/tag/<name>.")
         if (
             len(parts) != 4
-            or parts[0] != VOLUME
+            or not _VOLUME_NAME.fullmatch(parts[0])
             or parts[1] != "blob"
             or len(parts[2]) != 2
             or parse_objname(parts[3]) is None
         ):
             return _not_found()
-        path = self.store.blob_file(parts[3])
+        path = self.store.blob_file(parts[3], parts[0])
         if path.parent.name != parts[2] or not path.is_file():
             return _not_found()
         from pydisco.master.files import serve_file
@@ -328,6 +376,7 @@ class DdfsApi:
         path = request.path
         if not path.startswith("/ddfs/"):
             return _not_found()
+        host = self._upload_host(request)
         if request.method != "PUT":
             return text(501, "Method not supported")
         objname = path[len("/ddfs/") :]
@@ -345,12 +394,18 @@ class DdfsApi:
             raise DdfsRefused(503, "Maximum number of uploaders reached. Try again later")
         self.uploads += 1
         try:
-            rel = await self.store.put_blob(objname, chunks(), limit)
+            rel = await self.store.put_blob(objname, chunks(), limit, self.volume_of(host))
         except BlobTooLarge:
             raise DdfsRefused(413, f"Blob too large: at most {limit} bytes.") from None
         finally:
             self.uploads -= 1
-        return ok(f"disco://{self._upload_host(request)}/ddfs/{rel}", status=201)
+        return ok(f"disco://{host}/ddfs/{rel}", status=201)
+
+    def volume_of(self, host: str) -> str:
+        """The volume node ``host`` writes blobs to: ``vol<i>`` for the i-th node of the table
+        (``vol0`` for an unknown one), so replicas on distinct nodes are distinct files."""
+        table = [name for name, _ in self.nodes()]
+        return f"vol{table.index(host)}" if host in table else VOLUME
 
     def _upload_host(self, request: web.Request) -> str:
         """The node the upload URL named (the Host header), if it is one; else the first node."""

@@ -1,4 +1,4 @@
-"""DDFS on disk: one volume (``vol0``) under ``DDFS_DATA``, laid out as Disco lays it out.
+"""DDFS on disk under ``DDFS_DATA``, laid out as Disco lays it out.
 
 ::
 
@@ -7,12 +7,21 @@
     <ddfs_data>/vol0/tag/<hh>/<tag>$<ts>                   latest tag version, mode 0400
     <ddfs_data>/vol0/tag/<hh>/!partial.<tag>$<ts>          tag version being written
 
-Every node of a one-machine master shares this tree, so a blob is stored once
-(one replica). Tag versions are written to ``!partial``, fsynced, made read-only
-and renamed (the directory fsynced too) before the request is answered; the
-previous version is then removed (facts §1.8 lets a single node keep only the
-latest). A deleted tag's files are removed; its blobs stay (other tags and
-running jobs may use them).
+Every node of a one-machine master shares this tree; each node writes its blob
+replicas to a volume of its own (``vol<i>`` for the i-th node of the table, so a
+one-node master uses ``vol0`` only), which keeps the replicas of one blob on
+distinct nodes distinct files. Tags live in ``vol0``.
+
+Tag versions are written to ``!partial``, fsynced, made read-only and renamed
+(the directory fsynced too) before the request is answered; the previous version
+is then removed (facts §1.8 lets a single node keep only the latest). A deleted
+tag's files (every version) are removed; its blobs stay (other tags and running
+jobs may use them).
+
+Disco instead lists deleted names in the tag ``+deleted`` and keeps their files
+(facts §1.7). A ``+deleted`` tag found here at start (a ``DDFS_DATA`` written by
+Disco) is applied the same way: its names' versions are removed, then the tag
+itself, so a deleted tag never comes back and a re-created one is not hidden.
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ log = logging.getLogger("pydisco.master.ddfs")
 
 #: The one volume this master writes to.
 VOLUME: Final = "vol0"
+#: Disco's list of deleted tag names (not a legal tag name, so no client reaches it).
+DELETED: Final = "+deleted"
 FILE_MODE: Final = 0o400
 COPY_CHUNK: Final = 1 << 20
 
@@ -92,8 +103,12 @@ class DdfsStore:
         for sub in ("blob", "tag"):
             (self.volume / sub).mkdir(parents=True, exist_ok=True)
         latest: dict[str, tuple[tuple[int, ...], Path]] = {}
+        quarantine: list[Path] = []
         for volume in sorted(self.root.glob("vol*")):
             for path in volume.glob("tag/*/*"):
+                if path.name.startswith(DELETED + "$"):
+                    quarantine.append(path)
+                    continue
                 if path.name.startswith("!"):
                     continue
                 parsed = parse_objname(path.name)
@@ -103,6 +118,8 @@ class DdfsStore:
                 order = parse_timestamp(stamp) or ()
                 if name not in latest or order > latest[name][0]:
                     latest[name] = (order, path)
+        for name in self._apply_quarantine(quarantine):
+            latest.pop(name, None)
         for name, (_, path) in latest.items():
             try:
                 tag = Tag.from_json(jsoncodec.loads(path.read_bytes()))
@@ -110,6 +127,29 @@ class DdfsStore:
                 log.warning("skipping the unreadable tag file %s: %s", path, exc)
                 continue
             self._tags[name] = tag
+
+    def _apply_quarantine(self, files: list[Path]) -> set[str]:
+        """Remove the versions of the names Disco's newest ``+deleted`` lists, then the
+        ``+deleted`` files; returns those names."""
+        if not files:
+            return set()
+        newest = max(files, key=lambda p: parse_timestamp(p.name.partition("$")[2]) or ())
+        try:
+            listed = jsoncodec.loads(newest.read_bytes())["urls"]
+            names = {s[0][len("tag://") :] for s in listed if s and s[0].startswith("tag://")}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("the deleted-tag list %s is unreadable, left as it is: %s", newest, exc)
+            return set()
+        for name in names:
+            for path in self._version_files(name):
+                self._remove(path)
+        for path in files:
+            self._remove(path)
+        return names
+
+    def _version_files(self, name: str) -> list[Path]:
+        """Every stored version of tag ``name``, in every volume."""
+        return [p for vol in self.root.glob("vol*") for p in vol.glob(f"tag/*/{name}$*")]
 
     # -- tags ------------------------------------------------------------------------------------
 
@@ -170,11 +210,13 @@ class DdfsStore:
             ) from None
 
     async def delete(self, name: str) -> None:
-        """Forget ``name`` and remove its file; its blobs stay."""
-        old = self._tags.pop(name, None)
-        if old is not None:
-            path = self.tag_path(old.id)
-            await asyncio.to_thread(self._remove, path)
+        """Forget ``name`` and remove every version of it; its blobs stay."""
+        if self._tags.pop(name, None) is not None:
+            await asyncio.to_thread(self._remove_versions, name)
+
+    def _remove_versions(self, name: str) -> None:
+        for path in self._version_files(name):
+            self._remove(path)
 
     @staticmethod
     def _remove(path: Path) -> None:
@@ -188,14 +230,16 @@ class DdfsStore:
         """A fresh object name ``<prefix>$<ts>`` (nothing is reserved on disk)."""
         return f"{prefix}${self.clock.timestamp()}"
 
-    def blob_relpath(self, objname: str) -> str:
+    def blob_relpath(self, objname: str, volume: str = VOLUME) -> str:
         """The blob's path under ``DDFS_DATA``, which is also its URL path after ``/ddfs/``."""
-        return f"{VOLUME}/blob/{hashdir(objname)}/{objname}"
+        return f"{volume}/blob/{hashdir(objname)}/{objname}"
 
-    async def put_blob(self, objname: str, chunks: AsyncIterator[bytes], limit: int) -> str:
-        """Stream an upload to disk; returns its relative path. Raises :class:`BlobTooLarge`,
-        or :class:`DdfsRefused` 409 when the object already exists."""
-        rel = self.blob_relpath(objname)
+    async def put_blob(
+        self, objname: str, chunks: AsyncIterator[bytes], limit: int, volume: str = VOLUME
+    ) -> str:
+        """Stream an upload to disk in ``volume``; returns its relative path. Raises
+        :class:`BlobTooLarge`, or :class:`DdfsRefused` 409 when the object already exists."""
+        rel = self.blob_relpath(objname, volume)
         final = self.root / rel
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
@@ -226,13 +270,13 @@ class DdfsStore:
             raise DdfsRefused(409, f"Blob {final.name} already exists.") from None
         _fsync_dir(final.parent)
 
-    def blob_file(self, objname: str) -> Path:
+    def blob_file(self, objname: str, volume: str = VOLUME) -> Path:
         """Where a blob is (or would be)."""
-        return self.root / self.blob_relpath(objname)
+        return self.root / self.blob_relpath(objname, volume)
 
-    def save_file(self, source: Path, objname: str) -> str:
+    def save_file(self, source: Path, objname: str, volume: str = VOLUME) -> str:
         """Store a local file as a blob (the master's own ``save_results`` upload); blocking."""
-        rel = self.blob_relpath(objname)
+        rel = self.blob_relpath(objname, volume)
         final = self.root / rel
         final.parent.mkdir(parents=True, exist_ok=True)
         partial = final.with_name(f"!partial-{self.clock.timestamp()}.{objname}")

@@ -243,8 +243,12 @@ class Tag:
             return None
         return attrs.evolve(self, urls=tuple(reversed(added)) + self.urls)
 
-    def set_attr(self, attr: str, value: Any) -> Tag:
-        """PUT of an attribute (``value`` already JSON-decoded)."""
+    def set_attr(self, attr: str, value: Any, max_attributes: int = MAX_ATTRIBUTES) -> Tag:
+        """PUT of an attribute (``value`` already JSON-decoded).
+
+        A tag holds at most ``max_attributes`` user attributes. Disco refuses any set
+        on a full tag, even one replacing a value; here replacing one is allowed.
+        """
         if attr == URLS:
             return attrs.evolve(self, urls=parse_urls(value, "Invalid attribute key or value"))
         if attr in (READ_TOKEN, WRITE_TOKEN):
@@ -258,7 +262,7 @@ class Tag:
         if not isinstance(value, str):
             raise DdfsRefused(403, "Invalid attribute key or value")
         data = dict(self.user_data)
-        if attr not in data and len(data) >= MAX_ATTRIBUTES:
+        if attr not in data and len(data) >= max_attributes:
             raise DdfsRefused(403, "Too many attributes")
         data[attr] = value
         return attrs.evolve(self, user_data=tuple(data.items()))
