@@ -32,9 +32,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
+from pydisco import jsoncodec
 from pydisco.master import ReferenceMaster
 from pydisco.master.layout import hexhash, local_time
-from pydisco.protocol import jsoncodec
 
 FLAGS = (
     "--headless",

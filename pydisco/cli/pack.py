@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import click
 
+from pydisco import jsoncodec
 from pydisco.cli._output import EXIT_FAILED, EXIT_USAGE, CommandError, exit_status, handle_errors
 from pydisco.jobpack import (
     DEFAULT_MAX_BYTES,
@@ -35,7 +36,6 @@ from pydisco.jobpack.description import (
     worker_warnings,
 )
 from pydisco.jobpack.writer import check_worker_file, default_prefix
-from pydisco.protocol import jsoncodec
 
 
 @contextlib.contextmanager

@@ -12,12 +12,12 @@ from __future__ import annotations
 import zipfile
 from typing import Any
 
+from pydisco import jsoncodec
 from pydisco.jobpack.errors import InvalidJobPack, JobPackError
 from pydisco.jobpack.jobhome import HomeLimits
 from pydisco.jobpack.linting import lint
 from pydisco.jobpack.reader import JobPack
 from pydisco.jobpack.submit import check_submit
-from pydisco.protocol import jsoncodec
 
 __all__ = ["describe", "describe_text", "worker_head_warnings", "worker_warnings"]
 

@@ -8,6 +8,7 @@ import zipfile
 from types import TracebackType
 from typing import IO, Any
 
+from pydisco import jsoncodec
 from pydisco.jobpack.errors import InvalidJobPack, JobPackError, JobPackTooLarge
 from pydisco.jobpack.jobhome import (
     DEFAULT_MAX_BYTES,
@@ -23,7 +24,6 @@ from pydisco.jobpack.jobhome import (
 from pydisco.jobpack.model import HEADER_SIZE, HEADER_USED, Header, JobDict
 from pydisco.jobpack.sections import SectionReader
 from pydisco.jobpack.validation import DEFAULT_MAX_JSON_BYTES, check_pack
-from pydisco.protocol import jsoncodec
 
 PathOrFile = str | os.PathLike[str] | IO[bytes]
 

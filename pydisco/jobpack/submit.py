@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydisco import jsoncodec
 from pydisco.jobpack import erlterm
 from pydisco.jobpack.errors import InvalidJobPack
-from pydisco.protocol import jsoncodec
 
 #: Longest prefix: job names become file names (255 bytes), and a prefix may be UTF-8.
 MAX_PREFIX_CHARS = 50

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
+from pydisco import jsoncodec
 from pydisco.jobpack import erlterm
 from pydisco.jobpack.errors import InvalidJobPack, JobPackTooLarge
 from pydisco.jobpack.model import (
@@ -31,7 +32,6 @@ from pydisco.jobpack.model import (
     JobInput,
     Stage,
 )
-from pydisco.protocol import jsoncodec
 
 #: Job dict and job envs sections larger than this are not decoded (memory bound).
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024

@@ -23,12 +23,12 @@ from typing import IO, Any
 
 import attrs
 
+from pydisco import jsoncodec
 from pydisco.jobpack.errors import BuildError, JobPackTooLarge
 from pydisco.jobpack.jobhome import worker_problem, zip_directory
 from pydisco.jobpack.model import MAX_OFFSET, Grouping, Header, JobInput, Stage
 from pydisco.jobpack.sections import OffsetWriter, copy_stream, is_seekable
 from pydisco.jobpack.validation import check_jobdict
-from pydisco.protocol import jsoncodec
 
 JobHomeSource = str | os.PathLike[str] | IO[bytes] | bytes | bytearray | memoryview
 JobDataSource = bytes | bytearray | memoryview | IO[bytes]

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from pydisco import jsoncodec
 from pydisco.ddfsnames import MAX_BLOB_PREFIX, is_valid_name, parse_objname
 from pydisco.integers import parse_decimal
 from pydisco.master.ddfs.store import VOLUME, BlobTooLarge, DdfsStore
@@ -32,7 +33,6 @@ from pydisco.master.ddfs.tags import (
     parse_auth,
     parse_urls,
 )
-from pydisco.protocol import jsoncodec
 
 __all__ = ["MAX_BLOB_BYTES", "MAX_TAG_BODY_BYTES", "MAX_UPLOADS", "DdfsApi"]
 

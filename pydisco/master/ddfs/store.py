@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Final
 
+from pydisco import jsoncodec
 from pydisco.ddfsnames import (
     Clock,
     format_timestamp,
@@ -35,7 +36,6 @@ from pydisco.ddfsnames import (
 )
 from pydisco.master.ddfs.tags import DdfsRefused, Tag
 from pydisco.master.errors import MasterError
-from pydisco.protocol import jsoncodec
 
 __all__ = ["VOLUME", "BlobTooLarge", "DdfsStore"]
 
