@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from pydisco import jsoncodec
-from pydisco.jobpack import erlterm
+from pydisco.jobpack import erlprinter
 from pydisco.jobpack.errors import InvalidJobPack, JobPackTooLarge
 from pydisco.jobpack.model import (
     DEFAULT_MAX_CORES,
@@ -44,7 +44,7 @@ def _fail(message: str, *, reason: str, field: str, check: str) -> NoReturn:
 
 
 def _string_reason(text: str) -> str:
-    return erlterm.string(text)
+    return erlprinter.string(text)
 
 
 def _payload(field: str, what: str, error: str) -> NoReturn:
@@ -129,7 +129,7 @@ def _decode_envs(data: bytes) -> dict[str, str]:
         _payload(
             "jobenvs",
             f"The job envs section must be a JSON object, not {_json_type(envs)}",
-            "{badmatch," + erlterm.term(envs) + "}",
+            "{badmatch," + erlprinter.term(envs) + "}",
         )
     for key, value in envs.items():
         if not isinstance(value, str):
@@ -294,7 +294,7 @@ def check_pipeline(value: Any) -> tuple[Stage, ...]:
             _fail(
                 f"The pipeline stage {name!r} has the unknown grouping {grouping!r}; use one "
                 f"of {', '.join(_GROUPINGS)}.",
-                reason=_string_reason(f"invalid grouping '{erlterm.binary(grouping)}'"),
+                reason=_string_reason(f"invalid grouping '{erlprinter.binary(grouping)}'"),
                 field="pipeline",
                 check="grouping",
             )
@@ -362,7 +362,7 @@ def convert_v1_inputs(value: Any) -> tuple[JobInput, ...]:
         _payload(
             "input",
             f"'input' must be an array, not {_json_type(value)}",
-            "{bad_generator," + erlterm.term(value) + "}",
+            "{bad_generator," + erlprinter.term(value) + "}",
         )
     inputs = []
     for item in value:

@@ -9,7 +9,7 @@ import pytest
 from jobpack_helpers import write_pack, write_raw
 
 from pydisco import jobpack
-from pydisco.jobpack import Grouping, InvalidJobPack, JobInput, Stage, erlterm
+from pydisco.jobpack import Grouping, InvalidJobPack, JobInput, Stage, erlprinter
 from pydisco.jobpack.validation import convert_v1_pipeline
 
 
@@ -241,12 +241,12 @@ def test_jobdict_null_and_string() -> None:
     ],
 )
 def test_erlang_term_printing(value: Any, text: str) -> None:
-    assert erlterm.term(value) == text
+    assert erlprinter.term(value) == text
 
 
 def test_erlang_string_printing() -> None:
-    assert erlterm.string('a "b" \\') == '"a \\"b\\" \\\\"'
-    assert erlterm.string("\x01") == "[1]"
+    assert erlprinter.string('a "b" \\') == '"a \\"b\\" \\\\"'
+    assert erlprinter.string("\x01") == "[1]"
 
 
 def test_header_rule_helper_matches_validation() -> None:
