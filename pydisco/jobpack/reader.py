@@ -21,7 +21,7 @@ from pydisco.jobpack.jobhome import (
     open_zip,
     verify_zip,
 )
-from pydisco.jobpack.model import HEADER_SIZE, HEADER_USED, Header, JobDict
+from pydisco.jobpack.parts import HEADER_SIZE, HEADER_USED, Header, JobDict
 from pydisco.jobpack.sections import SectionReader
 from pydisco.jobpack.validation import DEFAULT_MAX_JSON_BYTES, check_pack
 

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from pydisco import jsoncodec
 from pydisco.jobpack import erlprinter
 from pydisco.jobpack.errors import InvalidJobPack, JobPackTooLarge
-from pydisco.jobpack.model import (
+from pydisco.jobpack.parts import (
     DEFAULT_MAX_CORES,
     HEADER_SIZE,
     HEADER_USED,
@@ -30,7 +30,7 @@ from pydisco.jobpack.model import (
     Header,
     JobDict,
     JobInput,
-    Stage,
+    PipelineStage,
 )
 
 #: Job dict and job envs sections larger than this are not decoded (memory bound).
@@ -266,7 +266,7 @@ def _pipeline_fail(detail: str) -> NoReturn:
     )
 
 
-def check_pipeline(value: Any) -> tuple[Stage, ...]:
+def check_pipeline(value: Any) -> tuple[PipelineStage, ...]:
     """Version 2 ``pipeline``: shape, then unique names, then groupings."""
     if not isinstance(value, list):
         _pipeline_fail(f"it is {_json_type(value)}, not an array")
@@ -298,7 +298,7 @@ def check_pipeline(value: Any) -> tuple[Stage, ...]:
                 field="pipeline",
                 check="grouping",
             )
-        stages.append(Stage(name, _GROUPINGS[grouping], concurrent))
+        stages.append(PipelineStage(name, _GROUPINGS[grouping], concurrent))
     return tuple(stages)
 
 
@@ -383,19 +383,19 @@ def convert_v1_inputs(value: Any) -> tuple[JobInput, ...]:
     return tuple(inputs)
 
 
-_MAP = Stage("map", Grouping.SPLIT)
-_MAP_SHUFFLE = Stage("map_shuffle", Grouping.GROUP_NODE)
-_REDUCE_ALL = Stage("reduce", Grouping.GROUP_ALL)
-_REDUCE_LABEL = Stage("reduce", Grouping.GROUP_LABEL)
-_REDUCE_SHUFFLE = Stage("reduce_shuffle", Grouping.GROUP_NODE)
+_MAP = PipelineStage("map", Grouping.SPLIT)
+_MAP_SHUFFLE = PipelineStage("map_shuffle", Grouping.GROUP_NODE)
+_REDUCE_ALL = PipelineStage("reduce", Grouping.GROUP_ALL)
+_REDUCE_LABEL = PipelineStage("reduce", Grouping.GROUP_LABEL)
+_REDUCE_SHUFFLE = PipelineStage("reduce_shuffle", Grouping.GROUP_NODE)
 
 
 def convert_v1_pipeline(
     map_: Any, reduce_: Any, reduce_shuffle: Any, nr_reduces: Any
-) -> tuple[Stage, ...]:
+) -> tuple[PipelineStage, ...]:
     """The pipeline a version 1 job runs as (facts 7.4), tried in the master's clause order."""
     one = _is_int(nr_reduces) and nr_reduces == 1
-    head: tuple[Stage, ...] = (_MAP, _MAP_SHUFFLE) if map_ is True else ()
+    head: tuple[PipelineStage, ...] = (_MAP, _MAP_SHUFFLE) if map_ is True else ()
     if map_ is False and reduce_ is False:
         return ()
     if map_ is True and reduce_ is False:
@@ -416,7 +416,9 @@ def convert_v1_pipeline(
     _payload(field, f"'{field}' must be true or false", "function_clause")
 
 
-def _v1(raw: Mapping[str, Any]) -> tuple[tuple[Stage, ...], tuple[JobInput, ...], dict[str, Any]]:
+def _v1(
+    raw: Mapping[str, Any],
+) -> tuple[tuple[PipelineStage, ...], tuple[JobInput, ...], dict[str, Any]]:
     scheduler = _check_scheduler(raw)
     job_input = _find(raw, "input")
     nr_reduces = _find(raw, "nr_reduces")
@@ -430,7 +432,9 @@ def _v1(raw: Mapping[str, Any]) -> tuple[tuple[Stage, ...], tuple[JobInput, ...]
     return pipeline, inputs, scheduler
 
 
-def _v2(raw: Mapping[str, Any]) -> tuple[tuple[Stage, ...], tuple[JobInput, ...], dict[str, Any]]:
+def _v2(
+    raw: Mapping[str, Any],
+) -> tuple[tuple[PipelineStage, ...], tuple[JobInput, ...], dict[str, Any]]:
     pipeline = _find(raw, "pipeline")
     inputs = _find(raw, "inputs")
     scheduler = _check_scheduler(raw)

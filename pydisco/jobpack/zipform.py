@@ -27,7 +27,7 @@ from pydisco.jobpack.jobhome import (
     copy_entries,
     open_zip,
 )
-from pydisco.jobpack.model import MAGIC_BYTES, Header
+from pydisco.jobpack.parts import MAGIC_BYTES, Header
 from pydisco.jobpack.validation import DEFAULT_MAX_JSON_BYTES, check_jobdict
 from pydisco.jobpack.writer import HomeSource, emit_sections
 

@@ -9,7 +9,7 @@ import pytest
 from jobpack_helpers import write_pack, write_raw
 
 from pydisco import jobpack
-from pydisco.jobpack import Grouping, InvalidJobPack, JobInput, Stage, erlprinter
+from pydisco.jobpack import Grouping, InvalidJobPack, JobInput, PipelineStage, erlprinter
 from pydisco.jobpack.validation import convert_v1_pipeline
 
 
@@ -45,7 +45,10 @@ def test_typed_jobdict_v2() -> None:
             owner=["not", "a", "string"],
         )
     )
-    assert jd.pipeline == (Stage("a", Grouping.SPLIT), Stage("b", Grouping.GROUP_NODE_LABEL, True))
+    assert jd.pipeline == (
+        PipelineStage("a", Grouping.SPLIT),
+        PipelineStage("b", Grouping.GROUP_NODE_LABEL, True),
+    )
     assert jd.inputs == (JobInput(1, 2, ("http://x/1", "http://y/1")),)
     assert jd.max_cores == 3
     assert jd.owner == '["not","a","string"]'
