@@ -69,7 +69,7 @@ def exit_status(code: int) -> NoReturn:
     click.get_current_context().exit(code)
 
 
-class Options:
+class GlobalOptions:
     """The global ``--master``/``--json``/``--token`` values for one invocation."""
 
     def __init__(self, master: str | None, json_output: bool, token: str | None) -> None:
@@ -116,9 +116,9 @@ def client_options(func: F) -> F:
     return func
 
 
-def options() -> Options:
+def options() -> GlobalOptions:
     meta = click.get_current_context().meta
-    return Options(
+    return GlobalOptions(
         meta.get("pydisco.master"), bool(meta.get("pydisco.json")), meta.get("pydisco.token")
     )
 

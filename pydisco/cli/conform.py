@@ -21,7 +21,7 @@ from pydisco.cli._output import (
 from pydisco.conformance import (
     RULES,
     SCENARIOS,
-    Options,
+    KitSettings,
     RunResult,
     run_kit,
     select_scenarios,
@@ -105,7 +105,7 @@ def conform(  # noqa: PLR0917 - one parameter per click option
         scenarios = select_scenarios(only)
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    options = Options(timeout=timeout, exit_timeout=exit_timeout, first_message=timeout)
+    settings = KitSettings(timeout=timeout, exit_timeout=exit_timeout, first_message=timeout)
 
     def progress(run: RunResult) -> None:
         click.echo(progress_line(run), err=True)
@@ -115,7 +115,7 @@ def conform(  # noqa: PLR0917 - one parameter per click option
             command,
             _PROFILES[profile],
             scenarios,
-            options,
+            settings,
             progress if verbose else None,
         )
     except ValueError as exc:
