@@ -89,3 +89,20 @@ def test_worker_warnings() -> None:
     pack = JobPack(io.BytesIO(write_pack(JOBDICT, None, plain)), strict=False)
     assert len(worker_head_warnings(pack)) == 1
     assert worker_head_warnings(JobPack(io.BytesIO(write_pack(JOBDICT, None, HOME)))) == []
+
+
+def test_inspect_prints_exactly_the_description(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from pydisco.cli.main import cli
+
+    path = tmp_path / "job.pack"
+    path.write_bytes(write_pack(JOBDICT, {"A": "1"}, HOME, b"data"))
+    limits = HomeLimits(max_entries=100, max_bytes=1 << 20, max_ratio=1100)
+    with path.open("rb") as handle:
+        expected = describe(JobPack(handle, strict=False), "binary", limits)
+    args = ["inspect", str(path), "--max-entries", "100", "--max-bytes", str(1 << 20)]
+    shown = CliRunner().invoke(cli, [*args, "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout) == expected
+    text = CliRunner().invoke(cli, args)
+    assert text.stdout.splitlines() == describe_text(expected)
