@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from pydisco import jsoncodec
 from pydisco.protocol import (
     Frame,
     FrameDecoder,
@@ -56,7 +57,6 @@ from pydisco.protocol import (
     TaskReply,
     decode_frame,
     encode_message,
-    jsoncodec,
     messages,
 )
 from pydisco.protocol.messages import Message, Role

@@ -30,9 +30,9 @@ from typing import Any
 
 from selenium.webdriver.support.ui import WebDriverWait
 
+from pydisco import jsoncodec
 from pydisco.master import ReferenceMaster
 from pydisco.master.layout import hexhash, local_time
-from pydisco.protocol import jsoncodec
 
 # The browser setup is the one the status page's tests use, from this checkout.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

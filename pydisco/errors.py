@@ -8,7 +8,7 @@ the families apart::
     ├── ProtocolError                 pydisco.protocol.errors
     │   ├── LocalProtocolError        we tried to send something illegal
     │   └── RemoteProtocolError       the peer sent something illegal
-    ├── JSONError                     pydisco.protocol.jsoncodec: not one strict JSON value
+    ├── JSONError                     pydisco.jsoncodec: not one strict JSON value
     ├── IndexLineError                pydisco.resultsindex: not a 'label url size' line
     ├── UnsafeURL                     pydisco.dataurls: a data URL with a '..' segment
     ├── JobPackError                  pydisco.jobpack.errors

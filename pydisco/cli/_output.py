@@ -1,11 +1,21 @@
-"""What the client subcommands share: options, the master, errors, exit codes, output.
+"""What every ``discotool`` subcommand shares: options, the master, errors, exit codes, output.
 
-Exit codes of ``discotool`` client commands:
+One error convention for every subcommand: a failure raises :class:`CommandError`
+(or a library :class:`~pydisco.errors.PydiscoError`, turned into one by
+:func:`handle_errors`), which prints one line, ``Error: ...``, on stderr and exits
+with one of the codes below; click's own usage errors are turned into the same
+one line (exit 2) by the top-level group. A command whose answer is itself a
+status (``ddfs exists``, ``conform``, ``inspect`` of a pack a master would refuse)
+prints its answer and ends with :func:`exit_status`. No traceback, no
+``sys.exit`` elsewhere.
+
+Exit codes of ``discotool``:
 
 == ======================================================================
 0  success (for ``wait``/``submit --wait``: the job is ``ready``)
-1  the job or the operation failed (job dead, job unknown, job pack refused,
-   HTTP error, unreadable results, wait timed out)
+1  the job or the operation failed (job dead, job unknown, job pack refused
+   or invalid, HTTP error, unreadable results, wait timed out, a conformance
+   rule failed, the master could not start)
 2  usage error (bad option or argument)
 3  the master could not be reached
 130 interrupted (Ctrl-C); a job being waited for keeps running
@@ -23,7 +33,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
@@ -46,7 +56,20 @@ class CommandError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]
 
 
-class Options:
+def usage_error(exc: click.UsageError) -> CommandError:
+    """Click's usage error as one ``Error: ...`` line (exit 2) naming where help is."""
+    message = exc.format_message()
+    if exc.ctx is not None:
+        message = f"{message.rstrip('.')}. See '{exc.ctx.command_path} --help'."
+    return CommandError(message, EXIT_USAGE)
+
+
+def exit_status(code: int) -> NoReturn:
+    """End a command whose printed answer is a status (no error message)."""
+    click.get_current_context().exit(code)
+
+
+class GlobalOptions:
     """The global ``--master``/``--json``/``--token`` values for one invocation."""
 
     def __init__(self, master: str | None, json_output: bool, token: str | None) -> None:
@@ -93,9 +116,9 @@ def client_options(func: F) -> F:
     return func
 
 
-def options() -> Options:
+def options() -> GlobalOptions:
     meta = click.get_current_context().meta
-    return Options(
+    return GlobalOptions(
         meta.get("pydisco.master"), bool(meta.get("pydisco.json")), meta.get("pydisco.token")
     )
 

@@ -1,6 +1,7 @@
 """``discotool conform -- CMD [ARGS...]``: check a worker executable against the protocol.
 
-Exit status: 0 when no rule failed, 1 when any rule failed, 2 for usage errors.
+Exit status: 0 when no rule failed, 1 when any rule failed, 2 for usage errors
+(one ``Error: ...`` line, as every ``discotool`` command).
 """
 
 from __future__ import annotations
@@ -9,10 +10,18 @@ import sys
 
 import click
 
+from pydisco.cli._output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    exit_status,
+    handle_errors,
+)
 from pydisco.conformance import (
     RULES,
     SCENARIOS,
-    Options,
+    KitSettings,
     RunResult,
     run_kit,
     select_scenarios,
@@ -66,6 +75,7 @@ def _list() -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="Print a line per scenario run as it ends.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
+@handle_errors
 def conform(  # noqa: PLR0917 - one parameter per click option
     profile: str,
     only: tuple[str, ...],
@@ -88,12 +98,14 @@ def conform(  # noqa: PLR0917 - one parameter per click option
         _list()
         return
     if not command:
-        raise click.UsageError("give the worker command after --, e.g. discotool conform -- ./w")
+        raise CommandError(
+            "Give the worker command after --, e.g. discotool conform -- ./w.", EXIT_USAGE
+        )
     try:
         scenarios = select_scenarios(only)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    options = Options(timeout=timeout, exit_timeout=exit_timeout, first_message=timeout)
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    settings = KitSettings(timeout=timeout, exit_timeout=exit_timeout, first_message=timeout)
 
     def progress(run: RunResult) -> None:
         click.echo(progress_line(run), err=True)
@@ -103,11 +115,11 @@ def conform(  # noqa: PLR0917 - one parameter per click option
             command,
             _PROFILES[profile],
             scenarios,
-            options,
+            settings,
             progress if verbose else None,
         )
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise CommandError(str(exc), EXIT_USAGE) from None
     if junit:
         write_junit(result, junit)
     # ``discotool --json conform ...`` (the global flag) works too.
@@ -115,4 +127,4 @@ def conform(  # noqa: PLR0917 - one parameter per click option
         write_json(result, sys.stdout)
     else:
         render_text(result, sys.stdout, color=sys.stdout.isatty())
-    sys.exit(0 if result.ok else 1)
+    exit_status(EXIT_OK if result.ok else EXIT_FAILED)

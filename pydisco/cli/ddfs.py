@@ -21,6 +21,7 @@ from pydisco.cli._output import (
     CommandError,
     client_options,
     emit_json,
+    exit_status,
     handle_errors,
     options,
 )
@@ -340,11 +341,11 @@ def exists(tag: str) -> None:
     if options().json:
         emit_json(found)
         if not found:
-            sys.exit(EXIT_FAILED)
+            exit_status(EXIT_FAILED)
         return
     if not found:
         click.echo("False", err=True)
-        sys.exit(EXIT_FAILED)
+        exit_status(EXIT_FAILED)
     click.echo("True")
 
 

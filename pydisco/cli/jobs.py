@@ -21,6 +21,7 @@ import click
 
 from pydisco.cli._output import (
     EXIT_FAILED,
+    EXIT_USAGE,
     CommandError,
     client_options,
     connect,
@@ -574,7 +575,7 @@ def jobpack(job: str, output: str) -> None:
         job = job_name(master, job)
         if output == "-":
             if sys.stdout.isatty():
-                raise CommandError("Refusing to write a binary job pack to a terminal.", 2)
+                raise CommandError("Refusing to write a binary job pack to a terminal.", EXIT_USAGE)
             master.download_jobpack(job, sys.stdout.buffer)
             sys.stdout.buffer.flush()
             return

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from pydisco.cli._output import EXIT_USAGE, CommandError, handle_errors
 from pydisco.master import ConfigError, ReferenceMaster
 from pydisco.master.config import DEFAULT_DISCO_PORT
 
@@ -92,6 +93,7 @@ def default_data_dir() -> Path:
     "[default: $DDFS_PUT_PORT, or 8990 with the default --port 8989, else a free one]",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@handle_errors
 def master(  # noqa: PLR0917 - one parameter per click option
     host: str,
     port: int,
@@ -119,7 +121,7 @@ def master(  # noqa: PLR0917 - one parameter per click option
         lines = token_file.read_text().splitlines()
         token = lines[0].strip() if lines else ""
         if not token:
-            raise click.UsageError(f"--token-file {token_file}: the first line is empty.")
+            raise CommandError(f"--token-file {token_file}: the first line is empty.", EXIT_USAGE)
     ddfs: dict[str, Any] = {"ddfs_data": Path(ddfs_data).absolute() if ddfs_data else None}
     if put_port is not None:
         ddfs["put_port"] = put_port
@@ -135,7 +137,7 @@ def master(  # noqa: PLR0917 - one parameter per click option
             task_timeout=task_timeout,
         )
     except ConfigError as exc:
-        raise click.UsageError(_with_flags(exc)) from None
+        raise CommandError(_with_flags(exc), EXIT_USAGE) from None
     asyncio.run(_serve(server))
 
 
@@ -156,9 +158,9 @@ async def _serve(server: ReferenceMaster) -> None:
     try:
         await server.start()
     except ConfigError as exc:
-        raise click.ClickException(f"Cannot start the master: {_with_flags(exc)}") from None
+        raise CommandError(f"Cannot start the master: {_with_flags(exc)}") from None
     except OSError as exc:
-        raise click.ClickException(f"Cannot start the master: {exc}") from None
+        raise CommandError(f"Cannot start the master: {exc}") from None
     click.echo(server.url)
     extra = [a for a in server.addresses[1:]]
     if extra:

@@ -40,6 +40,7 @@ from pydisco.cli._output import (
     CommandError,
     client_options,
     emit_json,
+    exit_status,
     handle_errors,
     note,
     options,
@@ -211,7 +212,7 @@ def target_master(
             error = exc if isinstance(exc, click.ClickException) else CommandError(str(exc))
             error.show()  # the failure first, then the master stays up to look into it
             _hold(where)
-            sys.exit(error.exit_code)
+            exit_status(error.exit_code)
         if keep:
             _hold(where)
 

@@ -16,6 +16,7 @@ from typing import IO, Any, Generic, TypeVar
 
 import attrs
 
+from pydisco import jsoncodec
 from pydisco.client import models
 from pydisco.client.errors import (
     BadReply,
@@ -24,7 +25,6 @@ from pydisco.client.errors import (
     JobUnknown,
 )
 from pydisco.integers import parse_decimal
-from pydisco.protocol import jsoncodec
 
 T = TypeVar("T")
 

@@ -20,10 +20,10 @@ from typing import IO, Any
 
 import attrs
 
+from pydisco import jsoncodec
 from pydisco.client._api import Call, Reply, Upload
 from pydisco.client.errors import BadReply, DdfsRequestError, InvalidTag
 from pydisco.ddfsnames import is_valid_name
-from pydisco.protocol import jsoncodec
 
 __all__ = [
     "DdfsRequestError",

@@ -8,9 +8,9 @@
 alone and never on :mod:`pydisco.worker`: it tests the wire, not our library.
 """
 
-from pydisco.conformance.driver import Options, RunResult
+from pydisco.conformance.driver import KitSettings, RunResult
+from pydisco.conformance.kit import KitResult, RuleResult, run_kit, select_scenarios
 from pydisco.conformance.rules import RULES, RULES_BY_ID, Rule, Verdict
-from pydisco.conformance.runner import KitResult, RuleResult, run_kit, select_scenarios
 from pydisco.conformance.scenarios import SCENARIOS, SCENARIOS_BY_NAME, Scenario
 
 __all__ = [
@@ -19,7 +19,7 @@ __all__ = [
     "SCENARIOS",
     "SCENARIOS_BY_NAME",
     "KitResult",
-    "Options",
+    "KitSettings",
     "Rule",
     "RuleResult",
     "RunResult",

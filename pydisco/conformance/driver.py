@@ -79,7 +79,7 @@ from pydisco.protocol.session import (
 )
 from pydisco.protocol.throttle import MsgThrottle, ThrottleAction
 
-__all__ = ["Options", "RunResult", "run_scenario"]
+__all__ = ["KitSettings", "RunResult", "run_scenario"]
 
 _READ_SIZE = 1 << 16
 _TICK = 0.05
@@ -90,8 +90,8 @@ _MAX_OUTPUT_READ = 64 << 20
 
 
 @attrs.frozen(slots=True)
-class Options:
-    """Limits for one kit run."""
+class KitSettings:
+    """The limits and clock of one kit run (its timeouts, the closing grace, the MSG clock)."""
 
     #: Seconds a scenario may take before the worker counts as hung.
     timeout: float = 5.0
@@ -151,7 +151,9 @@ class _Stop(Exception):
     """The run is over (the kit stopped it, or it ended)."""
 
 
-class _Run:
+class _ScenarioRun:
+    """One scenario run under one profile: the worker process, its session and the checks."""
+
     def __init__(
         self,
         *,
@@ -160,13 +162,13 @@ class _Run:
         setup: Setup,
         profile: Profile,
         command: list[str],
-        options: Options,
+        settings: KitSettings,
     ) -> None:
         self.scenario = scenario
         self.plan = plan
         self.setup = setup
         self.profile = profile
-        self.options = options
+        self.settings = settings
         self.server: DataServer = setup.server
         self.transcript = Transcript()
         self.checks: list[Check] = []
@@ -202,7 +204,7 @@ class _Run:
         self.input_errs: list[InputErr] = []
         self.home = os.path.realpath(setup.jobhome)
         self.start = self.transcript.start
-        self.deadline = self.start + options.timeout * plan.time_factor
+        self.deadline = self.start + settings.timeout * plan.time_factor
         env = worker_environment({})
         self.process = WorkerProcess(command, setup.jobhome, env)
         self.note(f"started {' '.join(command)} (pid {self.process.pid}) in {setup.jobhome}")
@@ -291,13 +293,13 @@ class _Run:
                 self.note(f"inputs {ids} arrive" + ("; the input set is done" if self.done else ""))
                 self._answer_withheld()
         closing = self.closing
-        grace_over = now >= self.closing_at + self.options.closing_grace
+        grace_over = now >= self.closing_at + self.settings.closing_grace
         if closing is not None and self.stdin_closed_at is None and grace_over:
             self._close_stdin("after " + closing)
         if self.stdin_closed_at is not None:
             if self.process.exited():
                 self._on_exit()
-            if now >= self.stdin_closed_at + self.options.exit_timeout:
+            if now >= self.stdin_closed_at + self.settings.exit_timeout:
                 self._on_exit_timeout()
         elif now >= self.deadline:
             self._on_timeout()
@@ -362,7 +364,7 @@ class _Run:
         if chunk and self.first_bytes_at is None:
             self.first_bytes_at = arrived
             took = arrived - self.start
-            ok = took <= self.options.first_message
+            ok = took <= self.settings.first_message
             self.check("HS-4", ok, f"the first bytes arrived after {took:.3f}s")
         if not chunk:
             self.process.close_stdout()
@@ -579,7 +581,7 @@ class _Run:
 
     def _on_msg(self, arrived: float, evidence: str) -> None:
         self.msgs += 1
-        clock = self.options.msg_clock
+        clock = self.settings.msg_clock
         verdict = self.throttle.on_msg(arrived if clock is None else clock())
         if verdict.action is ThrottleAction.FATAL:
             self.fail("MSG-1", *self._last_frames(10), verdict.warning)
@@ -689,14 +691,14 @@ class _Run:
         self.fail(
             rule,
             *self._last_frames(3),
-            self.note(f"still running {self.options.exit_timeout}s after stdin was closed"),
+            self.note(f"still running {self.settings.exit_timeout}s after stdin was closed"),
         )
         if rule == "EOF-1":
             self.outcome = "hung after stdin was closed"
         raise _Stop
 
     def _on_timeout(self) -> None:
-        limit = self.options.timeout * self.plan.time_factor
+        limit = self.settings.timeout * self.plan.time_factor
         last = self.note(f"no end after {limit:g}s: the worker hangs")
         if self.first_bytes_at is None:
             self.fail("HS-4", last, "no bytes at all")
@@ -786,26 +788,26 @@ def _is_file(path: str) -> bool:
         return False
 
 
-def run_scenario(  # noqa: PLR0917 - the runner's loop reads best positionally
+def run_scenario(  # noqa: PLR0917 - the kit passes these in order
     scenario: Scenario,
     profile: Profile,
     command: list[str],
     root: Path,
     server: DataServer,
-    options: Options,
+    settings: KitSettings,
 ) -> RunResult:
     """Run ``scenario`` under ``profile`` with a fresh job home under ``root``."""
     setup = make_setup(root, scenario.name, server)
     plan = scenario.build(setup)
     write_jobfile(setup, plan, Path(command[0]).name)
     try:
-        run = _Run(
+        run = _ScenarioRun(
             scenario=scenario,
             plan=plan,
             setup=setup,
             profile=profile,
             command=command,
-            options=options,
+            settings=settings,
         )
     except OSError as exc:
         raise ValueError(f"cannot start the worker {command[0]}: {exc.strerror or exc}") from None

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 from typing import IO
 
 from pydisco.conformance.driver import RunResult
+from pydisco.conformance.kit import KitResult, RuleResult
 from pydisco.conformance.rules import Verdict
-from pydisco.conformance.runner import KitResult, RuleResult
 
 __all__ = ["progress_line", "render_text", "write_json", "write_junit"]
 

@@ -411,8 +411,7 @@ def write_job_pack(
     jobenvs: dict[str, str] | None = None,
 ) -> None:
     """Write a version 2 job pack running ``job`` (importable as ``target``) over ``sources``."""
-    from pydisco.jobpack import Stage as PackStage
-    from pydisco.jobpack import make_jobdict_v2, write_jobpack
+    from pydisco.jobpack import PipelineStage, make_jobdict_v2, write_jobpack
 
     inputs, formats = job_inputs(sources, job.input_format)
     jobdict = make_jobdict_v2(
@@ -420,7 +419,7 @@ def write_job_pack(
         worker=LAUNCHER_NAME,
         owner=owner,
         inputs=inputs,
-        pipeline=[PackStage(s.name, s.grouping, s.concurrent) for s in job.stages],
+        pipeline=[PipelineStage(s.name, s.grouping, s.concurrent) for s in job.stages],
         max_cores=job.max_cores,
         save_results=job.save_results,
     )

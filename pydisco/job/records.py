@@ -34,9 +34,9 @@ from itertools import chain, repeat
 from json.encoder import encode_basestring
 from typing import Any, Final, NamedTuple, Protocol
 
+from pydisco import jsoncodec
 from pydisco.integers import parse_decimal
 from pydisco.job.errors import CorruptRecords
-from pydisco.protocol import jsoncodec
 
 __all__ = [
     "FORMATS",

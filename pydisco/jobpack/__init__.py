@@ -40,8 +40,8 @@ from pydisco.jobpack.jobhome import (
     JobHomeEntry,
     zip_directory,
 )
-from pydisco.jobpack.linting import lint
-from pydisco.jobpack.model import (
+from pydisco.jobpack.linting import LintWarning, lint
+from pydisco.jobpack.parts import (
     DEFAULT_MAX_CORES,
     HEADER_SIZE,
     MAGIC,
@@ -50,8 +50,7 @@ from pydisco.jobpack.model import (
     Header,
     JobDict,
     JobInput,
-    LintWarning,
-    Stage,
+    PipelineStage,
 )
 from pydisco.jobpack.reader import JobPack, extract_jobhome, validate
 from pydisco.jobpack.validation import check_jobdict
@@ -96,7 +95,7 @@ __all__ = [
     "JobPackTooLarge",
     "LintWarning",
     "NotAJobPack",
-    "Stage",
+    "PipelineStage",
     "UnsafeJobHome",
     "build_jobpack",
     "check_jobdict",

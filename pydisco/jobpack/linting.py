@@ -11,10 +11,29 @@ import re
 import stat
 from typing import Any
 
+import attrs
+
 from pydisco.jobpack.errors import JobHomeError
 from pydisco.jobpack.jobhome import entry_problem, open_zip, worker_problem
-from pydisco.jobpack.model import MASTER_MAX_BODY, Grouping, JobDict, LintWarning
+from pydisco.jobpack.parts import MASTER_MAX_BODY, Grouping, JobDict
 from pydisco.jobpack.reader import JobPack, PathOrFile
+
+
+@attrs.frozen
+class LintWarning:
+    """Something real Disco accepts but that will break later or is unsafe.
+
+    ``code`` is a stable identifier (see the job pack spec), ``field`` the key
+    or section concerned.
+    """
+
+    code: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.field}): {self.message}"
+
 
 _SAFE_PREFIX = re.compile(r"[A-Za-z0-9_-]+")
 _SCHEME = re.compile(r"^[a-zA-Z0-9]+://")

@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from types import TracebackType
 from typing import IO, Any
 
+from pydisco import jsoncodec
 from pydisco.jobpack.errors import InvalidJobPack, JobPackError, JobPackTooLarge
 from pydisco.jobpack.jobhome import (
     DEFAULT_MAX_BYTES,
@@ -21,10 +22,9 @@ from pydisco.jobpack.jobhome import (
     open_zip,
     verify_zip,
 )
-from pydisco.jobpack.model import HEADER_SIZE, HEADER_USED, Header, JobDict
+from pydisco.jobpack.parts import HEADER_SIZE, HEADER_USED, Header, JobDict
 from pydisco.jobpack.sections import SectionReader
 from pydisco.jobpack.validation import DEFAULT_MAX_JSON_BYTES, check_pack
-from pydisco.protocol import jsoncodec
 
 PathOrFile = str | os.PathLike[str] | IO[bytes]
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydisco.jobpack import erlterm
+from pydisco import jsoncodec
+from pydisco.jobpack import erlprinter
 from pydisco.jobpack.errors import InvalidJobPack
-from pydisco.protocol import jsoncodec
 
 #: Longest prefix: job names become file names (255 bytes), and a prefix may be UTF-8.
 MAX_PREFIX_CHARS = 50
@@ -208,7 +208,7 @@ def check_submit(raw_jobdict: Any, jobenvs: Any) -> None:
         f"The job pack's {field} {what} (rule '{rule}' of jobdict-submit.json; got {shown}); "
         "the master refuses it at submit."
     )
-    raise InvalidJobPack(message, reason=erlterm.string(message), field=field, check=rule)
+    raise InvalidJobPack(message, reason=erlprinter.string(message), field=field, check=rule)
 
 
 def _at(raw_jobdict: Any, jobenvs: Any, where: str) -> Any:

@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from pydisco.jobpack import erlterm
+from pydisco import jsoncodec
+from pydisco.jobpack import erlprinter
 from pydisco.jobpack.errors import InvalidJobPack, JobPackTooLarge
-from pydisco.jobpack.model import (
+from pydisco.jobpack.parts import (
     DEFAULT_MAX_CORES,
     HEADER_SIZE,
     HEADER_USED,
@@ -29,9 +30,8 @@ from pydisco.jobpack.model import (
     Header,
     JobDict,
     JobInput,
-    Stage,
+    PipelineStage,
 )
-from pydisco.protocol import jsoncodec
 
 #: Job dict and job envs sections larger than this are not decoded (memory bound).
 DEFAULT_MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -44,7 +44,7 @@ def _fail(message: str, *, reason: str, field: str, check: str) -> NoReturn:
 
 
 def _string_reason(text: str) -> str:
-    return erlterm.string(text)
+    return erlprinter.string(text)
 
 
 def _payload(field: str, what: str, error: str) -> NoReturn:
@@ -129,7 +129,7 @@ def _decode_envs(data: bytes) -> dict[str, str]:
         _payload(
             "jobenvs",
             f"The job envs section must be a JSON object, not {_json_type(envs)}",
-            "{badmatch," + erlterm.term(envs) + "}",
+            "{badmatch," + erlprinter.term(envs) + "}",
         )
     for key, value in envs.items():
         if not isinstance(value, str):
@@ -266,7 +266,7 @@ def _pipeline_fail(detail: str) -> NoReturn:
     )
 
 
-def check_pipeline(value: Any) -> tuple[Stage, ...]:
+def check_pipeline(value: Any) -> tuple[PipelineStage, ...]:
     """Version 2 ``pipeline``: shape, then unique names, then groupings."""
     if not isinstance(value, list):
         _pipeline_fail(f"it is {_json_type(value)}, not an array")
@@ -294,11 +294,11 @@ def check_pipeline(value: Any) -> tuple[Stage, ...]:
             _fail(
                 f"The pipeline stage {name!r} has the unknown grouping {grouping!r}; use one "
                 f"of {', '.join(_GROUPINGS)}.",
-                reason=_string_reason(f"invalid grouping '{erlterm.binary(grouping)}'"),
+                reason=_string_reason(f"invalid grouping '{erlprinter.binary(grouping)}'"),
                 field="pipeline",
                 check="grouping",
             )
-        stages.append(Stage(name, _GROUPINGS[grouping], concurrent))
+        stages.append(PipelineStage(name, _GROUPINGS[grouping], concurrent))
     return tuple(stages)
 
 
@@ -362,7 +362,7 @@ def convert_v1_inputs(value: Any) -> tuple[JobInput, ...]:
         _payload(
             "input",
             f"'input' must be an array, not {_json_type(value)}",
-            "{bad_generator," + erlterm.term(value) + "}",
+            "{bad_generator," + erlprinter.term(value) + "}",
         )
     inputs = []
     for item in value:
@@ -383,19 +383,19 @@ def convert_v1_inputs(value: Any) -> tuple[JobInput, ...]:
     return tuple(inputs)
 
 
-_MAP = Stage("map", Grouping.SPLIT)
-_MAP_SHUFFLE = Stage("map_shuffle", Grouping.GROUP_NODE)
-_REDUCE_ALL = Stage("reduce", Grouping.GROUP_ALL)
-_REDUCE_LABEL = Stage("reduce", Grouping.GROUP_LABEL)
-_REDUCE_SHUFFLE = Stage("reduce_shuffle", Grouping.GROUP_NODE)
+_MAP = PipelineStage("map", Grouping.SPLIT)
+_MAP_SHUFFLE = PipelineStage("map_shuffle", Grouping.GROUP_NODE)
+_REDUCE_ALL = PipelineStage("reduce", Grouping.GROUP_ALL)
+_REDUCE_LABEL = PipelineStage("reduce", Grouping.GROUP_LABEL)
+_REDUCE_SHUFFLE = PipelineStage("reduce_shuffle", Grouping.GROUP_NODE)
 
 
 def convert_v1_pipeline(
     map_: Any, reduce_: Any, reduce_shuffle: Any, nr_reduces: Any
-) -> tuple[Stage, ...]:
+) -> tuple[PipelineStage, ...]:
     """The pipeline a version 1 job runs as (facts 7.4), tried in the master's clause order."""
     one = _is_int(nr_reduces) and nr_reduces == 1
-    head: tuple[Stage, ...] = (_MAP, _MAP_SHUFFLE) if map_ is True else ()
+    head: tuple[PipelineStage, ...] = (_MAP, _MAP_SHUFFLE) if map_ is True else ()
     if map_ is False and reduce_ is False:
         return ()
     if map_ is True and reduce_ is False:
@@ -416,7 +416,9 @@ def convert_v1_pipeline(
     _payload(field, f"'{field}' must be true or false", "function_clause")
 
 
-def _v1(raw: Mapping[str, Any]) -> tuple[tuple[Stage, ...], tuple[JobInput, ...], dict[str, Any]]:
+def _v1(
+    raw: Mapping[str, Any],
+) -> tuple[tuple[PipelineStage, ...], tuple[JobInput, ...], dict[str, Any]]:
     scheduler = _check_scheduler(raw)
     job_input = _find(raw, "input")
     nr_reduces = _find(raw, "nr_reduces")
@@ -430,7 +432,9 @@ def _v1(raw: Mapping[str, Any]) -> tuple[tuple[Stage, ...], tuple[JobInput, ...]
     return pipeline, inputs, scheduler
 
 
-def _v2(raw: Mapping[str, Any]) -> tuple[tuple[Stage, ...], tuple[JobInput, ...], dict[str, Any]]:
+def _v2(
+    raw: Mapping[str, Any],
+) -> tuple[tuple[PipelineStage, ...], tuple[JobInput, ...], dict[str, Any]]:
     pipeline = _find(raw, "pipeline")
     inputs = _find(raw, "inputs")
     scheduler = _check_scheduler(raw)

@@ -23,16 +23,16 @@ from typing import IO, Any
 
 import attrs
 
+from pydisco import jsoncodec
 from pydisco.jobpack.errors import BuildError, JobPackTooLarge
 from pydisco.jobpack.jobhome import worker_problem, zip_directory
-from pydisco.jobpack.model import MAX_OFFSET, Grouping, Header, JobInput, Stage
+from pydisco.jobpack.parts import MAX_OFFSET, Grouping, Header, JobInput, PipelineStage
 from pydisco.jobpack.sections import OffsetWriter, copy_stream, is_seekable
 from pydisco.jobpack.validation import check_jobdict
-from pydisco.protocol import jsoncodec
 
 JobHomeSource = str | os.PathLike[str] | IO[bytes] | bytes | bytearray | memoryview
 JobDataSource = bytes | bytearray | memoryview | IO[bytes]
-StageSpec = Stage | str | Sequence[Any]
+StageSpec = PipelineStage | str | Sequence[Any]
 InputSpec = JobInput | str | Sequence[str]
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
@@ -249,12 +249,12 @@ def default_prefix(directory: str | os.PathLike[str]) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name) or "job"
 
 
-def parse_stage(spec: StageSpec) -> Stage:
-    """A :class:`Stage` from a Stage, ``"name:grouping[:concurrent]"`` or a tuple.
+def parse_stage(spec: StageSpec) -> PipelineStage:
+    """A :class:`PipelineStage` from a PipelineStage, ``"name:grouping[:concurrent]"`` or a tuple.
 
     The tuple form is ``(name, grouping)`` or ``(name, grouping, concurrent)``.
     """
-    if isinstance(spec, Stage):
+    if isinstance(spec, PipelineStage):
         return spec
     parts: Sequence[Any]
     if isinstance(spec, str):
@@ -276,10 +276,10 @@ def parse_stage(spec: StageSpec) -> Stage:
             f"The stage {spec!r} has the unknown grouping {parts[1]!r}; use one of "
             f"{', '.join(g.value for g in Grouping)}."
         ) from None
-    return Stage(parts[0], grouping, bool(parts[2]) if len(parts) == 3 else False)
+    return PipelineStage(parts[0], grouping, bool(parts[2]) if len(parts) == 3 else False)
 
 
-def parse_pipeline(spec: str) -> tuple[Stage, ...]:
+def parse_pipeline(spec: str) -> tuple[PipelineStage, ...]:
     """Stages from ``"map:split,reduce:group_label:concurrent"`` (empty string: no stages)."""
     return tuple(parse_stage(part.strip()) for part in spec.split(",") if part.strip())
 

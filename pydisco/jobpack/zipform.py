@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import IO, Any, Literal
 
+from pydisco import jsoncodec
 from pydisco.jobpack.errors import BuildError, CorruptJobHome, JobPackTooLarge, NotAJobPack
 from pydisco.jobpack.jobhome import (
     DAMAGED_DATA,
@@ -26,10 +27,9 @@ from pydisco.jobpack.jobhome import (
     copy_entries,
     open_zip,
 )
-from pydisco.jobpack.model import MAGIC_BYTES, Header
+from pydisco.jobpack.parts import MAGIC_BYTES, Header
 from pydisco.jobpack.validation import DEFAULT_MAX_JSON_BYTES
 from pydisco.jobpack.writer import HomeSource, emit_sections, encode_dicts
-from pydisco.protocol import jsoncodec
 
 Form = Literal["binary", "zip"]
 PathOrFile = str | os.PathLike[str] | IO[bytes]

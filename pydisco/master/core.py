@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydisco import jsoncodec
 from pydisco.dataurls import data_path_parts, node_http_url, split_url
 from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
 from pydisco.jobpack.submit import check_submit
@@ -30,7 +31,6 @@ from pydisco.master.nodes import Link, NodeLinks
 from pydisco.master.runner import reap_all
 from pydisco.master.scheduler import Scheduler
 from pydisco.master.survivors import WorkerRecords
-from pydisco.protocol import jsoncodec
 
 __all__ = ["MasterCore", "SubmitResult"]
 

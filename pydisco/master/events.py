@@ -16,8 +16,8 @@ from collections import deque
 from pathlib import Path
 from typing import IO
 
+from pydisco import jsoncodec
 from pydisco.master.layout import local_time
-from pydisco.protocol import jsoncodec
 from pydisco.protocol.limits import MAX_EVENT_TEXT
 
 __all__ = ["EventLog", "filter_events", "normalise_filter"]

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from pydisco import jsoncodec
 from pydisco.ddfsnames import results_tag
 from pydisco.jobpack import ExtractionCancelled, JobDict, JobPackError, extract_jobhome
 from pydisco.master.config import MasterSettings
@@ -56,7 +57,7 @@ from pydisco.master.runner import (
     WorkerRun,
 )
 from pydisco.master.scheduler import Scheduler
-from pydisco.protocol import TaskInfo, jsoncodec
+from pydisco.protocol import TaskInfo
 from pydisco.resultsindex import parse_index
 
 __all__ = ["Job", "JobContext", "Stage", "Task", "TaskState"]

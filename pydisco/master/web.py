@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pydisco import jsoncodec
 from pydisco.integers import parse_decimal
 from pydisco.master.config import DISCO_VERSION, MAX_CTRL_BODY_BYTES
 from pydisco.master.core import MasterCore
@@ -25,7 +26,6 @@ from pydisco.master.errors import ConfigError
 from pydisco.master.events import filter_events
 from pydisco.master.files import serve_file
 from pydisco.master.webui import add_routes as add_webui_routes
-from pydisco.protocol import jsoncodec
 
 __all__ = ["MUTATING", "make_app"]
 

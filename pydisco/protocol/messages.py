@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Final, Literal, NamedTuple, TypeAlias, TypeVar
 
 import attrs
 
-from pydisco.protocol import jsoncodec
+from pydisco import jsoncodec
 from pydisco.protocol.errors import ErrorKind, LocalProtocolError
 from pydisco.protocol.framing import Frame, encode_frame
 
@@ -986,7 +986,7 @@ def decode_frame(frame: Frame, sender: Role) -> Message:
 
 
 def decode_json_frame(frame: Frame, sender: Role) -> Message:
-    """:func:`decode_frame` through :mod:`~pydisco.protocol.jsoncodec` alone (no msgspec)."""
+    """:func:`decode_frame` through :mod:`~pydisco.jsoncodec` alone (no msgspec)."""
     try:
         value = jsoncodec.loads(frame.payload)
     except jsoncodec.JSONError as exc:

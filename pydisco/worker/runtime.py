@@ -2,15 +2,15 @@
 
 :func:`install_runtime` copies the pure-Python code a worker needs into a
 directory: ``pydisco/__init__.py``, ``pydisco/errors.py``, the bottom-layer
-helpers (``dataurls``, ``integers``, ``resultsindex``), ``pydisco/protocol``,
-``pydisco/worker`` and the ``attrs`` and ``attr`` packages. A worker script
+helpers (``dataurls``, ``integers``, ``jsoncodec``, ``resultsindex``),
+``pydisco/protocol``, ``pydisco/worker`` and the ``attrs`` and ``attr`` packages. A worker script
 in that directory then starts with::
 
     import os, sys
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 and imports :mod:`pydisco.worker` under a bare ``python3``. ``ujson`` is not
-shipped (it is compiled); :mod:`pydisco.protocol.jsoncodec` falls back to the
+shipped (it is compiled); :mod:`pydisco.jsoncodec` falls back to the
 standard library's ``json``.
 """
 
@@ -29,6 +29,7 @@ PYDISCO_PARTS: Final = (
     "pydisco/ddfsnames.py",
     "pydisco/dataurls.py",
     "pydisco/integers.py",
+    "pydisco/jsoncodec.py",
     "pydisco/resultsindex.py",
     "pydisco/py.typed",
     "pydisco/protocol",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -92,3 +94,69 @@ def test_master_option_before_and_after_the_subcommand(dt_offline: InProcess) ->
 def test_bad_master_url_is_a_usage_error(dt_offline: InProcess) -> None:
     result = dt_offline("jobs", "--master", "ftp://x")
     assert result.exit_code == 2 and "http" in result.stderr
+
+
+def _only_error_line(stderr: str) -> str:
+    """The single ``Error: ...`` line stderr must be (the one error convention)."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["bogus"], "No such command 'bogus'"),
+        (["jobs", "--bogus"], "See 'discotool jobs --help'"),
+        (["config", "set"], "Missing argument"),
+        (["pack", "--no-such-flag"], "No such option"),
+        (["inspect"], "Missing argument 'FILE'"),
+        (["ddfs", "ls", "--bogus"], "See 'discotool ddfs ls --help'"),
+        (["ddfs", "chunk", "--chunk-size", "0", "t", __file__], "--chunk-size"),
+        (["master", "--port", "x"], "'--port'"),
+        (["master", "--task-timeout", "0"], "'--task-timeout'"),
+        (["conform"], "after --"),
+        (["conform", "--only", "nosuch", "--", "true"], "nosuch"),
+        (["run"], "Missing argument"),
+    ],
+)
+def test_every_subcommand_shows_usage_errors_as_one_error_line(
+    dt_offline: InProcess, tmp_path: Path, args: list[str], needle: str
+) -> None:
+    if args[0] == "master":
+        args = [*args, "--data", str(tmp_path / "data")]
+    result = dt_offline(*args)
+    assert result.exit_code == 2, result.output
+    assert needle in _only_error_line(result.stderr)
+
+
+def test_operation_failures_are_one_error_line_exit_1(
+    dt_offline: InProcess, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "garbage.pack"
+    garbage.write_bytes(b"not a job pack")
+    inspected = dt_offline("inspect", "--validate", str(garbage))
+    assert inspected.exit_code == 1
+    assert "first bytes" in _only_error_line(inspected.stderr) or inspected.stderr
+    packed = dt_offline("pack", str(garbage), "-o", str(tmp_path / "out.pack"))
+    assert packed.exit_code == 1, packed.output
+    _only_error_line(packed.stderr)
+    assert not (tmp_path / "out.pack").exists()
+
+
+def test_a_master_that_cannot_start_is_one_error_line_exit_1(
+    offline: Discotool, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = offline(
+            "master", "--port", str(port), "--put-port", "0", "--data", str(tmp_path / "d")
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "Cannot start the master" in errors[0], result.stderr

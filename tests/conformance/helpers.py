@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pydisco.conformance import KitResult, Options, Verdict, run_kit, select_scenarios
+from pydisco.conformance import KitResult, KitSettings, Verdict, run_kit, select_scenarios
 from pydisco.protocol.session import Profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ BOTH = (Profile.DISCO_054, Profile.SPEC)
 
 #: Limits for tests: generous for loaded CI machines (a correct worker never waits for
 #: them: each ends at an event), short only where a test makes a worker hang on purpose.
-OPTIONS = Options(timeout=20.0, exit_timeout=5.0, first_message=20.0)
+SETTINGS = KitSettings(timeout=20.0, exit_timeout=5.0, first_message=20.0)
 
 
 def node() -> str:
@@ -42,10 +42,10 @@ def kit(
     *,
     skip: tuple[str, ...] = (),
     only: tuple[str, ...] = (),
-    options: Options = OPTIONS,
+    settings: KitSettings = SETTINGS,
 ) -> KitResult:
     scenarios = [s for s in select_scenarios(only) if s.name not in skip]
-    return run_kit(command, BOTH, scenarios, options)
+    return run_kit(command, BOTH, scenarios, settings)
 
 
 def failures(result: KitResult) -> set[tuple[str, str]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from tests.conformance.helpers import BROKEN, OPTIONS, explain, failures, kit, python_command
+from tests.conformance.helpers import BROKEN, SETTINGS, explain, failures, kit, python_command
 
 D, S = "disco-0.5.4", "spec"
 BOTH = (D, S)
@@ -68,15 +68,15 @@ FURTHER: dict[str, tuple[tuple[str, ...], set[tuple[str, str]]]] = {
 }
 
 
-#: Options that keep a fixture's verdict independent of the machine's speed.
-OPTIONS_FOR = {
+#: Kit settings that keep a fixture's verdict independent of the machine's speed.
+SETTINGS_FOR = {
     # A worker that hangs on purpose need not be given long to show it.
-    "hangs_after_done": attrs.evolve(OPTIONS, exit_timeout=0.1, closing_grace=0.0),
+    "hangs_after_done": attrs.evolve(SETTINGS, exit_timeout=0.1, closing_grace=0.0),
     # It hangs once stdin closes mid-session; after DONE it exits by itself, which the kit
     # waits for instead of racing it with the close.
-    "ignores_eof": attrs.evolve(OPTIONS, exit_timeout=0.5, closing_grace=OPTIONS.timeout),
+    "ignores_eof": attrs.evolve(SETTINGS, exit_timeout=0.5, closing_grace=SETTINGS.timeout),
     # A frozen throttle clock: the flood is fatal at its 10th MSG however slowly it runs.
-    "floods_msg": attrs.evolve(OPTIONS, msg_clock=lambda: 0.0),
+    "floods_msg": attrs.evolve(SETTINGS, msg_clock=lambda: 0.0),
 }
 
 
@@ -87,8 +87,8 @@ def test_every_fixture_is_listed():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_broken_worker_fails_exactly_its_rules(name):
-    options = OPTIONS_FOR.get(name, OPTIONS)
-    result = kit(python_command(BROKEN / f"{name}.py"), skip=("many",), options=options)
+    settings = SETTINGS_FOR.get(name, SETTINGS)
+    result = kit(python_command(BROKEN / f"{name}.py"), skip=("many",), settings=settings)
     # Every other rule passed or was not exercised.
     assert failures(result) == EXPECTED[name], explain(result)
     assert result.ok is (not EXPECTED[name])

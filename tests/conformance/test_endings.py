@@ -15,7 +15,7 @@ import attrs
 
 from pydisco.conformance import Verdict
 from pydisco.protocol.session import Profile
-from tests.conformance.helpers import BROKEN, OPTIONS, explain, failures, kit, python_command
+from tests.conformance.helpers import BROKEN, SETTINGS, explain, failures, kit, python_command
 
 
 def _after(transcript: tuple[str, ...], pattern: str) -> list[str]:
@@ -32,7 +32,7 @@ def test_fatal_with_and_without_an_ok_reply() -> None:
     result = kit(
         python_command(BROKEN / "fatal_missing_replica.py"),
         only=("replica-fail", "replica-fail-ok"),
-        options=attrs.evolve(OPTIONS, closing_grace=OPTIONS.timeout),
+        settings=attrs.evolve(SETTINGS, closing_grace=SETTINGS.timeout),
     )
     # The flaw (FATAL instead of ERROR) is RP-3; ending the run with FATAL is otherwise right.
     assert failures(result) == {("RP-3", "disco-0.5.4"), ("RP-3", "spec")}, explain(result)

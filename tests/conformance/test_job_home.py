@@ -50,7 +50,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_hanging_worker_is_killed_with_its_whole_tree(tmp_path):
-    from pydisco.conformance import Options, Verdict, run_kit, select_scenarios
+    from pydisco.conformance import KitSettings, Verdict, run_kit, select_scenarios
     from pydisco.protocol.session import Profile
 
     pidfile = tmp_path / "child.pid"
@@ -58,7 +58,7 @@ def test_a_hanging_worker_is_killed_with_its_whole_tree(tmp_path):
     script.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pidfile}\nexec sleep 300\n")
     script.chmod(0o755)
     result = run_kit(
-        [str(script)], (Profile.SPEC,), select_scenarios(["basic"]), Options(timeout=2.0)
+        [str(script)], (Profile.SPEC,), select_scenarios(["basic"]), KitSettings(timeout=2.0)
     )
     assert result.verdict("HS-4", Profile.SPEC) is Verdict.FAIL
     assert "hangs" in "\n".join(result.runs[0].transcript)

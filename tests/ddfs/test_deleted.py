@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 
+from pydisco import jsoncodec
 from pydisco.ddfsnames import format_timestamp, hashdir
 from pydisco.master import ReferenceMaster
 from pydisco.master.ddfs.tags import Tag
-from pydisco.protocol import jsoncodec
 
 
 def write_version(ddfs: Path, name: str, micros: int, urls: list[list[str]]) -> Path:

@@ -35,7 +35,7 @@ def invoke(*args: str) -> tuple[int, bytes, str]:
 
 def one_line_error(code: int, err: str) -> None:
     assert code != 0
-    assert err.count("\n") == 1 and err.startswith("discotool "), err
+    assert err.count("\n") == 1 and err.startswith("Error: "), err
     assert "Traceback" not in err
 
 
@@ -264,5 +264,5 @@ def test_inspect_validate_broken_files_one_line(data: bytes, needle: str, tmp_pa
     code, _, err = invoke("inspect", "--validate", str(path))
     assert code == 1
     assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if line.startswith("discotool inspect: error:")]
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and needle in errors[0].lower(), err

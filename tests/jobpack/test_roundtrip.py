@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from jobpack_helpers import read_pack, zip_bytes
 
 from pydisco import jobpack
-from pydisco.jobpack import Grouping, JobInput, JobPack, Stage
+from pydisco.jobpack import Grouping, JobInput, JobPack, PipelineStage
 
 names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 safe = st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=12)
 stages = st.lists(
-    st.builds(Stage, names, st.sampled_from(list(Grouping)), st.booleans()),
+    st.builds(PipelineStage, names, st.sampled_from(list(Grouping)), st.booleans()),
     max_size=5,
     unique_by=lambda s: s.name,
 )
@@ -35,7 +35,9 @@ files = st.dictionaries(
 )
 
 
-def v2_dict(prefix: str, pipeline: list[Stage], job_inputs: list[JobInput]) -> dict[str, Any]:
+def v2_dict(
+    prefix: str, pipeline: list[PipelineStage], job_inputs: list[JobInput]
+) -> dict[str, Any]:
     return jobpack.make_jobdict_v2(
         prefix=prefix, worker="worker", owner="me@here", inputs=job_inputs, pipeline=pipeline
     )
@@ -51,7 +53,7 @@ def v2_dict(prefix: str, pipeline: list[Stage], job_inputs: list[JobInput]) -> d
 )
 def test_roundtrip_v2(
     prefix: str,
-    pipeline: list[Stage],
+    pipeline: list[PipelineStage],
     job_inputs: list[JobInput],
     jobenvs: dict[str, str],
     home: dict[str, bytes],

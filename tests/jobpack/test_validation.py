@@ -9,7 +9,7 @@ import pytest
 from jobpack_helpers import write_pack, write_raw
 
 from pydisco import jobpack
-from pydisco.jobpack import Grouping, InvalidJobPack, JobInput, Stage, erlterm
+from pydisco.jobpack import Grouping, InvalidJobPack, JobInput, PipelineStage, erlprinter
 from pydisco.jobpack.validation import convert_v1_pipeline
 
 
@@ -45,7 +45,10 @@ def test_typed_jobdict_v2() -> None:
             owner=["not", "a", "string"],
         )
     )
-    assert jd.pipeline == (Stage("a", Grouping.SPLIT), Stage("b", Grouping.GROUP_NODE_LABEL, True))
+    assert jd.pipeline == (
+        PipelineStage("a", Grouping.SPLIT),
+        PipelineStage("b", Grouping.GROUP_NODE_LABEL, True),
+    )
     assert jd.inputs == (JobInput(1, 2, ("http://x/1", "http://y/1")),)
     assert jd.max_cores == 3
     assert jd.owner == '["not","a","string"]'
@@ -241,12 +244,12 @@ def test_jobdict_null_and_string() -> None:
     ],
 )
 def test_erlang_term_printing(value: Any, text: str) -> None:
-    assert erlterm.term(value) == text
+    assert erlprinter.term(value) == text
 
 
 def test_erlang_string_printing() -> None:
-    assert erlterm.string('a "b" \\') == '"a \\"b\\" \\\\"'
-    assert erlterm.string("\x01") == "[1]"
+    assert erlprinter.string('a "b" \\') == '"a \\"b\\" \\\\"'
+    assert erlprinter.string("\x01") == "[1]"
 
 
 def test_header_rule_helper_matches_validation() -> None:

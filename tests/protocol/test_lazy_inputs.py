@@ -23,13 +23,13 @@ import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
+from pydisco import jsoncodec
 from pydisco.protocol import (
     Frame,
     FrameDecoder,
     LocalProtocolError,
     decode_frame,
     encode_message,
-    jsoncodec,
 )
 from pydisco.protocol import messages as m
 

@@ -35,7 +35,7 @@ def test_inline_tasks_are_the_masters(grouping: str, labels: list[int]) -> None:
 
 def test_the_grouping_names_are_the_protocols() -> None:
     from pydisco.job import api
-    from pydisco.jobpack.model import Grouping
+    from pydisco.jobpack.parts import Grouping
     from pydisco.protocol.messages import GROUPINGS
 
     assert api.GROUPINGS is GROUPINGS

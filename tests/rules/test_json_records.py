@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pydisco import jsoncodec
 from pydisco.job.errors import CorruptRecords
 from pydisco.job.records import get_format
-from pydisco.protocol import jsoncodec
 
 scalars = st.one_of(
     st.none(),

@@ -46,7 +46,7 @@ def test_runtime_holds_the_worker_and_nothing_heavy() -> None:
 def test_bare_interpreter_imports_the_shipped_runtime(runtime_dir: str) -> None:
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import attrs, pydisco.worker, pydisco.protocol.jsoncodec as j;"
+        "import attrs, pydisco.worker, pydisco.jsoncodec as j;"
         "print(attrs.__file__); print(pydisco.worker.__file__); print(j.ujson_available());"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in"
         " ('httpx','aiohttp','click','rich','ujson','gzip','ssl')"

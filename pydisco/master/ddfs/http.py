@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from pydisco import jsoncodec
 from pydisco.ddfsnames import MAX_BLOB_PREFIX, is_valid_name, parse_objname
 from pydisco.integers import parse_decimal
 from pydisco.master.ddfs.delayed import DELAYED_SECONDS, DelayedUpdates
@@ -36,7 +37,6 @@ from pydisco.master.ddfs.tags import (
     parse_urls,
 )
 from pydisco.master.ddfs.tags import Urls as UrlSets
-from pydisco.protocol import jsoncodec
 
 __all__ = ["MAX_BLOB_BYTES", "MAX_TAG_BODY_BYTES", "MAX_UPLOADS", "DdfsApi"]
 

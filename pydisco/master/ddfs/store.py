@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from pydisco import jsoncodec
 from pydisco.ddfsnames import (
     Clock,
     format_timestamp,
@@ -45,7 +46,6 @@ from pydisco.ddfsnames import (
 )
 from pydisco.master.ddfs.tags import DdfsRefused, Tag
 from pydisco.master.errors import MasterError
-from pydisco.protocol import jsoncodec
 
 __all__ = ["VOLUME", "BlobTooLarge", "DdfsStore"]
 

@@ -1,10 +1,12 @@
-"""JSON as the worker protocol speaks it.
+"""The one JSON codec of pydisco: the worker protocol, job packs and the HTTP API use it.
 
-``ujson`` when it is importable, the standard library otherwise (worker nodes
-may have nothing but Python). Output is compact ASCII: non-ASCII text is
-escaped as ``\\uXXXX``, so a frame's length in bytes equals its length in
-characters, which some real Disco workers rely on. Input is strict JSON:
-``NaN`` and ``Infinity`` are refused, as Disco's own decoder refuses them.
+It sits in the bottom layer (it imports only :mod:`pydisco.errors`) and is
+shipped in the worker runtime. ``ujson`` when it is importable, the standard
+library otherwise (worker nodes may have nothing but Python). Output is
+compact ASCII: non-ASCII text is escaped as ``\\uXXXX``, so a frame's length
+in bytes equals its length in characters, which some real Disco workers rely
+on. Input is strict JSON: ``NaN`` and ``Infinity`` are refused, as Disco's own
+decoder refuses them.
 """
 
 from __future__ import annotations

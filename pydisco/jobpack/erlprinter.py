@@ -1,4 +1,4 @@
-"""Print decoded JSON the way Disco's Erlang master prints terms with ``~p``.
+"""A printer of Erlang terms: decoded JSON written the way Disco's master prints it with ``~p``.
 
 Disco's master decodes JSON with mochijson2 (strings become binaries, objects
 become ``{struct, [{Key, Value}]}``, ``null``/``true``/``false`` become atoms)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pydisco.protocol import jsoncodec
+from pydisco import jsoncodec
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -44,7 +44,7 @@ def test_slashes_are_not_escaped() -> None:
 def test_stdlib_fallback_when_ujson_is_missing() -> None:
     code = (
         "import sys; sys.modules['ujson'] = None\n"
-        "from pydisco.protocol import jsoncodec as j\n"
+        "from pydisco import jsoncodec as j\n"
         "assert not j.ujson_available()\n"
         "assert j.dumps({'a': 'é/x'}) == b'{\"a\":\"\\\\u00e9/x\"}', j.dumps({'a': 'é/x'})\n"
         "assert j.loads(b'[1]') == [1]\n"

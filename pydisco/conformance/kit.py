@@ -1,4 +1,4 @@
-"""Run the selected scenarios under the selected profiles and gather verdicts."""
+"""The kit's loop: run the selected scenarios under the selected profiles, gather verdicts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from pydisco.conformance.driver import Options, RunResult, run_scenario
+from pydisco.conformance.driver import KitSettings, RunResult, run_scenario
 from pydisco.conformance.httpserver import DataServer
 from pydisco.conformance.process import resolve_command
 from pydisco.conformance.rules import RULES, Rule, Verdict
@@ -124,14 +124,14 @@ def run_kit(
     command: Sequence[str],
     profiles: Sequence[Profile] = (Profile.DISCO_054, Profile.SPEC),
     scenarios: Sequence[Scenario] | None = None,
-    options: Options | None = None,
+    settings: KitSettings | None = None,
     progress: Callable[[RunResult], None] | None = None,
 ) -> KitResult:
     """Run ``command`` through every scenario under every profile it applies to."""
     started = time.monotonic()
     argv = resolve_command(command)
     chosen = list(SCENARIOS if scenarios is None else scenarios)
-    opts = options or Options()
+    settings = settings or KitSettings()
     runs: list[RunResult] = []
     with DataServer() as server, tempfile.TemporaryDirectory(prefix="discotool-conform-") as tmp:
         for scenario in chosen:
@@ -140,7 +140,7 @@ def run_kit(
                     continue
                 root = Path(tmp) / f"{scenario.name}-{profile.value}"
                 root.mkdir()
-                result = run_scenario(scenario, profile, argv, root, server, opts)
+                result = run_scenario(scenario, profile, argv, root, server, settings)
                 runs.append(result)
                 if progress is not None:
                     progress(result)

@@ -1,4 +1,5 @@
-"""Typed job pack parts: the header, stages, inputs and the job dict.
+"""The parts of a job pack as typed values: the header, the job dict, its pipeline stages
+and inputs; and the format's constants (magic, header size, limits).
 
 The glossary words are used throughout: a *job pack* has a *header* and four
 sections (*job dict*, *job envs*, *job home*, *job data*); a *pipeline* is a
@@ -45,8 +46,8 @@ class Grouping(str, enum.Enum):
 
 
 @attrs.frozen
-class Stage:
-    """One pipeline stage: its unique name, its grouping, and whether it is concurrent."""
+class PipelineStage:
+    """One stage of a job dict's pipeline: unique name, grouping, whether it is concurrent."""
 
     name: str
     grouping: Grouping = attrs.field(converter=Grouping)
@@ -95,7 +96,7 @@ class JobDict:
     prefix: str
     worker: str
     owner: str
-    pipeline: tuple[Stage, ...]
+    pipeline: tuple[PipelineStage, ...]
     inputs: tuple[JobInput, ...]
     max_cores: int = DEFAULT_MAX_CORES
     save_results: bool = False
@@ -175,19 +176,3 @@ class Header:
             and self.jobdata_offset >= self.jobhome_offset
             and size >= self.jobdata_offset
         )
-
-
-@attrs.frozen
-class LintWarning:
-    """Something real Disco accepts but that will break later or is unsafe.
-
-    ``code`` is a stable identifier (see the job pack spec), ``field`` the key
-    or section concerned.
-    """
-
-    code: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.code} ({self.field}): {self.message}"
