@@ -27,7 +27,7 @@ from pydisco.master.events import append_event
 from pydisco.master.job import STATE_FILE, Job, hh_dir, on_disk
 from pydisco.master.layout import JobNamer, atomic_write, hexhash, url_host
 from pydisco.master.nodes import Link, NodeLinks
-from pydisco.master.runner import reap_all
+from pydisco.master.processes import reap_all
 from pydisco.master.scheduler import Scheduler
 from pydisco.master.survivors import WorkerRecords
 from pydisco.protocol import jsoncodec

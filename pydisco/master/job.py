@@ -44,18 +44,18 @@ from pydisco.master.grouping import (
     group_outputs,
     output_urls,
 )
+from pydisco.master.indexwriter import INDEX_WRITER
 from pydisco.master.layout import atomic_write, format_duration, hexhash, job_home, url_host
-from pydisco.master.runner import (
-    INDEX_WRITER,
+from pydisco.master.scheduler import Scheduler
+from pydisco.master.taskrun import (
     Outcome,
     Records,
     RunDone,
     RunError,
     RunFatal,
+    TaskRun,
     Timers,
-    WorkerRun,
 )
-from pydisco.master.scheduler import Scheduler
 from pydisco.protocol import TaskInfo, jsoncodec
 from pydisco.resultsindex import parse_index
 
@@ -122,7 +122,7 @@ class Task:
     failed_hosts: set[str] = attrs.field(factory=set)
     host: str = ""
     outputs: tuple[Output, ...] = ()
-    run: WorkerRun | None = None
+    run: TaskRun | None = None
     _keys: set[tuple[Any, ...]] = attrs.field(factory=set)
 
     @property
@@ -564,8 +564,8 @@ class Job:
             return RunFatal(self._home_error)
         return self._launches.get(host) or self._launch(host, home, worker)
 
-    def _worker_run(self, task: Task, launch: _Launch) -> WorkerRun:
-        run = WorkerRun(
+    def _worker_run(self, task: Task, launch: _Launch) -> TaskRun:
+        run = TaskRun(
             argv=launch.argv,
             home=launch.home,
             env=launch.env,

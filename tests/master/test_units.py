@@ -11,7 +11,7 @@ from pydisco.master.config import ConfigError, NodeTable, expand_spec, parse_nod
 from pydisco.master.events import filter_events, normalise_filter
 from pydisco.master.grouping import DataOutput, DirOutput, OutputRef, group_outputs
 from pydisco.master.layout import JobNamer, format_duration, hexhash, join_local, url_host
-from pydisco.master.runner import classify_output
+from pydisco.protocol.messages import classify_output
 
 
 def test_job_names_are_disco_format_and_increasing():
