@@ -24,7 +24,8 @@ from pydisco.master.config import (
 from pydisco.master.ddfs import Ddfs
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import append_event
-from pydisco.master.job import STATE_FILE, Job, hh_dir, on_disk
+from pydisco.master.job import Job
+from pydisco.master.jobstore import STATE_FILE, hh_dir, load_record, on_disk
 from pydisco.master.layout import JobNamer, atomic_write, hexhash, url_host
 from pydisco.master.nodes import Link, NodeLinks
 from pydisco.master.processes import reap_all
@@ -264,11 +265,7 @@ class MasterCore:
         self.worker_records.kill_survivors()
         found = []
         for job_dir in on_disk(self.root):
-            record: dict[str, Any] = {}
-            with contextlib.suppress(OSError, ValueError):
-                loaded = jsoncodec.loads((job_dir / STATE_FILE).read_bytes())
-                if isinstance(loaded, dict):
-                    record = loaded
+            record = load_record(job_dir)
             created = record.get("created")
             if not isinstance(created, (int, float)):
                 created = (job_dir / "jobfile").stat().st_mtime

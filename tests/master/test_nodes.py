@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from pydisco.master import ReferenceMaster
-from pydisco.master.job import hh_dir
+from pydisco.master.jobstore import hh_dir
 from pydisco.master.nodes import Link as NodeLink
 from pydisco.master.nodes import NodeLinks
 from pydisco.master.scheduler import Scheduler
