@@ -20,10 +20,10 @@ from aiohttp import web
 
 from pydisco.integers import parse_decimal
 from pydisco.master.config import DISCO_VERSION, MAX_CTRL_BODY_BYTES
-from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import filter_events
 from pydisco.master.files import serve_file
+from pydisco.master.state import MasterState
 from pydisco.master.webui import add_routes as add_webui_routes
 from pydisco.protocol import jsoncodec
 
@@ -89,9 +89,9 @@ def refused(reason: str, status: int = 400) -> web.Response:
     )
 
 
-def make_app(core: MasterCore) -> web.Application:
-    """The aiohttp application serving ``core``."""
-    api = Api(core)
+def make_app(state: MasterState) -> web.Application:
+    """The aiohttp application serving ``state``."""
+    api = Api(state)
     app = web.Application(client_max_size=MAX_CTRL_BODY_BYTES)
     add_webui_routes(app)  # `/` and `/ui/*`: the status page (facts §9.1)
     app.router.add_route("*", "/{tail:.*}", api.dispatch)
@@ -101,9 +101,9 @@ def make_app(core: MasterCore) -> web.Application:
 class Api:
     """Request handlers; one instance per master."""
 
-    def __init__(self, core: MasterCore) -> None:
-        self.core = core
-        self.data = core.settings.data_dir.resolve()
+    def __init__(self, state: MasterState) -> None:
+        self.state = state
+        self.data = state.settings.data_dir.resolve()
         self.get_ops: dict[str, Handler] = {
             "joblist": self.joblist,
             "jobinfo": self.jobinfo,
@@ -143,7 +143,7 @@ class Api:
         raw_path = request.raw_path.split("?", 1)[0]
         segments = raw_path.split("/")
         if len(segments) >= 3 and segments[1] == "ddfs":
-            return await self.core.ddfs.api.dispatch(request)
+            return await self.state.ddfs.api.dispatch(request)
         if len(segments) < 3 or segments[1] != "disco":
             return not_found()
         section = segments[2]
@@ -169,7 +169,7 @@ class Api:
         return not_found()
 
     def _authorise(self, request: web.Request) -> None:
-        token = self.core.settings.token
+        token = self.state.settings.token
         if token is None:
             return
         given = request.headers.get("X-Disco-Token", "")
@@ -202,13 +202,13 @@ class Api:
         name = request.query.get("name")
         if name is None:
             raise Refused("The 'name' parameter is missing.")
-        return self.core.jobs.get(name)
+        return self.state.jobs.get(name)
 
     # -- job submission ------------------------------------------------------------------------
 
     async def new_job(self, request: web.Request) -> web.StreamResponse:
         """``POST /disco/job/<anything>``: stream the pack to disk, validate, start."""
-        settings = self.core.settings
+        settings = self.state.settings
         if settings.accept_new_jobs == 0:
             return text("No new jobs should be submitted to this cluster.", 403)
         limit = settings.max_jobpack_bytes
@@ -216,7 +216,7 @@ class Api:
         too_large.force_close()  # the rest of the body is never read
         if request.content_length is not None and request.content_length > limit:
             return too_large
-        fd, tmp_name = tempfile.mkstemp(prefix="jobpack-", dir=self.core.root / "tmp")
+        fd, tmp_name = tempfile.mkstemp(prefix="jobpack-", dir=self.state.root / "tmp")
         tmp = Path(tmp_name)
         try:
             size = 0
@@ -227,7 +227,7 @@ class Api:
                         tmp.unlink(missing_ok=True)
                         return too_large
                     out.write(chunk)
-            result = await self.core.submit(tmp)
+            result = await self.state.submit(tmp)
         finally:
             if tmp.exists():
                 tmp.unlink(missing_ok=True)
@@ -238,7 +238,7 @@ class Api:
     # -- GET ops -------------------------------------------------------------------------------
 
     async def joblist(self, request: web.Request) -> web.StreamResponse:
-        jobs = sorted(self.core.jobs.values(), key=lambda j: j.created, reverse=True)
+        jobs = sorted(self.state.jobs.values(), key=lambda j: j.created, reverse=True)
         return ok([[int(j.created), j.status, j.name] for j in jobs])
 
     async def jobinfo(self, request: web.Request) -> web.StreamResponse:
@@ -294,7 +294,7 @@ class Api:
     async def nodeinfo(self, request: web.Request) -> web.StreamResponse:
         disk = disk_kb(self.data)
         reply = {}
-        for name, node in self.core.scheduler.nodes.items():
+        for name, node in self.state.scheduler.nodes.items():
             if not node.in_table:
                 continue  # left the table; listed again if it comes back
             entry: dict[str, Any] = {
@@ -313,13 +313,13 @@ class Api:
         return ok(reply)
 
     async def get_blacklist(self, request: web.Request) -> web.StreamResponse:
-        return ok(self.core.table.blacklist)
+        return ok(self.state.table.blacklist)
 
     async def get_gc_blacklist(self, request: web.Request) -> web.StreamResponse:
-        return ok(self.core.table.gc_blacklist)
+        return ok(self.state.table.gc_blacklist)
 
     async def get_settings(self, request: web.Request) -> web.StreamResponse:
-        return ok(self.core.current_settings())
+        return ok(self.state.current_settings())
 
     async def get_stageresults(self, request: web.Request) -> web.StreamResponse:
         job = self._job(request)
@@ -331,7 +331,7 @@ class Api:
         return ok(job.stage_results[stage])
 
     async def load_config_table(self, request: web.Request) -> web.StreamResponse:
-        return ok(self.core.reload_table())
+        return ok(self.state.reload_table())
 
     # -- POST ops ------------------------------------------------------------------------------
 
@@ -342,15 +342,15 @@ class Api:
         return body
 
     async def kill_job(self, body: Any) -> web.StreamResponse:
-        await self.core.kill(self._string(body))
+        await self.state.kill(self._string(body))
         return ok("")
 
     async def purge_job(self, body: Any) -> web.StreamResponse:
-        await self.core.purge(self._string(body))
+        await self.state.purge(self._string(body))
         return ok("")
 
     async def clean_job(self, body: Any) -> web.StreamResponse:
-        await self.core.clean(self._string(body))
+        await self.state.clean(self._string(body))
         return ok("")
 
     async def get_results(self, body: Any) -> web.StreamResponse:
@@ -365,34 +365,34 @@ class Api:
             raise Refused(
                 f"[timeout_ms, [job names]] expected, '{jsoncodec.dumps_text(body)}' received"
             )
-        return ok(await self.core.get_results(max(body[0], 0), body[1]))
+        return ok(await self.state.get_results(max(body[0], 0), body[1]))
 
     async def blacklist(self, body: Any) -> web.StreamResponse:
-        self.core.set_listed("blacklist", self._string(body), True)
+        self.state.set_listed("blacklist", self._string(body), True)
         return ok("")
 
     async def whitelist(self, body: Any) -> web.StreamResponse:
-        self.core.set_listed("blacklist", self._string(body), False)
+        self.state.set_listed("blacklist", self._string(body), False)
         return ok("")
 
     async def gc_blacklist(self, body: Any) -> web.StreamResponse:
-        self.core.set_listed("gc_blacklist", self._string(body), True)
+        self.state.set_listed("gc_blacklist", self._string(body), True)
         return ok("")
 
     async def gc_whitelist(self, body: Any) -> web.StreamResponse:
-        self.core.set_listed("gc_blacklist", self._string(body), False)
+        self.state.set_listed("gc_blacklist", self._string(body), False)
         return ok("")
 
     async def save_config_table(self, body: Any) -> web.StreamResponse:
         try:
-            self.core.save_table(body)
+            self.state.save_table(body)
         except ConfigError as exc:
             raise Refused(str(exc)) from None
         return ok("table saved!")
 
     async def save_settings(self, body: Any) -> web.StreamResponse:
         try:
-            self.core.save_settings(body)
+            self.state.save_settings(body)
         except ConfigError as exc:
             raise Refused(str(exc)) from None
         return ok("Settings saved")

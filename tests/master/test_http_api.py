@@ -227,7 +227,7 @@ def test_oversize_bodies(tmp_path):
 
         streamed = httpx.post(f"{master.url}/disco/job/new", content=chunks(), timeout=30)
         assert streamed.status_code == 413
-        assert not list((master.core.root / "tmp").iterdir())
+        assert not list((master.state.root / "tmp").iterdir())
 
 
 def test_one_gib_limit_from_content_length(reference_master):

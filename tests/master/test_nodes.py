@@ -44,7 +44,7 @@ def test_jobevents_skips_a_torn_line_and_nodeinfo_has_disk_figures(reference_mas
     url = reference_master.url
     name = submit(url, make_pack(tmp_path, inputs=[[0, 0, ["raw://a b"]]]))
     assert wait(url, name)[0] == "ready"
-    events_file = hh_dir(reference_master.core.root, name) / "events"
+    events_file = hh_dir(reference_master.state.root, name) / "events"
     lines = events_file.read_text().splitlines(keepends=True)
     with events_file.open("a") as out:
         out.write('["2026/01/01 00:00:00","mas')  # a write cut short by a crash

@@ -1,4 +1,4 @@
-"""The master's state: node table, scheduler, jobs, and what the HTTP API asks of them."""
+"""The master's state and what the HTTP API asks of it: node table, scheduler, jobs."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from pydisco.master.scheduler import Scheduler
 from pydisco.master.survivors import WorkerRecords
 from pydisco.protocol import jsoncodec
 
-__all__ = ["MasterCore", "SubmitResult"]
+__all__ = ["MasterState", "SubmitResult"]
 
 log = logging.getLogger("pydisco.master")
 
@@ -51,7 +51,7 @@ class SubmitResult:
         self.reason = reason
 
 
-class MasterCore:
+class MasterState:
     """Jobs and nodes, without HTTP."""
 
     def __init__(self, settings: MasterSettings) -> None:
