@@ -91,11 +91,19 @@ def refused(reason: str, status: int = 400) -> web.Response:
 
 def make_app(state: MasterState) -> web.Application:
     """The aiohttp application serving ``state``."""
-    api = Api(state)
-    app = web.Application(client_max_size=MAX_CTRL_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_CTRL_BODY_BYTES, middlewares=[_refusals])
     add_webui_routes(app)  # `/` and `/ui/*`: the status page (facts §9.1)
-    app.router.add_route("*", "/{tail:.*}", api.dispatch)
+    Api(state).add_routes(app.router)
     return app
+
+
+@web.middleware
+async def _refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A :class:`Refused` request gets its JSON reason."""
+    try:
+        return await handler(request)
+    except Refused as exc:
+        return refused(exc.reason, exc.status)
 
 
 class Api:
@@ -130,42 +138,61 @@ class Api:
             "save_settings": self.save_settings,
         }
 
-    # -- dispatch ------------------------------------------------------------------------------
+    # -- routes --------------------------------------------------------------------------------
 
-    async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        """Route by path and method, as Disco's ``disco_web`` does."""
-        try:
-            return await self._dispatch(request)
-        except Refused as exc:
-            return refused(exc.reason, exc.status)
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """One named route per endpoint, as Disco's ``disco_web`` has them.
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        raw_path = request.raw_path.split("?", 1)[0]
-        segments = raw_path.split("/")
-        if len(segments) >= 3 and segments[1] == "ddfs":
-            return await self.state.ddfs.api.dispatch(request)
-        if len(segments) < 3 or segments[1] != "disco":
-            return not_found()
-        section = segments[2]
-        method = request.method
-        if section == "version" and len(segments) == 3 and method == "GET":
-            return ok(DISCO_VERSION)
-        if section == "job" and len(segments) == 4:
-            if method != "POST":
-                return not_found()
+        aiohttp tries the longest matching path first, so a request that names
+        no endpoint (a wrong method, an unknown operation) falls through to
+        ``/disco/ctrl/{op}`` (404, after the token check of a request that
+        changes state), ``/disco/{path}`` (data serving) or ``/{tail}`` (404):
+        Disco's ``Not found.``, never aiohttp's own 404 or 405.
+        """
+        router.add_route("GET", "/disco/version", self.version, name="version")
+        submit = router.add_resource("/disco/job/{name:[^/]*}", name="new_job")
+        submit.add_route("POST", self.new_job)
+        submit.add_route("*", self.not_found)
+        for op, handler in self.get_ops.items():
+            router.add_route("GET", f"/disco/ctrl/{op}", self._guarded(op, handler), name=op)
+        for op, post in self.post_ops.items():
+            router.add_route("POST", f"/disco/ctrl/{op}", self._posted(op, post), name=op)
+        router.add_route("*", "/disco/ctrl/{op}", self.unknown_op, name="ctrl")
+        router.add_route("*", "/ddfs/{path:.*}", self.state.ddfs.api.dispatch, name="ddfs")
+        router.add_route("*", "/disco/{path:.*}", self.data_file, name="data")
+        router.add_route("*", "/{path:.*}", self.not_found, name="not_found")
+
+    def _guarded(self, op: str, handler: Handler) -> Handler:
+        """``handler``, behind the token check when ``op`` changes state."""
+        if op not in MUTATING:
+            return handler
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
             self._authorise(request)
-            return await self.new_job(request)
-        if section == "ctrl" and len(segments) == 4:
-            op = segments[3]
-            if op in MUTATING:
-                self._authorise(request)
-            if method == "GET" and op in self.get_ops:
-                return await self.get_ops[op](request)
-            if method == "POST" and op in self.post_ops:
-                return await self.post_ops[op](await self._body(request))
-            return not_found()
-        if method in ("GET", "HEAD"):
-            return await self.data_file(request, raw_path[len("/disco/") :])
+            return await handler(request)
+
+        return guarded
+
+    def _posted(self, op: str, handler: Callable[[Any], Awaitable[web.StreamResponse]]) -> Handler:
+        """A POST operation: token check when it changes state, then its JSON body."""
+
+        async def posted(request: web.Request) -> web.StreamResponse:
+            return await handler(await self._body(request))
+
+        return self._guarded(op, posted)
+
+    async def version(self, request: web.Request) -> web.StreamResponse:
+        """``GET /disco/version``."""
+        return ok(DISCO_VERSION)
+
+    async def unknown_op(self, request: web.Request) -> web.StreamResponse:
+        """``/disco/ctrl/<op>`` that names no operation for this method: 404."""
+        if request.match_info["op"] in MUTATING:
+            self._authorise(request)
+        return not_found()
+
+    async def not_found(self, request: web.Request) -> web.StreamResponse:
+        """Anything no endpoint serves."""
         return not_found()
 
     def _authorise(self, request: web.Request) -> None:
@@ -208,6 +235,7 @@ class Api:
 
     async def new_job(self, request: web.Request) -> web.StreamResponse:
         """``POST /disco/job/<anything>``: stream the pack to disk, validate, start."""
+        self._authorise(request)
         settings = self.state.settings
         if settings.accept_new_jobs == 0:
             return text("No new jobs should be submitted to this cluster.", 403)
@@ -399,9 +427,13 @@ class Api:
 
     # -- data ----------------------------------------------------------------------------------
 
-    async def data_file(self, request: web.Request, raw_rel: str) -> web.StreamResponse:
+    async def data_file(self, request: web.Request) -> web.StreamResponse:
         """``GET /disco/<path>``: a file under the data directory, never outside it."""
-        rel = urllib.parse.unquote(raw_rel)
+        # The path as sent (still percent-encoded): its segments are checked before decoding.
+        raw_path = request.raw_path.split("?", 1)[0]
+        if request.method not in ("GET", "HEAD") or not raw_path.startswith("/disco/"):
+            return not_found()
+        rel = urllib.parse.unquote(raw_path[len("/disco/") :])
         if not rel or "\x00" in rel or any(p in ("", ".", "..") for p in rel.split("/")):
             return not_found()  # empty segments (a trailing slash too), dots, absolute paths
         target = self.data / rel
