@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydisco.dataurls import data_path_parts, node_http_url, split_url
+from pydisco.dataurls import data_path_parts, split_url
 from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
 from pydisco.jobpack.submit import check_submit
 from pydisco.master.config import (
@@ -41,6 +41,9 @@ CONFIG_FILE = "config.json"
 SETTINGS_KEY = "settings"
 #: The longest ``get_results`` wait (Erlang's ``receive ... after`` limit, 2^32-1 ms).
 MAX_WAIT_MS = 2**32 - 1
+#: Seconds an index of another host (a v1 ``dir://`` job input) may take to connect or to
+#: send its next bytes.
+INDEX_FETCH_TIMEOUT = 60.0
 
 
 class SubmitResult:
@@ -116,14 +119,15 @@ class MasterState:
             local = root.joinpath(*found[1]).resolve()  # a symlink may not lead out either
             if local.is_relative_to(root):
                 return await asyncio.to_thread(local.read_bytes)
-        import aiohttp
+        # Another host's index: read with the project's HTTP client stack (as a client
+        # reads a job's results), imported only for this rare case.
+        import httpx
 
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(node_http_url(url, self.port)) as response,
-        ):
-            response.raise_for_status()
-            return await response.read()
+        from pydisco.client.results import AsyncResultReader
+
+        async with httpx.AsyncClient(timeout=INDEX_FETCH_TIMEOUT) as http:
+            reader = AsyncResultReader(http, data_port=self.port)
+            return b"".join([chunk async for chunk in reader.read([url])])
 
     def job_finished(self, job: Job) -> None:
         """A job ended (ready or dead)."""
