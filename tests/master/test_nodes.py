@@ -147,7 +147,12 @@ def test_no_node_can_run_tasks_until_one_comes_up(tmp_path):
     port = blocker.getsockname()[1]
     try:
         with ReferenceMaster.start_in_thread(
-            tmp_path / "data", port=port, nodes="127.0.0.5=1", retry_delay=0.0, node_retry=0.05
+            tmp_path / "data",
+            port=port,
+            put_port=0,  # not the default 8990: another master on this machine may hold it
+            nodes="127.0.0.5=1",
+            retry_delay=0.0,
+            node_retry=0.05,
         ) as master:
             url = master.url
             assert get(url, "/disco/ctrl/nodeinfo").json()["127.0.0.5"]["connected"] is False
@@ -174,7 +179,7 @@ def test_load_config_table_retries_a_node_at_once(tmp_path):
     port = blocker.getsockname()[1]
     try:
         with ReferenceMaster.start_in_thread(
-            tmp_path / "data", port=port, nodes="127.0.0.6=1", node_retry=0
+            tmp_path / "data", port=port, put_port=0, nodes="127.0.0.6=1", node_retry=0
         ) as master:
             url = master.url
             assert get(url, "/disco/ctrl/nodeinfo").json()["127.0.0.6"]["connected"] is False
