@@ -46,7 +46,8 @@ from pydisco.master.indexwriter import INDEX_WRITER
 from pydisco.master.jobhome import JobHomes
 from pydisco.master.jobstore import save_record
 from pydisco.master.launch import Launch
-from pydisco.master.layout import format_duration, job_home, url_host
+from pydisco.master.layout import format_duration, job_home, node_file, url_host
+from pydisco.master.saveresults import sort_outputs
 from pydisco.master.scheduler import Scheduler
 from pydisco.master.taskrun import (
     Outcome,
@@ -529,13 +530,14 @@ class Job:
         job's result the tag ``disco:results:<job>``. A failure fails the job, where Disco
         leaves it active forever."""
         assert self.ctx is not None
-        files: list[tuple[str, Path, str]] = []
-        remote: list[list[str]] = []
+        ctx = self.ctx
         try:
-            for task in stage.tasks:
-                for output in task.outputs:
-                    await self._saved_output(task, output, files, remote)
-            self.results_tag = await self.ctx.ddfs.save_results(self.name, files, remote)
+            files, remote = await sort_outputs(
+                self.name,
+                stage.tasks,
+                lambda url: node_file(url, ctx.scheduler.nodes, ctx.settings.data_dir),
+            )
+            self.results_tag = await ctx.ddfs.save_results(self.name, files, remote)
         except Exception as exc:
             self.emit(
                 f"ERROR: Job {self.name} failed to save results to "
@@ -545,49 +547,6 @@ class Job:
             return
         if self.active:
             self._ready()
-
-    async def _saved_output(
-        self,
-        task: Task,
-        output: DataOutput | DirOutput,
-        files: list[tuple[str, Path, str]],
-        remote: list[list[str]],
-    ) -> None:
-        """Sort one output into local files (by host, path and blob name) and remote URLs."""
-        assert self.ctx is not None
-        prefix = f"{self.name}:{task.taskid}:{task.runs}:"
-        if isinstance(output, DirOutput):
-            index = self._local_path(output.url)
-            if index is None:
-                remote.append([output.url])
-                return
-            text = await asyncio.to_thread(index.read_text, "utf-8")
-            for line in text.splitlines():
-                parts = line.split()
-                if len(parts) < 2:
-                    continue
-                local = self._local_path(parts[1])
-                if local is None:
-                    remote.append([parts[1]])
-                else:
-                    files.append((url_host(parts[1]), local, prefix + local.name))
-            return
-        local = self._local_path(output.urls[0]) if output.urls else None
-        if local is None:
-            remote.append(list(output.urls))
-        else:
-            files.append((url_host(output.urls[0]), local, prefix + local.name))
-
-    def _local_path(self, url: str) -> Path | None:
-        """The file under the data directory a ``disco://``/``dir://`` URL of a node names."""
-        assert self.ctx is not None
-        host = url_host(url)
-        rest = url.split("://", 1)[-1].partition("/")[2]
-        if host not in self.ctx.scheduler.nodes or not rest.startswith("disco/"):
-            return None
-        data = self.ctx.settings.data_dir.resolve()
-        path = (data / rest[len("disco/") :]).resolve()
-        return path if path.is_relative_to(data) and path.is_file() else None
 
     # -- ending --------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydisco.dataurls import data_path_parts, split_url
 from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
 from pydisco.jobpack.submit import check_submit
 from pydisco.master.config import (
@@ -26,7 +25,7 @@ from pydisco.master.errors import ConfigError
 from pydisco.master.events import append_event
 from pydisco.master.job import Job
 from pydisco.master.jobstore import STATE_FILE, hh_dir, load_record, on_disk
-from pydisco.master.layout import JobNamer, atomic_write, hexhash, url_host
+from pydisco.master.layout import JobNamer, atomic_write, hexhash, node_file
 from pydisco.master.nodes import Link, NodeLinks
 from pydisco.master.processes import reap_all
 from pydisco.master.scheduler import Scheduler
@@ -113,12 +112,9 @@ class MasterState:
 
     async def fetch_index(self, url: str) -> bytes:
         """Read a ``dir://`` index (v1 dir job inputs), locally when it is ours."""
-        found = data_path_parts(split_url(url)[2])
-        if found is not None and found[0] == "disco" and url_host(url) in self.scheduler.nodes:
-            root = self.settings.data_dir.resolve()
-            local = root.joinpath(*found[1]).resolve()  # a symlink may not lead out either
-            if local.is_relative_to(root):
-                return await asyncio.to_thread(local.read_bytes)
+        local = node_file(url, self.scheduler.nodes, self.settings.data_dir)
+        if local is not None:
+            return await asyncio.to_thread(local.read_bytes)
         # Another host's index: read with the project's HTTP client stack (as a client
         # reads a job's results), imported only for this rare case.
         import httpx
