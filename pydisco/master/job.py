@@ -1,4 +1,11 @@
-"""A job: its stages and tasks, and the coordinator that moves it along.
+"""A job and the coordinator that moves it along: scheduling, retries, stage progress.
+
+What it leans on lives next to it: the tasks and stages and where each stands
+(:mod:`~pydisco.master.tasks`), its record on disk
+(:mod:`~pydisco.master.jobstore`), its job homes
+(:mod:`~pydisco.master.jobhome`), how its workers are started
+(:mod:`~pydisco.master.launch`) and one task run's conversation
+(:mod:`~pydisco.master.taskrun`).
 
 Everything runs on the master's event loop; there are no locks. The rules are
 those of facts §10: non-concurrent stages start when the previous one has
@@ -14,55 +21,47 @@ a task sleeping before a retry reads its input state when it re-runs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
 import functools
 import os
 import random
-import shutil
-import threading
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-import attrs
-
-from pydisco import jsoncodec
 from pydisco.ddfsnames import results_tag
-from pydisco.jobpack import ExtractionCancelled, JobDict, JobPackError, extract_jobhome
+from pydisco.jobpack import JobDict
 from pydisco.master.config import MasterSettings
 from pydisco.master.ddfs import Ddfs
 from pydisco.master.events import EventLog
 from pydisco.master.grouping import (
     DataOutput,
     DirOutput,
-    GroupKey,
-    Output,
     OutputRef,
     TaskInput,
     group_outputs,
     output_urls,
 )
-from pydisco.master.layout import atomic_write, format_duration, hexhash, job_home, url_host
-from pydisco.master.runner import (
-    INDEX_WRITER,
+from pydisco.master.indexwriter import INDEX_WRITER
+from pydisco.master.jobhome import JobHomes
+from pydisco.master.jobstore import save_record
+from pydisco.master.launch import Launch
+from pydisco.master.layout import format_duration, job_home, node_file, url_host
+from pydisco.master.saveresults import sort_outputs
+from pydisco.master.scheduler import Scheduler
+from pydisco.master.taskrun import (
     Outcome,
     Records,
     RunDone,
     RunError,
     RunFatal,
-    Timers,
-    WorkerRun,
+    TaskRun,
 )
-from pydisco.master.scheduler import Scheduler
+from pydisco.master.tasks import ACTIVE_STATES, Stage, Task, TaskState
 from pydisco.protocol import TaskInfo
 from pydisco.resultsindex import parse_index
 
-__all__ = ["Job", "JobContext", "Stage", "Task", "TaskState"]
-
-STATE_FILE = "state.json"
+__all__ = ["Job", "JobContext"]
 
 
 class JobContext(Protocol):
@@ -87,130 +86,6 @@ class JobContext(Protocol):
     def ddfs(self) -> Ddfs: ...
 
     def job_finished(self, job: Job) -> None: ...
-
-
-class TaskState(enum.Enum):
-    """Where a task stands."""
-
-    NEW = "new"  # created, held back (max_cores or concurrent limits)
-    QUEUED = "queued"  # handed to the scheduler, waiting for a slot
-    RUNNING = "running"
-    SLEEPING = "sleeping"  # failed, waiting to be retried
-    DONE = "done"
-    CANCELLED = "cancelled"
-
-    # Members are singletons compared by identity: the identity hash is C-level, while
-    # Enum's own hashes the name in Python (stage counts are keyed by state per change).
-    __hash__ = object.__hash__
-
-
-ACTIVE_STATES = (TaskState.QUEUED, TaskState.RUNNING, TaskState.SLEEPING)
-
-
-@attrs.define(eq=False)
-class Task:
-    """One task: a group of inputs for one stage, run (and re-run) until it is done."""
-
-    taskid: int
-    stage: Stage
-    group: tuple[int, str]
-    jobname: str
-    inputs: list[TaskInput] = attrs.field(factory=list)
-    inputs_done: bool = True
-    _state: TaskState = TaskState.NEW
-    failures: int = 0
-    runs: int = 0
-    failed_hosts: set[str] = attrs.field(factory=set)
-    host: str = ""
-    outputs: tuple[Output, ...] = ()
-    run: WorkerRun | None = None
-    _keys: set[tuple[Any, ...]] = attrs.field(factory=set)
-
-    @property
-    def state(self) -> TaskState:
-        """Where the task stands (the stage keeps count of its tasks per state)."""
-        return self._state
-
-    @state.setter
-    def state(self, new: TaskState) -> None:
-        counts = self.stage.counts
-        counts[self._state] -= 1
-        counts[new] += 1
-        self._state = new
-
-    @property
-    def tag(self) -> str:
-        """``<stage>:<taskid>`` as events name it."""
-        return f"{self.stage.name}:{self.taskid}"
-
-    def add_inputs(self, inputs: list[TaskInput]) -> bool:
-        """Add inputs not already held; True if any was new."""
-        added = False
-        for item in inputs:
-            key = (item.source, item.label)
-            if key not in self._keys:
-                self._keys.add(key)
-                self.inputs.append(item)
-                added = True
-        return added
-
-    def preferred_hosts(self) -> list[str]:
-        """The group host, then input hosts in input order (first run only)."""
-        if self.runs:
-            return []
-        hosts = [self.group[1]] if self.group[1] else []
-        for item in self.inputs:
-            hosts.extend(url_host(url) for url in item.urls)
-        return [h for h in hosts if h]
-
-    def avoided_hosts(self) -> set[str]:
-        """Hosts where this task failed."""
-        return self.failed_hosts
-
-
-@attrs.define(eq=False)
-class Stage:
-    """One pipeline stage and its tasks."""
-
-    index: int
-    name: str
-    grouping: str
-    concurrent: bool
-    tasks: list[Task] = attrs.field(factory=list)
-    groups: dict[GroupKey, Task] = attrs.field(factory=dict)
-    started: bool = False
-    finished: bool = False
-    start_time: float = 0.0
-    failed: int = 0
-    counts: Counter[TaskState] = attrs.field(factory=Counter)
-    #: Tasks not yet handed to the scheduler, in task order.
-    new_tasks: deque[Task] = attrs.field(factory=deque)
-
-    def count(self, *states: TaskState) -> int:
-        """Tasks of this stage in any of ``states``."""
-        return sum(self.counts[s] for s in states)
-
-    def add(self, task: Task) -> None:
-        """Add a new task."""
-        self.tasks.append(task)
-        self.counts[task.state] += 1
-        self.new_tasks.append(task)
-
-    def results(self) -> list[list[str]]:
-        """One replica list per output of every task, in task order."""
-        return [output_urls(out) for task in self.tasks for out in task.outputs]
-
-
-@attrs.frozen
-class _Launch:
-    """How this job starts workers on one host (its job home is extracted)."""
-
-    argv: list[str]
-    home: Path
-    env: dict[str, str]
-    #: TASK fields other than the task's own (id, stage, grouping, group).
-    info: dict[str, Any]
-    timers: Timers
 
 
 class Job:
@@ -258,15 +133,11 @@ class Job:
         self._syncing = 0
         self._synced_all: asyncio.Future[None] | None = None
         self._timers: list[asyncio.TimerHandle] = []
-        #: One job home is made at a time; the first one's path and entries, once made.
-        self._home_lock = asyncio.Lock()
-        self._first_home: tuple[Path, list[str]] | None = None
-        #: Set when the job ends: an extraction in flight stops and removes what it wrote.
-        self._cancel = threading.Event()
-        self._extractions: set[asyncio.Future[list[str]]] = set()
-        #: Why the job home could not be extracted; never tried again.
-        self._home_error: str | None = None
-        self._launches: dict[str, _Launch] = {}
+        #: The job homes on the nodes (a job restored from disk has none to make).
+        self.homes: JobHomes | None = None
+        if jobdict is not None and ctx is not None:
+            self.homes = JobHomes(self.pack_path, jobdict.worker, ctx.settings.jobhome_limits())
+        self._launches: dict[str, Launch] = {}
         self._rng = random.Random()
         self._start = time.monotonic()
 
@@ -335,8 +206,7 @@ class Job:
 
     def save(self) -> None:
         """Write ``state.json`` atomically."""
-        with contextlib.suppress(OSError):
-            atomic_write(self.dir / STATE_FILE, jsoncodec.dumps(self.to_record()))
+        save_record(self.dir, self.to_record())
 
     def emit(self, message: str, host: str = "master") -> None:
         """Add an event."""
@@ -508,8 +378,8 @@ class Job:
         try:
             # Not a coroutine per run: this chain is resumed at every worker message.
             launch = self._launches.get(host) or await self._prepare(host)
-            if isinstance(launch, _Launch):
-                outcome = await self._worker_run(task, launch).run()
+            if isinstance(launch, Launch):
+                outcome = await self._task_run(task, launch).run()
             else:
                 outcome = launch
         except asyncio.CancelledError:
@@ -545,9 +415,9 @@ class Job:
                 task, host, RunFatal(f"Internal error saving the results index: {exc!r}")
             )
 
-    async def _prepare(self, host: str) -> _Launch | Outcome:
+    async def _prepare(self, host: str) -> Launch | Outcome:
         """The job home on ``host`` (extracted once) and what its runs share; or why not."""
-        assert self.ctx is not None and self.jobdict is not None
+        assert self.ctx is not None and self.jobdict is not None and self.homes is not None
         settings = self.ctx.settings
         home = job_home(settings.data_dir, host, self.name)
         worker = os.path.normpath(os.path.join(home, self.jobdict.worker))
@@ -555,18 +425,30 @@ class Job:
             return RunFatal(
                 f"The job's worker {self.jobdict.worker!r} is not a path inside the job home."
             )
-        try:
-            await self._ensure_home(host, home)
-        except (OSError, JobPackError) as exc:
-            # Not a task error: a retry would extract (and fail) again, so the job dies.
-            if self._home_error is None:
-                self._home_error = f"Jobpack extraction failed: {exc}"
-        if self._home_error is not None:
-            return RunFatal(self._home_error)
-        return self._launches.get(host) or self._launch(host, home, worker)
+        error = await self.homes.ensure(home)
+        if error is not None:
+            return RunFatal(error)
+        launch = self._launches.get(host)
+        if launch is None:
+            scheduler = self.jobdict.raw.get("scheduler")
+            launch = self._launches[host] = Launch.make(
+                settings,
+                host=host,
+                home=home,
+                worker=worker,
+                jobname=self.name,
+                master_url=self.ctx.master_url,
+                disco_port=self.ctx.disco_port,
+                environ=os.environ,
+                envs=self.envs,
+                job_task_timeout=(
+                    scheduler.get("task_timeout") if isinstance(scheduler, dict) else None
+                ),
+            )
+        return launch
 
-    def _worker_run(self, task: Task, launch: _Launch) -> WorkerRun:
-        run = WorkerRun(
+    def _task_run(self, task: Task, launch: Launch) -> TaskRun:
+        run = TaskRun(
             argv=launch.argv,
             home=launch.home,
             env=launch.env,
@@ -584,131 +466,6 @@ class Job:
         )
         task.run = run
         return run
-
-    def _launch(self, host: str, home: Path, worker: str) -> _Launch:
-        """What every run on ``host`` shares; made once the job home is there."""
-        assert self.ctx is not None
-        settings = self.ctx.settings
-        argv = [worker] if settings.nice == 0 else ["nice", "-n", str(settings.nice), worker]
-        env = worker_environment(os.environ)
-        env.update(self.envs)
-        info = {
-            "master": self.ctx.master_url,
-            "disco_port": self.ctx.disco_port,
-            "put_port": settings.put_port,
-            "ddfs_data": str(settings.ddfs_root),
-            "disco_data": str(settings.data_dir),
-            "jobfile": str(home / "jobfile"),
-            "jobname": self.name,
-            "host": host,
-        }
-        timers = Timers(
-            settings.pid_timeout,
-            settings.partial_timeout,
-            settings.drain_timeout,
-            self._task_timeout(settings.task_timeout),
-            clock=settings.msg_clock,
-        )
-        launch = _Launch(argv, home, env, info, timers)
-        self._launches[host] = launch
-        return launch
-
-    def _task_timeout(self, master: float | None) -> float | None:
-        """The job's ``scheduler.task_timeout`` and the master's: the shorter one set."""
-        assert self.jobdict is not None
-        scheduler = self.jobdict.raw.get("scheduler")
-        own = scheduler.get("task_timeout") if isinstance(scheduler, dict) else None
-        limits = [float(t) for t in (own, master) if isinstance(t, (int, float)) and t]
-        return min(limits) if limits else None
-
-    async def _ensure_home(self, host: str, home: Path) -> None:
-        """Make the job home on ``host`` (facts §7.7): extracted once per job, linked after.
-
-        The first node to need it extracts the pack; every other node's home
-        gets hard links to those files (a copy where links cannot be made), so
-        a job home is decompressed and checked once, however many nodes run
-        the job. A failure is kept and never retried. The work runs in a
-        thread that the job's end stops (``_cancel``); :meth:`wait_runs` waits
-        for it, so a killed job leaves nothing behind.
-        """
-        async with self._home_lock:
-            if self._home_error is not None or (home / ".jobhome").exists():
-                return
-            if self._first_home is None:
-                work = asyncio.to_thread(self._extract, home)
-            else:
-                work = asyncio.to_thread(self._clone, *self._first_home, home)
-            extraction = asyncio.ensure_future(work)
-            self._extractions.add(extraction)
-            extraction.add_done_callback(self._extraction_done)
-            names = await asyncio.shield(extraction)
-            if self._first_home is None:
-                self._first_home = (home, names)
-
-    def _extraction_done(self, extraction: asyncio.Future[list[str]]) -> None:
-        self._extractions.discard(extraction)
-        if not extraction.cancelled():
-            extraction.exception()  # retrieved here: the run awaiting it may be gone
-
-    def _extract(self, home: Path) -> list[str]:
-        """Extract the pack's job home into ``home``; returns the entry paths."""
-        assert self.jobdict is not None and self.ctx is not None
-        with self._fresh_home(home) as target:
-            names = extract_jobhome(
-                target,
-                home,
-                worker=self.jobdict.worker,
-                cancel=self._cancel,
-                **self.ctx.settings.jobhome_limits(),
-            )
-        return ["/".join(p for p in n.split("/") if p not in ("", ".")) for n in names]
-
-    def _clone(self, source: Path, names: list[str], home: Path) -> list[str]:
-        """Give ``home`` the files extracted into ``source``: hard links, else copies."""
-        with self._fresh_home(home):
-            for name in names:
-                if self._cancel.is_set():
-                    raise ExtractionCancelled(
-                        f"The job home was being linked (at entry {name!r}) when its job "
-                        "was killed; what was written is removed.",
-                        entry=name,
-                    )
-                src, dst = source / name, home / name
-                if src.is_dir():
-                    dst.mkdir(parents=True, exist_ok=True)
-                    continue
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(src, dst)
-                except OSError:
-                    shutil.copy2(src, dst)
-        return names
-
-    @contextlib.contextmanager
-    def _fresh_home(self, home: Path) -> Iterator[Path]:
-        """Create ``home`` with the job pack as ``jobfile``; yields the pack's path there.
-
-        ``.jobhome`` marks it complete; on any failure what was made is removed.
-        """
-        fresh = not home.exists()
-        home.mkdir(parents=True, exist_ok=True)
-        target = home / "jobfile"
-        try:
-            if not target.exists():
-                tmp = home / f"jobfile@{time.time_ns():x}"
-                try:
-                    os.link(self.pack_path, tmp)
-                except OSError:
-                    shutil.copyfile(self.pack_path, tmp)
-                os.replace(tmp, target)
-            yield target
-            (home / ".jobhome").touch()
-        except BaseException:
-            if fresh:
-                shutil.rmtree(home, ignore_errors=True)
-            else:
-                target.unlink(missing_ok=True)
-            raise
 
     def _on_outcome(self, task: Task, host: str, outcome: Outcome) -> None:
         assert self.ctx is not None
@@ -773,13 +530,14 @@ class Job:
         job's result the tag ``disco:results:<job>``. A failure fails the job, where Disco
         leaves it active forever."""
         assert self.ctx is not None
-        files: list[tuple[str, Path, str]] = []
-        remote: list[list[str]] = []
+        ctx = self.ctx
         try:
-            for task in stage.tasks:
-                for output in task.outputs:
-                    await self._saved_output(task, output, files, remote)
-            self.results_tag = await self.ctx.ddfs.save_results(self.name, files, remote)
+            files, remote = await sort_outputs(
+                self.name,
+                stage.tasks,
+                lambda url: node_file(url, ctx.scheduler.nodes, ctx.settings.data_dir),
+            )
+            self.results_tag = await ctx.ddfs.save_results(self.name, files, remote)
         except Exception as exc:
             self.emit(
                 f"ERROR: Job {self.name} failed to save results to "
@@ -789,49 +547,6 @@ class Job:
             return
         if self.active:
             self._ready()
-
-    async def _saved_output(
-        self,
-        task: Task,
-        output: DataOutput | DirOutput,
-        files: list[tuple[str, Path, str]],
-        remote: list[list[str]],
-    ) -> None:
-        """Sort one output into local files (by host, path and blob name) and remote URLs."""
-        assert self.ctx is not None
-        prefix = f"{self.name}:{task.taskid}:{task.runs}:"
-        if isinstance(output, DirOutput):
-            index = self._local_path(output.url)
-            if index is None:
-                remote.append([output.url])
-                return
-            text = await asyncio.to_thread(index.read_text, "utf-8")
-            for line in text.splitlines():
-                parts = line.split()
-                if len(parts) < 2:
-                    continue
-                local = self._local_path(parts[1])
-                if local is None:
-                    remote.append([parts[1]])
-                else:
-                    files.append((url_host(parts[1]), local, prefix + local.name))
-            return
-        local = self._local_path(output.urls[0]) if output.urls else None
-        if local is None:
-            remote.append(list(output.urls))
-        else:
-            files.append((url_host(output.urls[0]), local, prefix + local.name))
-
-    def _local_path(self, url: str) -> Path | None:
-        """The file under the data directory a ``disco://``/``dir://`` URL of a node names."""
-        assert self.ctx is not None
-        host = url_host(url)
-        rest = url.split("://", 1)[-1].partition("/")[2]
-        if host not in self.ctx.scheduler.nodes or not rest.startswith("disco/"):
-            return None
-        data = self.ctx.settings.data_dir.resolve()
-        path = (data / rest[len("disco/") :]).resolve()
-        return path if path.is_relative_to(data) and path.is_file() else None
 
     # -- ending --------------------------------------------------------------------------------
 
@@ -854,7 +569,8 @@ class Job:
             self.fail()
 
     def _end(self) -> None:
-        self._cancel.set()
+        if self.homes is not None:
+            self.homes.cancel()
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
@@ -878,41 +594,11 @@ class Job:
     async def wait_runs(self) -> None:
         """Wait until every cancelled run has killed its worker."""
         runs: list[asyncio.Future[Any]] = [r for r in self._runs if r is not asyncio.current_task()]
-        runs.extend(self._extractions)
+        if self.homes is not None:
+            runs.extend(self.homes.pending())
         if self._syncing:
             if self._synced_all is None or self._synced_all.done():
                 self._synced_all = asyncio.get_running_loop().create_future()
             runs.append(self._synced_all)
         if runs:
             await asyncio.gather(*runs, return_exceptions=True)
-
-
-#: Variables of the master's environment a worker never gets: Disco's own settings, and
-#: every ``PYDISCO_*`` one (the master token among them) except the workers' settings.
-HIDDEN_PREFIXES = ("DISCO_", "DDFS_", "PYDISCO_")
-WORKER_PREFIX = "PYDISCO_WORKER_"
-
-
-def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The master's environment as workers inherit it (the job envs are added on top)."""
-    return {
-        k: v
-        for k, v in environ.items()
-        if not k.startswith(HIDDEN_PREFIXES) or k.startswith(WORKER_PREFIX)
-    }
-
-
-def hh_dir(root: Path, name: str) -> Path:
-    """``<root>/<hh>/<name>``."""
-    return root / hexhash(name) / name
-
-
-def on_disk(root: Path) -> list[Path]:
-    """Every master job dir under ``root``."""
-    if not root.is_dir():
-        return []
-    found: list[Path] = []
-    for hh in root.iterdir():
-        if hh.is_dir() and len(hh.name) == 2:
-            found.extend(d for d in hh.iterdir() if d.is_dir() and (d / "jobfile").exists())
-    return found

@@ -13,7 +13,10 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Container
 from pathlib import Path
+
+from pydisco.dataurls import data_path_parts, split_url
 
 __all__ = [
     "JobNamer",
@@ -22,6 +25,7 @@ __all__ = [
     "job_home",
     "job_url_prefix",
     "local_time",
+    "node_file",
     "url_host",
 ]
 
@@ -63,6 +67,23 @@ def url_host(url: str) -> str:
     """The host Disco sees in a URL (``raw://hello`` -> ``hello``); ``""`` if none."""
     match = _URL_HOST.match(url)
     return match.group(1) if match else ""
+
+
+def node_file(url: str, nodes: Container[str], data_dir: Path) -> Path | None:
+    """The path under ``data_dir`` a ``disco://``/``dir://`` URL of one of ``nodes`` names.
+
+    None for any other URL: another host, a path outside ``/disco/``, or one that
+    leads out of the data directory (symbolic links included). A ``..`` segment is
+    :class:`~pydisco.dataurls.UnsafeURL`.
+    """
+    if url_host(url) not in nodes:
+        return None
+    found = data_path_parts(split_url(url)[2])
+    if found is None or found[0] != "disco":
+        return None
+    root = data_dir.resolve()
+    local = root.joinpath(*found[1]).resolve()  # a symlink may not lead out either
+    return local if local.is_relative_to(root) else None
 
 
 def local_time(seconds: float | None = None) -> str:

@@ -19,9 +19,9 @@ from pydisco.master.config import (
     MasterSettings,
     url_authority,
 )
-from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.nodes import NodeLinks
+from pydisco.master.state import MasterState
 from pydisco.master.web import make_app
 
 __all__ = ["MasterHandle", "ReferenceMaster"]
@@ -71,7 +71,7 @@ class ReferenceMaster:
                 )
             if not token:
                 raise ConfigError(f"Listening on {host} requires a token.", settings=("token",))
-        self.core: MasterCore | None = None
+        self.state: MasterState | None = None
         self._runner: web.AppRunner | None = None
         self._uploads: web.AppRunner | None = None
         self.port = 0
@@ -86,10 +86,10 @@ class ReferenceMaster:
     async def start(self) -> None:
         """Restore jobs, then listen; returns once the server accepts connections."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        core = MasterCore(self.settings)
-        core.restore()
-        self.core = core
-        runner = web.AppRunner(make_app(core), access_log=None, handle_signals=False)
+        state = MasterState(self.settings)
+        state.restore()
+        self.state = state
+        runner = web.AppRunner(make_app(state), access_log=None, handle_signals=False)
         await runner.setup()
         self._runner = runner
         first = web.TCPSite(runner, self.settings.host, self.settings.port, reuse_address=True)
@@ -99,7 +99,7 @@ class ReferenceMaster:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
         self.addresses = [self.settings.host]
-        core.port = self.port
+        state.port = self.port
         wildcard = self.settings.host in ("0.0.0.0", "::", "")
         links = NodeLinks(
             port=self.port,
@@ -107,12 +107,12 @@ class ReferenceMaster:
             wildcard=wildcard,
             allow_remote=self.settings.allow_remote,
             listen=self._listen if self.settings.listen_on_nodes and not wildcard else None,
-            changed=core.link_changed,
+            changed=state.link_changed,
             retry=self.settings.node_retry,
         )
-        await core.attach_links(links)
+        await state.attach_links(links)
         try:
-            await self._start_uploads(core)
+            await self._start_uploads(state)
         except BaseException:
             await self.stop()
             raise
@@ -120,7 +120,7 @@ class ReferenceMaster:
         if shown in ("0.0.0.0", "::"):
             shown = socket.gethostname()
         self.url = f"http://{url_authority(shown, self.port)}"
-        core.url = self.url
+        state.url = self.url
         log.info("listening on %s (data in %s)", self.url, self.settings.data_dir)
 
     async def _listen(self, address: str) -> None:
@@ -130,9 +130,9 @@ class ReferenceMaster:
         await site.start()
         self.addresses.append(address)
 
-    async def _start_uploads(self, core: MasterCore) -> None:
+    async def _start_uploads(self, state: MasterState) -> None:
         """Listen for DDFS blob uploads on ``put_port`` at every address the master serves."""
-        runner = web.AppRunner(core.ddfs.upload_app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(state.ddfs.upload_app(), access_log=None, handle_signals=False)
         await runner.setup()
         self._uploads = runner
         port = self.settings.put_port
@@ -153,9 +153,9 @@ class ReferenceMaster:
 
     async def stop(self) -> None:
         """Kill every worker, mark running jobs dead, and close the server."""
-        if self.core is not None:
-            await self.core.shutdown()
-            await self.core.ddfs.close()
+        if self.state is not None:
+            await self.state.shutdown()
+            await self.state.ddfs.close()
         if self._uploads is not None:
             await self._uploads.cleanup()
             self._uploads = None
@@ -214,10 +214,10 @@ class MasterHandle:
         return self.master.data_dir
 
     @property
-    def core(self) -> MasterCore:
+    def state(self) -> MasterState:
         """The master's state (for tests that look inside)."""
-        assert self.master.core is not None
-        return self.master.core
+        assert self.master.state is not None
+        return self.master.state
 
     def _launch(self) -> None:
         self._thread.start()

@@ -21,10 +21,10 @@ from aiohttp import web
 from pydisco import jsoncodec
 from pydisco.integers import parse_decimal
 from pydisco.master.config import DISCO_VERSION, MAX_CTRL_BODY_BYTES
-from pydisco.master.core import MasterCore
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import filter_events
 from pydisco.master.files import serve_file
+from pydisco.master.state import MasterState
 from pydisco.master.webui import add_routes as add_webui_routes
 
 __all__ = ["MUTATING", "make_app"]
@@ -89,21 +89,29 @@ def refused(reason: str, status: int = 400) -> web.Response:
     )
 
 
-def make_app(core: MasterCore) -> web.Application:
-    """The aiohttp application serving ``core``."""
-    api = Api(core)
-    app = web.Application(client_max_size=MAX_CTRL_BODY_BYTES)
+def make_app(state: MasterState) -> web.Application:
+    """The aiohttp application serving ``state``."""
+    app = web.Application(client_max_size=MAX_CTRL_BODY_BYTES, middlewares=[_refusals])
     add_webui_routes(app)  # `/` and `/ui/*`: the status page (facts §9.1)
-    app.router.add_route("*", "/{tail:.*}", api.dispatch)
+    Api(state).add_routes(app.router)
     return app
+
+
+@web.middleware
+async def _refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A :class:`Refused` request gets its JSON reason."""
+    try:
+        return await handler(request)
+    except Refused as exc:
+        return refused(exc.reason, exc.status)
 
 
 class Api:
     """Request handlers; one instance per master."""
 
-    def __init__(self, core: MasterCore) -> None:
-        self.core = core
-        self.data = core.settings.data_dir.resolve()
+    def __init__(self, state: MasterState) -> None:
+        self.state = state
+        self.data = state.settings.data_dir.resolve()
         self.get_ops: dict[str, Handler] = {
             "joblist": self.joblist,
             "jobinfo": self.jobinfo,
@@ -130,46 +138,65 @@ class Api:
             "save_settings": self.save_settings,
         }
 
-    # -- dispatch ------------------------------------------------------------------------------
+    # -- routes --------------------------------------------------------------------------------
 
-    async def dispatch(self, request: web.Request) -> web.StreamResponse:
-        """Route by path and method, as Disco's ``disco_web`` does."""
-        try:
-            return await self._dispatch(request)
-        except Refused as exc:
-            return refused(exc.reason, exc.status)
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """One named route per endpoint, as Disco's ``disco_web`` has them.
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        raw_path = request.raw_path.split("?", 1)[0]
-        segments = raw_path.split("/")
-        if len(segments) >= 3 and segments[1] == "ddfs":
-            return await self.core.ddfs.api.dispatch(request)
-        if len(segments) < 3 or segments[1] != "disco":
-            return not_found()
-        section = segments[2]
-        method = request.method
-        if section == "version" and len(segments) == 3 and method == "GET":
-            return ok(DISCO_VERSION)
-        if section == "job" and len(segments) == 4:
-            if method != "POST":
-                return not_found()
+        aiohttp tries the longest matching path first, so a request that names
+        no endpoint (a wrong method, an unknown operation) falls through to
+        ``/disco/ctrl/{op}`` (404, after the token check of a request that
+        changes state), ``/disco/{path}`` (data serving) or ``/{tail}`` (404):
+        Disco's ``Not found.``, never aiohttp's own 404 or 405.
+        """
+        router.add_route("GET", "/disco/version", self.version, name="version")
+        submit = router.add_resource("/disco/job/{name:[^/]*}", name="new_job")
+        submit.add_route("POST", self.new_job)
+        submit.add_route("*", self.not_found)
+        for op, handler in self.get_ops.items():
+            router.add_route("GET", f"/disco/ctrl/{op}", self._guarded(op, handler), name=op)
+        for op, post in self.post_ops.items():
+            router.add_route("POST", f"/disco/ctrl/{op}", self._posted(op, post), name=op)
+        router.add_route("*", "/disco/ctrl/{op}", self.unknown_op, name="ctrl")
+        router.add_route("*", "/ddfs/{path:.*}", self.state.ddfs.api.dispatch, name="ddfs")
+        router.add_route("*", "/disco/{path:.*}", self.data_file, name="data")
+        router.add_route("*", "/{path:.*}", self.not_found, name="not_found")
+
+    def _guarded(self, op: str, handler: Handler) -> Handler:
+        """``handler``, behind the token check when ``op`` changes state."""
+        if op not in MUTATING:
+            return handler
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
             self._authorise(request)
-            return await self.new_job(request)
-        if section == "ctrl" and len(segments) == 4:
-            op = segments[3]
-            if op in MUTATING:
-                self._authorise(request)
-            if method == "GET" and op in self.get_ops:
-                return await self.get_ops[op](request)
-            if method == "POST" and op in self.post_ops:
-                return await self.post_ops[op](await self._body(request))
-            return not_found()
-        if method in ("GET", "HEAD"):
-            return await self.data_file(request, raw_path[len("/disco/") :])
+            return await handler(request)
+
+        return guarded
+
+    def _posted(self, op: str, handler: Callable[[Any], Awaitable[web.StreamResponse]]) -> Handler:
+        """A POST operation: token check when it changes state, then its JSON body."""
+
+        async def posted(request: web.Request) -> web.StreamResponse:
+            return await handler(await self._body(request))
+
+        return self._guarded(op, posted)
+
+    async def version(self, request: web.Request) -> web.StreamResponse:
+        """``GET /disco/version``."""
+        return ok(DISCO_VERSION)
+
+    async def unknown_op(self, request: web.Request) -> web.StreamResponse:
+        """``/disco/ctrl/<op>`` that names no operation for this method: 404."""
+        if request.match_info["op"] in MUTATING:
+            self._authorise(request)
+        return not_found()
+
+    async def not_found(self, request: web.Request) -> web.StreamResponse:
+        """Anything no endpoint serves."""
         return not_found()
 
     def _authorise(self, request: web.Request) -> None:
-        token = self.core.settings.token
+        token = self.state.settings.token
         if token is None:
             return
         given = request.headers.get("X-Disco-Token", "")
@@ -202,13 +229,14 @@ class Api:
         name = request.query.get("name")
         if name is None:
             raise Refused("The 'name' parameter is missing.")
-        return self.core.jobs.get(name)
+        return self.state.jobs.get(name)
 
     # -- job submission ------------------------------------------------------------------------
 
     async def new_job(self, request: web.Request) -> web.StreamResponse:
         """``POST /disco/job/<anything>``: stream the pack to disk, validate, start."""
-        settings = self.core.settings
+        self._authorise(request)
+        settings = self.state.settings
         if settings.accept_new_jobs == 0:
             return text("No new jobs should be submitted to this cluster.", 403)
         limit = settings.max_jobpack_bytes
@@ -216,7 +244,7 @@ class Api:
         too_large.force_close()  # the rest of the body is never read
         if request.content_length is not None and request.content_length > limit:
             return too_large
-        fd, tmp_name = tempfile.mkstemp(prefix="jobpack-", dir=self.core.root / "tmp")
+        fd, tmp_name = tempfile.mkstemp(prefix="jobpack-", dir=self.state.root / "tmp")
         tmp = Path(tmp_name)
         try:
             size = 0
@@ -227,7 +255,7 @@ class Api:
                         tmp.unlink(missing_ok=True)
                         return too_large
                     out.write(chunk)
-            result = await self.core.submit(tmp)
+            result = await self.state.submit(tmp)
         finally:
             if tmp.exists():
                 tmp.unlink(missing_ok=True)
@@ -238,7 +266,7 @@ class Api:
     # -- GET ops -------------------------------------------------------------------------------
 
     async def joblist(self, request: web.Request) -> web.StreamResponse:
-        jobs = sorted(self.core.jobs.values(), key=lambda j: j.created, reverse=True)
+        jobs = sorted(self.state.jobs.values(), key=lambda j: j.created, reverse=True)
         return ok([[int(j.created), j.status, j.name] for j in jobs])
 
     async def jobinfo(self, request: web.Request) -> web.StreamResponse:
@@ -294,7 +322,7 @@ class Api:
     async def nodeinfo(self, request: web.Request) -> web.StreamResponse:
         disk = disk_kb(self.data)
         reply = {}
-        for name, node in self.core.scheduler.nodes.items():
+        for name, node in self.state.scheduler.nodes.items():
             if not node.in_table:
                 continue  # left the table; listed again if it comes back
             entry: dict[str, Any] = {
@@ -313,13 +341,13 @@ class Api:
         return ok(reply)
 
     async def get_blacklist(self, request: web.Request) -> web.StreamResponse:
-        return ok(self.core.table.blacklist)
+        return ok(self.state.table.blacklist)
 
     async def get_gc_blacklist(self, request: web.Request) -> web.StreamResponse:
-        return ok(self.core.table.gc_blacklist)
+        return ok(self.state.table.gc_blacklist)
 
     async def get_settings(self, request: web.Request) -> web.StreamResponse:
-        return ok(self.core.current_settings())
+        return ok(self.state.current_settings())
 
     async def get_stageresults(self, request: web.Request) -> web.StreamResponse:
         job = self._job(request)
@@ -331,7 +359,7 @@ class Api:
         return ok(job.stage_results[stage])
 
     async def load_config_table(self, request: web.Request) -> web.StreamResponse:
-        return ok(self.core.reload_table())
+        return ok(self.state.reload_table())
 
     # -- POST ops ------------------------------------------------------------------------------
 
@@ -342,15 +370,15 @@ class Api:
         return body
 
     async def kill_job(self, body: Any) -> web.StreamResponse:
-        await self.core.kill(self._string(body))
+        await self.state.kill(self._string(body))
         return ok("")
 
     async def purge_job(self, body: Any) -> web.StreamResponse:
-        await self.core.purge(self._string(body))
+        await self.state.purge(self._string(body))
         return ok("")
 
     async def clean_job(self, body: Any) -> web.StreamResponse:
-        await self.core.clean(self._string(body))
+        await self.state.clean(self._string(body))
         return ok("")
 
     async def get_results(self, body: Any) -> web.StreamResponse:
@@ -365,43 +393,47 @@ class Api:
             raise Refused(
                 f"[timeout_ms, [job names]] expected, '{jsoncodec.dumps_text(body)}' received"
             )
-        return ok(await self.core.get_results(max(body[0], 0), body[1]))
+        return ok(await self.state.get_results(max(body[0], 0), body[1]))
 
     async def blacklist(self, body: Any) -> web.StreamResponse:
-        self.core.set_listed("blacklist", self._string(body), True)
+        self.state.set_listed("blacklist", self._string(body), True)
         return ok("")
 
     async def whitelist(self, body: Any) -> web.StreamResponse:
-        self.core.set_listed("blacklist", self._string(body), False)
+        self.state.set_listed("blacklist", self._string(body), False)
         return ok("")
 
     async def gc_blacklist(self, body: Any) -> web.StreamResponse:
-        self.core.set_listed("gc_blacklist", self._string(body), True)
+        self.state.set_listed("gc_blacklist", self._string(body), True)
         return ok("")
 
     async def gc_whitelist(self, body: Any) -> web.StreamResponse:
-        self.core.set_listed("gc_blacklist", self._string(body), False)
+        self.state.set_listed("gc_blacklist", self._string(body), False)
         return ok("")
 
     async def save_config_table(self, body: Any) -> web.StreamResponse:
         try:
-            self.core.save_table(body)
+            self.state.save_table(body)
         except ConfigError as exc:
             raise Refused(str(exc)) from None
         return ok("table saved!")
 
     async def save_settings(self, body: Any) -> web.StreamResponse:
         try:
-            self.core.save_settings(body)
+            self.state.save_settings(body)
         except ConfigError as exc:
             raise Refused(str(exc)) from None
         return ok("Settings saved")
 
     # -- data ----------------------------------------------------------------------------------
 
-    async def data_file(self, request: web.Request, raw_rel: str) -> web.StreamResponse:
+    async def data_file(self, request: web.Request) -> web.StreamResponse:
         """``GET /disco/<path>``: a file under the data directory, never outside it."""
-        rel = urllib.parse.unquote(raw_rel)
+        # The path as sent (still percent-encoded): its segments are checked before decoding.
+        raw_path = request.raw_path.split("?", 1)[0]
+        if request.method not in ("GET", "HEAD") or not raw_path.startswith("/disco/"):
+            return not_found()
+        rel = urllib.parse.unquote(raw_path[len("/disco/") :])
         if not rel or "\x00" in rel or any(p in ("", ".", "..") for p in rel.split("/")):
             return not_found()  # empty segments (a trailing slash too), dots, absolute paths
         target = self.data / rel

@@ -43,7 +43,7 @@ def pool() -> Iterator[ThreadPoolExecutor]:
 
 def pending(master: Any, name: str) -> int:
     async def count() -> int:
-        return int(master.core.ddfs.api.delayed.pending(name))
+        return int(master.state.ddfs.api.delayed.pending(name))
 
     return int(master.call(count()))
 
@@ -161,7 +161,7 @@ def test_delayed_refusals_are_answered_at_once(master: Any) -> None:
 def test_the_timer_writes_a_batch_on_its_own(master: Any, pool: ThreadPoolExecutor) -> None:
     name = fresh("delayed")
     post(master.url, name, [], "delayed=&update=")
-    api = master.core.ddfs.api
+    api = master.state.ddfs.api
 
     async def wait(seconds: float) -> None:
         api.delayed.seconds = seconds

@@ -59,7 +59,7 @@ def test_the_python_snippets_of_docs_ddfs_run(ddfs_master: Any, tmp_path: Path) 
     second = blocks(DOC, "python")[1]
     exec(compile(second.replace(PRINTED_MASTER, ddfs_master.url), "ddfs.md", "exec"), scope)
     assert dict(scope["results"])["the"] >= 2
-    assert ddfs_master.core.jobs[scope["results"].job_name].results_tag is not None
+    assert ddfs_master.state.jobs[scope["results"].job_name].results_tag is not None
     assert len(list(scope["again"])) > 0
 
 

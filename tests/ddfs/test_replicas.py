@@ -49,7 +49,7 @@ def test_new_blob_names_distinct_nodes_and_each_stores_its_own_copy(two: Any) ->
     for target, url in zip(targets, urls, strict=True):
         host = urlsplit(target).hostname
         assert url == f"disco://{host}/ddfs/{volume[str(host)]}/blob/{hh}/{objname}"
-    files = [two.core.settings.ddfs_root / urlsplit(u).path[len("/ddfs/") :] for u in urls]
+    files = [two.state.settings.ddfs_root / urlsplit(u).path[len("/ddfs/") :] for u in urls]
     assert files[0] != files[1]
     assert [f.read_bytes() for f in files] == [b"two copies\n"] * 2
     assert files[0].stat().st_ino != files[1].stat().st_ino

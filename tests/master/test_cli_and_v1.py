@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,3 +95,30 @@ def test_v1_map_job_and_a_chained_reduce_over_dir_inputs(reference_master, tmp_p
     assert any("probe reduce:0" in m and "labels=all" in m for m in log), log
     assert home_of(reference_master, second).is_dir()
     assert json.loads(httpx.get(f"{url}/disco/ctrl/joblist").text)[0][2] == second
+
+
+def test_dir_inputs_of_another_host_are_fetched_over_http(reference_master, tmp_path):
+    """A ``dir://`` input on a host that is none of the master's nodes is read over HTTP
+    from that host's data port (the master's port, as on Disco); one that cannot be read
+    kills the job with the reason."""
+    from pydisco.master import ReferenceMaster
+
+    first = submit(reference_master.url, v1_pack(tmp_path, ["raw://0,1"], **{"map?": True}))
+    status, results = wait(reference_master.url, first)
+    assert status == "ready"
+    dirs = [r[0] for r in results]
+    assert all(d.startswith("dir://localhost/") for d in dirs)
+    data = tmp_path / "other"
+    shutil.copytree(reference_master.data_dir / "localhost", data / "localhost")
+    with ReferenceMaster.start_in_thread(data, nodes="127.0.0.2=1", retry_delay=0.0) as other:
+        second = submit(other.url, v1_pack(tmp_path, dirs, **{"reduce?": True}))
+        status, _ = wait(other.url, second)
+        log = events(other.url, second)
+        assert status == "ready", log
+        assert any("probe reduce:0" in m and "labels=all" in m for m in log), log
+        missing = dirs[0].replace(".results", "-gone.results")
+        third = submit(other.url, v1_pack(tmp_path, [missing], **{"reduce?": True}))
+        status, _ = wait(other.url, third)
+        log = events(other.url, third)
+    assert status == "dead", log
+    assert any("internal exception" in m and "404" in m for m in log), log

@@ -34,7 +34,7 @@ def get(master: MasterHandle, path: str) -> httpx.Response:
 
 
 def saved_config(master: MasterHandle) -> Any:
-    return json.loads((master.core.root / "config.json").read_text())
+    return json.loads((master.state.root / "config.json").read_text())
 
 
 @pytest.mark.parametrize(

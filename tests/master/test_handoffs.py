@@ -15,20 +15,21 @@ from typing import Any
 
 import pytest
 
-from pydisco.master import runner
-from pydisco.master.runner import IndexFile
+from pydisco.master import indexwriter
+from pydisco.master.indexwriter import IndexFile, IndexWriter
+from pydisco.master.processes import reap_all, unsettled
 from pydisco.master.scheduler import Scheduler
+from pydisco.master.taskrun import Timers
 from tests.master.helpers import events, make_pack, submit, wait
-from tests.master.test_spawn import make_run
+from tests.master.test_spawn import children, make_run
 
 
-def write_all(indexes: list[IndexFile]) -> list[Exception | None]:
-    """Hand ``indexes`` to a fresh writer at once; their completions, in order."""
+def write_all(indexes: list[IndexFile], writer: IndexWriter) -> list[Exception | None]:
+    """Hand ``indexes`` to ``writer`` at once; their completions, in order."""
 
     async def scenario() -> list[Exception | None]:
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in indexes]
-        writer = runner.IndexWriter()
         for index, future in zip(indexes, futures, strict=True):
             writer.submit(index, future.set_result)
         return list(await asyncio.gather(*futures))
@@ -36,7 +37,7 @@ def write_all(indexes: list[IndexFile]) -> list[Exception | None]:
     return asyncio.run(scenario())
 
 
-def test_indexes_complete_only_after_their_fsync(tmp_path, monkeypatch):
+def test_indexes_complete_only_after_their_fsync(tmp_path):
     synced: list[str] = []
     real_fsync = os.fsync
 
@@ -44,7 +45,7 @@ def test_indexes_complete_only_after_their_fsync(tmp_path, monkeypatch):
         real_fsync(fd)
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
 
-    monkeypatch.setattr(runner.os, "fsync", fsync)
+    writer = IndexWriter(fsync)
     paths = [str(tmp_path / ".disco" / f"map-{n}-1.results") for n in range(3)]  # no dir yet
     seen: list[tuple[str, list[str]]] = []
 
@@ -58,7 +59,7 @@ def test_indexes_complete_only_after_their_fsync(tmp_path, monkeypatch):
                 seen.append((path, list(synced)))
                 future.set_result(error)
 
-            runner.INDEX_WRITER.submit(IndexFile(path, f"0 {path} 2\n".encode()), done)
+            writer.submit(IndexFile(path, f"0 {path} 2\n".encode()), done)
         assert await asyncio.gather(*futures) == [None] * 3
 
     asyncio.run(scenario())
@@ -67,7 +68,7 @@ def test_indexes_complete_only_after_their_fsync(tmp_path, monkeypatch):
         assert Path(path).read_text() == f"0 {path} 2\n"
 
 
-def test_indexes_queued_while_the_writer_is_busy_complete_after_their_fsyncs(tmp_path, monkeypatch):
+def test_indexes_queued_while_the_writer_is_busy_complete_after_their_fsyncs(tmp_path):
     """Indexes submitted while the writer is stuck in an fsync all complete once it is
     free, each only after its own fsync, and on the loop that submitted it."""
     gate = threading.Event()
@@ -83,12 +84,11 @@ def test_indexes_queued_while_the_writer_is_busy_complete_after_their_fsyncs(tmp
         real_fsync(fd)
         synced.append(path)
 
-    monkeypatch.setattr(runner.os, "fsync", fsync)
     seen: list[tuple[str, list[str]]] = []
 
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
-        writer = runner.IndexWriter()
+        writer = IndexWriter(fsync)
         names = ["first", "second", "third", "fourth"]
         futures = [loop.create_future() for _ in names]
         for n, (name, future) in enumerate(zip(names, futures, strict=True)):
@@ -114,7 +114,7 @@ def test_indexes_queued_while_the_writer_is_busy_complete_after_their_fsyncs(tmp
         assert Path(path).read_text() == Path(path).name + "\n"
 
 
-def test_failed_writes_and_fsyncs_are_reported_per_index(tmp_path, monkeypatch):
+def test_failed_writes_and_fsyncs_are_reported_per_index(tmp_path):
     real_fsync = os.fsync
 
     def fsync(fd: int) -> None:
@@ -122,14 +122,14 @@ def test_failed_writes_and_fsyncs_are_reported_per_index(tmp_path, monkeypatch):
             raise OSError(errno.EIO, "Input/output error")
         real_fsync(fd)
 
-    monkeypatch.setattr(runner.os, "fsync", fsync)
     (tmp_path / "file").write_text("")
     good, no_dir, bad_sync = write_all(
         [
             IndexFile(str(tmp_path / "good"), b"ok\n"),
             IndexFile(str(tmp_path / "file" / "sub" / "x.results"), b"no\n"),
             IndexFile(str(tmp_path / "bad-sync"), b"io\n"),
-        ]
+        ],
+        IndexWriter(fsync),
     )
     assert good is None and (tmp_path / "good").read_bytes() == b"ok\n"
     assert isinstance(no_dir, OSError)
@@ -138,20 +138,20 @@ def test_failed_writes_and_fsyncs_are_reported_per_index(tmp_path, monkeypatch):
 
 
 def test_the_writer_survives_a_bug_in_a_batch(tmp_path, monkeypatch):
-    real = runner.write_indexes
+    real = indexwriter.write_indexes
     calls: list[int] = []
 
-    def write_indexes(indexes: list[IndexFile]) -> list[Exception | None]:
+    def write_indexes(indexes: list[IndexFile], fsync: Any) -> list[Exception | None]:
         calls.append(len(indexes))
         if len(calls) == 1:
             raise RuntimeError("bug")
-        return real(indexes)
+        return real(indexes, fsync)
 
-    monkeypatch.setattr(runner, "write_indexes", write_indexes)
+    monkeypatch.setattr(indexwriter, "write_indexes", write_indexes)
 
     async def scenario() -> list[Exception | None]:
         loop = asyncio.get_running_loop()
-        writer = runner.IndexWriter()
+        writer = IndexWriter()
         results = []
         for name in ("a", "b"):  # one after the other, through the same thread
             future = loop.create_future()
@@ -164,54 +164,42 @@ def test_the_writer_survives_a_bug_in_a_batch(tmp_path, monkeypatch):
     assert (tmp_path / "b").read_bytes() == b"b\n"
 
 
-def test_a_failed_index_write_is_a_task_error(tmp_path, monkeypatch):
-    """OSError saving the index: the run is a task error (retried), never done."""
-    real = IndexFile.write_unsynced
-    failed: list[str] = []
-
-    def write_unsynced(self: IndexFile) -> int:
-        if not failed:
-            failed.append(self.path)
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self)
-
-    monkeypatch.setattr(IndexFile, "write_unsynced", write_unsynced)
+def test_a_failed_index_write_is_a_task_error(tmp_path):
+    """OSError saving the index (here the job home's ``.disco`` is a file, not a
+    directory): the run is a task error, retried, and never counts as done."""
+    (tmp_path / "not-a-dir").write_text("")
+    pack = make_pack(tmp_path, "wordcount.sh", extra={".disco": tmp_path / "not-a-dir"})
     from pydisco.master import ReferenceMaster
 
-    with ReferenceMaster.start_in_thread(tmp_path / "data", retry_delay=0.0) as master:
-        name = submit(master.url, make_pack(tmp_path, "wordcount.sh"))
+    with ReferenceMaster.start_in_thread(
+        tmp_path / "data", retry_delay=0.0, max_failure_rate=1
+    ) as master:
+        name = submit(master.url, pack)
         status, results = wait(master.url, name)
         log = events(master.url, name)
-    assert status == "ready" and len(results) == 1
-    assert failed and not Path(failed[0]).exists()
-    warning = "WARNING: [map:0] Could not save the results index: [Errno 28] No space left"
-    assert any(m.startswith(warning) for m in log), log
-    assert sum(m.startswith("SYS: [map:0] Received results") for m in log) == 1
+    assert status == "dead" and results == []
+    warning = "WARNING: [map:0] Could not save the results index: [Errno 20] Not a directory"
+    assert sum(m.startswith(warning) for m in log) == 2, log  # the run and its one retry
+    assert not any(m.startswith("SYS: [map:0] Received results") for m in log)
 
 
-def children() -> set[int]:
-    """The pids of this process's children, live or not yet reaped."""
-    pids: set[int] = set()
-    for task in Path("/proc/self/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            pids.update(int(p) for p in (task / "children").read_text().split())
-    return pids
+#: Timers of a run whose start waits for a busy worker file, however late it is freed.
+PATIENT = Timers(10.0, 10.0, 2.0, busy=60.0)
 
 
-def busy_worker_file(home: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+def busy_worker_file(home: Path) -> int:
     """Hold the worker file open for writing (a real ``ETXTBSY``), so its start goes to a
     thread that waits until the returned descriptor is closed."""
-    monkeypatch.setattr(runner, "TEXT_BUSY_PATIENCE", 60.0)  # wait for the close, however late
     make_run(home, "silent", [])  # puts behave.sh in place
     return os.open(home / "behave.sh", os.O_WRONLY)
 
 
-def test_a_worker_started_for_a_cancelled_run_is_killed_and_reaped(tmp_path, monkeypatch):
+def test_a_worker_started_for_a_cancelled_run_is_killed_and_reaped(tmp_path):
     before = children()
-    fd = busy_worker_file(tmp_path, monkeypatch)
+    fd = busy_worker_file(tmp_path)
 
     async def scenario() -> None:
-        run = make_run(tmp_path, "silent", [])
+        run = make_run(tmp_path, "silent", [], PATIENT)
         task = asyncio.ensure_future(run.run())
         await asyncio.sleep(0)  # its first step: the file is busy, the start goes to a thread
         assert not task.done() and run.pid is None
@@ -219,7 +207,7 @@ def test_a_worker_started_for_a_cancelled_run_is_killed_and_reaped(tmp_path, mon
         with pytest.raises(asyncio.CancelledError):
             await task
         os.close(fd)  # now the thread starts the worker, for a run that is gone
-        await runner.reap_all()  # waits for the start, then for the kill
+        await reap_all()  # waits for the start, then for the kill
         assert run.pid is None
 
     try:
@@ -227,24 +215,24 @@ def test_a_worker_started_for_a_cancelled_run_is_killed_and_reaped(tmp_path, mon
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
-    assert not runner._UNREAPED and not runner._STARTING
+    assert not unsettled()
     assert children() <= before  # killed and reaped: nothing left, not even a zombie
 
 
-def test_a_worker_started_after_its_loop_closed_is_killed(tmp_path, monkeypatch):
+def test_a_worker_started_after_its_loop_closed_is_killed(tmp_path):
     before = children()
-    fd = busy_worker_file(tmp_path, monkeypatch)
+    fd = busy_worker_file(tmp_path)
 
     async def scenario() -> None:
-        task = asyncio.ensure_future(make_run(tmp_path, "silent", []).run())
+        task = asyncio.ensure_future(make_run(tmp_path, "silent", [], PATIENT).run())
         await asyncio.sleep(0)
-        assert runner._STARTING
+        assert unsettled()  # being started in a thread
         task.cancel()  # and the loop closes without reap_all
 
     asyncio.run(scenario())
     os.close(fd)  # the thread starts the worker now: its loop is closed
     deadline = time.monotonic() + 60
-    while runner._STARTING or children() - before:  # started, then killed and reaped
+    while unsettled() or children() - before:  # started, then killed and reaped
         assert time.monotonic() < deadline, "the worker was not killed and reaped"
         time.sleep(0.01)
 

@@ -88,7 +88,7 @@ def refused(master: MasterHandle, pack: bytes, *parts: str) -> str:
     for part in parts:
         assert part in reason, (part, reason)
     assert job_names(master.url) == before
-    assert not list((master.core.root / "tmp").iterdir()), "the upload was left behind"
+    assert not list((master.state.root / "tmp").iterdir()), "the upload was left behind"
     return str(reason)
 
 
@@ -115,7 +115,7 @@ def test_unsafe_entries_are_refused_at_submit(
 
 
 def test_count_bomb_is_refused_at_submit(master: MasterHandle) -> None:
-    limit = master.core.settings.jobhome_max_entries
+    limit = master.state.settings.jobhome_max_entries
     entries = [(f"f{n}", b"", REG) for n in range(limit)]
     refused(master, pack_of(home_zip(entries, zipfile.ZIP_STORED)), str(limit), "max_entries")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
 
 import httpx
 import pytest
+from yarl import URL
 
 from pydisco.master import ReferenceMaster
 from tests.master.helpers import events, make_pack, submit, wait
@@ -227,7 +229,7 @@ def test_oversize_bodies(tmp_path):
 
         streamed = httpx.post(f"{master.url}/disco/job/new", content=chunks(), timeout=30)
         assert streamed.status_code == 413
-        assert not list((master.core.root / "tmp").iterdir())
+        assert not list((master.state.root / "tmp").iterdir())
 
 
 def test_one_gib_limit_from_content_length(reference_master):
@@ -281,3 +283,49 @@ def test_head_on_data(reference_master):
     target.write_bytes(b"abc")
     reply = httpx.head(f"{reference_master.url}/disco/localhost/x", timeout=30)
     assert reply.status_code == 200 and reply.headers["content-length"] == "3"
+
+
+def _raw_request(port: int, method: str, path: str) -> tuple[int, str, bytes]:
+    """``method path`` sent exactly as written (no client normalises it)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=b'"x"' if method == "POST" else None)
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body"),
+    [
+        ("GET", "/disco/version", 200, b'"0.5.4"'),
+        ("POST", "/disco/version", 404, b"Not found."),  # a wrong method: Disco's 404, not 405
+        ("HEAD", "/disco/version", 404, b""),  # HEAD is data serving: no file "version"
+        ("GET", "/disco/job/x", 404, b"Not found."),
+        ("PUT", "/disco/ctrl/joblist", 404, b"Not found."),
+        ("GET", "/disco/ctrl/kill_job", 404, b"Not found."),
+        ("GET", "/disco/ctrl/nosuch", 404, b"Not found."),
+        ("GET", "/disco/ctrl/joblist/", 404, b"Not found."),
+        ("GET", "/nothing", 404, b"Not found."),
+        ("DELETE", "/disco/x", 404, b"Not found."),
+        # The path is matched decoded, as mochiweb hands it to Disco.
+        ("GET", "/disco/ctrl/job%6Cist", 200, b"[]"),
+    ],
+)
+def test_routes_answer_as_disco(reference_master, method, path, status, body):
+    got_status, content_type, got_body = _raw_request(reference_master.port, method, path)
+    assert (got_status, got_body) == (status, body)
+    if status == 404 and method != "HEAD":
+        assert content_type == "text/plain"
+
+
+def test_every_endpoint_has_a_named_route(reference_master):
+    from pydisco.master.web import Api, make_app
+
+    api = Api(reference_master.state)
+    router = make_app(reference_master.state).router
+    names = {"version", "new_job", "ctrl", "ddfs", "data", "not_found"}
+    assert names | set(api.get_ops) | set(api.post_ops) <= set(router)
+    assert router["joblist"].url_for() == URL("/disco/ctrl/joblist")
+    assert router["new_job"].url_for(name="x") == URL("/disco/job/x")

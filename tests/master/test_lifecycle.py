@@ -66,7 +66,7 @@ def test_clean_job_forgets_the_job(reference_master, tmp_path):
     url = reference_master.url
     name = submit(url, make_pack(tmp_path, "wordcount.sh"))
     wait(url, name)
-    master_dir = reference_master.core.root / hexhash(name) / name
+    master_dir = reference_master.state.root / hexhash(name) / name
     assert master_dir.is_dir()
     assert post(url, "clean_job", name) == ""
     assert httpx.get(f"{url}/disco/ctrl/jobinfo", params={"name": name}).status_code == 404
@@ -87,7 +87,7 @@ def test_purge_job_deletes_data_on_every_node(tmp_path):
         assert all(h.is_dir() for h in homes)
         assert post(master.url, "purge_job", name) == ""
         assert not any(h.exists() for h in homes)
-        assert not (master.core.root / hexhash(name) / name).exists()
+        assert not (master.state.root / hexhash(name) / name).exists()
         assert name not in [row[2] for row in httpx.get(f"{master.url}/disco/ctrl/joblist").json()]
 
 
@@ -141,7 +141,7 @@ def test_restart_after_a_crash_marks_running_jobs_dead(tmp_path):
     data = tmp_path / "data"
     with ReferenceMaster.start_in_thread(data) as master:
         name, _grandchild = start_grandchild_job(master, tmp_path)
-        state = master.core.root / hexhash(name) / name / "state.json"
+        state = master.state.root / hexhash(name) / name / "state.json"
         saved = state.read_bytes()
     state.write_bytes(saved)  # as if the master had died without its clean stop
     with ReferenceMaster.start_in_thread(data) as again:

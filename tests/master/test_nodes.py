@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from pydisco.master import ReferenceMaster
-from pydisco.master.job import hh_dir
+from pydisco.master.jobstore import hh_dir
 from pydisco.master.nodes import Link as NodeLink
 from pydisco.master.nodes import NodeLinks
 from pydisco.master.scheduler import Scheduler
@@ -44,7 +44,7 @@ def test_jobevents_skips_a_torn_line_and_nodeinfo_has_disk_figures(reference_mas
     url = reference_master.url
     name = submit(url, make_pack(tmp_path, inputs=[[0, 0, ["raw://a b"]]]))
     assert wait(url, name)[0] == "ready"
-    events_file = hh_dir(reference_master.core.root, name) / "events"
+    events_file = hh_dir(reference_master.state.root, name) / "events"
     lines = events_file.read_text().splitlines(keepends=True)
     with events_file.open("a") as out:
         out.write('["2026/01/01 00:00:00","mas')  # a write cut short by a crash
@@ -147,7 +147,12 @@ def test_no_node_can_run_tasks_until_one_comes_up(tmp_path):
     port = blocker.getsockname()[1]
     try:
         with ReferenceMaster.start_in_thread(
-            tmp_path / "data", port=port, nodes="127.0.0.5=1", retry_delay=0.0, node_retry=0.05
+            tmp_path / "data",
+            port=port,
+            put_port=0,  # not the default 8990: another master on this machine may hold it
+            nodes="127.0.0.5=1",
+            retry_delay=0.0,
+            node_retry=0.05,
         ) as master:
             url = master.url
             assert get(url, "/disco/ctrl/nodeinfo").json()["127.0.0.5"]["connected"] is False
@@ -174,7 +179,7 @@ def test_load_config_table_retries_a_node_at_once(tmp_path):
     port = blocker.getsockname()[1]
     try:
         with ReferenceMaster.start_in_thread(
-            tmp_path / "data", port=port, nodes="127.0.0.6=1", node_retry=0
+            tmp_path / "data", port=port, put_port=0, nodes="127.0.0.6=1", node_retry=0
         ) as master:
             url = master.url
             assert get(url, "/disco/ctrl/nodeinfo").json()["127.0.0.6"]["connected"] is False

@@ -69,7 +69,7 @@ def test_client_gone_during_wait_and_unknown_names(tmp_path, no_leaks):
     with ReferenceMaster.start_in_thread(tmp_path / "data", retry_delay=0.0) as master:
         url = master.url
         name = start_silent_job(url, tmp_path)
-        job = master.core.jobs[name]
+        job = master.state.jobs[name]
         for body in ([60_000, [name]], [60_000, ["nosuch", name, "other", name]]):
             sock = raw_get_results(master.port, body)
             wait_for(lambda: job.end_watchers)  # the request is waiting on the job
@@ -97,7 +97,7 @@ def test_huge_timeout_ends_when_the_job_does(tmp_path, no_leaks):
             target=lambda: got.append(post(master.url, "get_results", [10**30, ["x", name]], 60))
         )
         waiter.start()
-        wait_for(lambda: master.core.jobs[name].end_watchers)
+        wait_for(lambda: master.state.jobs[name].end_watchers)
         post(master.url, "kill_job", name)
         waiter.join(30)
         assert got == [[["x", ["unknown job", []]], [name, ["dead", []]]]]
@@ -117,7 +117,7 @@ def test_master_stopping_during_wait(tmp_path, no_leaks):
     waiters = [threading.Thread(target=ask) for _ in range(3)]
     for thread in waiters:
         thread.start()
-    wait_for(lambda: len(master.core.jobs[name].end_watchers) == 3)
+    wait_for(lambda: len(master.state.jobs[name].end_watchers) == 3)
     master.stop()
     for thread in waiters:
         thread.join(30)
@@ -128,11 +128,11 @@ def test_master_stopping_during_wait(tmp_path, no_leaks):
 def test_cancelled_wait_leaves_nothing_behind(tmp_path, no_leaks):
     with ReferenceMaster.start_in_thread(tmp_path / "data", retry_delay=0.0) as master:
         name = start_silent_job(master.url, tmp_path)
-        job = master.core.jobs[name]
+        job = master.state.jobs[name]
 
         async def cancel_mid_wait() -> tuple[int, int, set[Any]]:
             before = asyncio.all_tasks()
-            request = asyncio.ensure_future(master.core.get_results(60_000, ["nosuch", name]))
+            request = asyncio.ensure_future(master.state.get_results(60_000, ["nosuch", name]))
             deadline = time.monotonic() + 20
             while not job.end_watchers:  # the wait has started watching the job
                 assert time.monotonic() < deadline, "the wait never started"

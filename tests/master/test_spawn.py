@@ -4,6 +4,7 @@ cleanup of workers that end or are cancelled. Real sh workers, real pipes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -12,9 +13,9 @@ from typing import Any
 import attrs
 import pytest
 
-from pydisco.master import runner
 from pydisco.master.grouping import TaskInput
-from pydisco.master.runner import RunDone, RunError, Timers, WorkerRun
+from pydisco.master.processes import reap_all, unsettled
+from pydisco.master.taskrun import RunDone, RunError, TaskRun, Timers
 from pydisco.protocol import TaskInfo
 from tests.master.helpers import WORKERS
 
@@ -33,7 +34,7 @@ def make_run(
     events: list[str],
     timers: Timers | None = None,
     task: Any = None,
-) -> WorkerRun:
+) -> TaskRun:
     worker = home / "behave.sh"
     if not worker.exists():
         shutil.copy(WORKERS / "behave.sh", worker)
@@ -51,7 +52,7 @@ def make_run(
         jobname="Spawn@1:2:3",
         host="localhost",
     )
-    return WorkerRun(
+    return TaskRun(
         argv=[str(worker)],
         home=home,
         env={**os.environ, "MODE": mode},
@@ -60,6 +61,15 @@ def make_run(
         emit=lambda text, host: events.append(text),
         timers=timers or Timers(10.0, 10.0, 2.0),
     )
+
+
+def children() -> set[int]:
+    """The pids of this process's children, live or not yet reaped."""
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            pids.update(int(p) for p in (task / "children").read_text().split())
+    return pids
 
 
 def held_for_writing(path: Path, seconds: float) -> None:
@@ -74,7 +84,7 @@ def test_busy_worker_file_is_retried(tmp_path):
         run = make_run(tmp_path, "ok", events)
         held_for_writing(tmp_path / "behave.sh", 0.1)
         outcome = await run.run()
-        await runner.reap_all()
+        await reap_all()
         return outcome, events
 
     outcome, events = asyncio.run(scenario())
@@ -94,7 +104,7 @@ def test_pid_timer_is_disarmed_once_the_worker_speaks(tmp_path):
         # The worker pauses 2.5 s after WORKER; it has 2 s to send WORKER, even when slow.
         run = make_run(tmp_path, "pause", events, Timers(2.0, 2.0, 2.0))
         outcome = await run.run()
-        await runner.reap_all()
+        await reap_all()
         return outcome, events
 
     outcome, events = asyncio.run(scenario())
@@ -102,15 +112,13 @@ def test_pid_timer_is_disarmed_once_the_worker_speaks(tmp_path):
     assert not any("did not send its PID" in e for e in events)
 
 
-def test_busy_worker_file_gives_up_in_the_end(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "TEXT_BUSY_PATIENCE", 0.02)
-
-    async def scenario() -> Any:
-        run = make_run(tmp_path, "ok", [])
-        held_for_writing(tmp_path / "behave.sh", 1.0)
-        return await run.run()
-
-    outcome = asyncio.run(scenario())
+def test_busy_worker_file_gives_up_in_the_end(tmp_path):
+    run = make_run(tmp_path, "ok", [], Timers(10.0, 10.0, 2.0, busy=0.02))
+    fd = os.open(tmp_path / "behave.sh", os.O_WRONLY)  # busy for as long as the run waits
+    try:
+        outcome = asyncio.run(run.run())
+    finally:
+        os.close(fd)
     assert isinstance(outcome, RunError)
     assert outcome.reason.startswith("Worker could not be started:")
     assert "busy" in outcome.reason.lower()
@@ -133,17 +141,14 @@ def test_no_pipe_or_process_left_behind(tmp_path, mode):
             outcome: Any = None
         else:
             outcome = await run.run()
-        await runner.reap_all()
-        proc = run._proc
-        assert proc is not None and proc.stdin is not None and proc.stdout is not None
-        assert proc.stdin.closed and proc.stdout.closed
-        return outcome, proc.returncode
+        await reap_all()
+        return outcome, run.pid
 
     before = len(os.listdir("/proc/self/fd"))
-    outcome, code = asyncio.run(scenario())
-    assert code is not None  # reaped
-    assert not runner._UNREAPED
-    assert len(os.listdir("/proc/self/fd")) <= before
+    outcome, pid = asyncio.run(scenario())
+    assert pid is not None and pid not in children()  # reaped: not even a zombie
+    assert not unsettled()
+    assert len(os.listdir("/proc/self/fd")) <= before  # its pipes are closed
     if mode == "ok":
         assert outcome == RunDone(())
     elif mode == "crash":
@@ -170,10 +175,10 @@ def test_a_bug_answering_a_message_ends_the_run_instead_of_hanging(tmp_path):
             with pytest.raises(RuntimeError, match="bug in INPUT"):
                 await asyncio.wait_for(run.run(), 10)
         finally:
-            await runner.reap_all()
+            await reap_all()
 
     asyncio.run(scenario())
-    assert not runner._UNREAPED
+    assert not unsettled()
 
 
 def test_a_worker_that_cannot_be_executed_is_a_task_error(tmp_path):

@@ -6,12 +6,22 @@ import hashlib
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pydisco.dataurls import UnsafeURL
 from pydisco.master.config import ConfigError, NodeTable, expand_spec, parse_nodes_option
 from pydisco.master.events import filter_events, normalise_filter
 from pydisco.master.grouping import DataOutput, DirOutput, OutputRef, group_outputs
-from pydisco.master.layout import JobNamer, format_duration, hexhash, join_local, url_host
-from pydisco.master.runner import classify_output
+from pydisco.master.layout import (
+    JobNamer,
+    format_duration,
+    hexhash,
+    join_local,
+    node_file,
+    url_host,
+)
+from pydisco.protocol.messages import classify_output
 
 
 def test_job_names_are_disco_format_and_increasing():
@@ -104,3 +114,33 @@ def test_groupings():
     [(_, group, inputs)] = group_outputs("group_all", outs)
     assert group == (0, "") and [i.label for i in inputs] == ["all", "all", 2]
     assert group_outputs("group_all", []) == [((0, ""), (0, ""), [])]
+
+
+def test_node_file_names_only_files_of_our_nodes_inside_the_data_dir(tmp_path):
+    data = tmp_path / "data"
+    (data / "n1" / "hh").mkdir(parents=True)
+    (tmp_path / "secret").write_text("x")
+    (data / "n1" / "hh" / "out").symlink_to(tmp_path / "secret")
+    nodes = {"n1"}
+    ours = node_file("dir://n1/disco/n1/hh/j/.disco/a.results", nodes, data)
+    assert ours == data.resolve() / "n1/hh/j/.disco/a.results"
+    assert node_file("disco://n1/disco/n1//hh/./x", nodes, data) == data.resolve() / "n1/hh/x"
+    assert node_file("disco://n2/disco/n1/hh/x", nodes, data) is None  # not our node
+    assert node_file("disco://n1/ddfs/vol0/blob/x", nodes, data) is None  # not /disco/
+    assert node_file("disco://n1/disco/n1/hh/out", nodes, data) is None  # leads out
+    with pytest.raises(UnsafeURL):
+        node_file("disco://n1/disco/n1/../../secret", nodes, data)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text("abc.-_%", min_size=1, max_size=5), min_size=1, max_size=4))
+def test_node_file_maps_the_disco_path_under_the_data_dir(tmp_path_factory, segments):
+    data = tmp_path_factory.getbasetemp() / "node-file-data"
+    path = "/".join(segments)
+    url = f"disco://n1/disco/{path}"
+    kept = [s for s in segments if s != "."]
+    if ".." in kept or not kept:  # a way out, or no file named at all
+        with pytest.raises(UnsafeURL):
+            node_file(url, {"n1"}, data)
+    else:
+        assert node_file(url, {"n1"}, data) == data.resolve().joinpath(*kept)

@@ -1,10 +1,10 @@
-"""One run of one task: a worker subprocess and the master side of its protocol.
+"""One task run: the master's side of one worker's conversation, over the protocol core.
 
-The worker is started in its own session (so its whole process group can be
-killed), with stdout and stderr merged into one protocol stream and stdin
-carrying the replies. :class:`MasterSession` parses the stream; this module
-owns the pipe, the clock and the timers (facts §1.3, §2.8, §2.9), and turns
-every way a worker can end into one :class:`Outcome`:
+:class:`MasterSession` (the sans-IO protocol core) parses what the worker
+writes and encodes the replies; :class:`~pydisco.master.processes.WorkerProcess`
+carries the bytes. This module holds the rest: the clock and the timers (facts
+§1.3, §2.8, §2.9), the answers to each request, and the one :class:`Outcome`
+every way a worker can end turns into:
 
 * :class:`RunDone` - DONE, with the task's outputs (facts §5.4);
 * :class:`RunError` - the task failed and may be retried;
@@ -14,13 +14,7 @@ every way a worker can end into one :class:`Outcome`:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-import os
-import queue
-import signal
-import subprocess
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +24,9 @@ from typing import Protocol, TypeAlias
 import attrs
 
 from pydisco.master.grouping import DataOutput, DirOutput, Output, TaskInput
+from pydisco.master.indexwriter import IndexFile
 from pydisco.master.layout import format_duration, job_url_prefix, join_local
+from pydisco.master.processes import TEXT_BUSY_PATIENCE, WorkerProcess
 from pydisco.protocol import (
     END_OF_STREAM,
     NEED_DATA,
@@ -72,125 +68,11 @@ __all__ = [
     "RunDone",
     "RunError",
     "RunFatal",
+    "TaskInputs",
+    "TaskRun",
     "Timers",
-    "WorkerRun",
-    "classify_output",
+    "died",
 ]
-
-
-@attrs.frozen
-class IndexFile:
-    """A results index to write: its path (a plain string: no pathlib per task) and its lines."""
-
-    path: str
-    data: bytes
-
-    def write_unsynced(self) -> int:
-        """Write the index; returns its still open descriptor, for the caller to fsync.
-
-        Disco fsyncs the index at DONE: :func:`write_indexes` does, before the
-        task counts as done.
-        """
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        try:
-            fd = os.open(self.path, flags, 0o666)
-        except FileNotFoundError:  # the first index of this job home
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(os.path.dirname(self.path))
-            fd = os.open(self.path, flags, 0o666)
-        try:
-            view = memoryview(self.data)
-            while view:
-                view = view[os.write(fd, view) :]
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
-
-
-#: What an index write ended with: None once it is on disk and fsynced.
-IndexDone: TypeAlias = Callable[[Exception | None], None]
-
-
-class IndexWriter:
-    """One thread that writes and fsyncs results indexes, in batches.
-
-    Indexes of tasks that finish while it is busy are written together, then
-    fsynced one by one (the first journal commit carries the others), and their
-    completions go back to each loop with one ``call_soon_threadsafe`` per batch:
-    fewer thread hand-offs and loop wake-ups than one executor future per task.
-    A completion runs only after its file is fsynced, with the error if any.
-    """
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[IndexFile, asyncio.AbstractEventLoop, IndexDone]]
-        self._queue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, index: IndexFile, done: IndexDone) -> None:
-        """Write ``index``; ``done(error)`` is called on the running loop once it is fsynced."""
-        self._queue.put((index, asyncio.get_running_loop(), done))
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._serve, name="pydisco-index", daemon=True
-                    )
-                    self._thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while True:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                errors = write_indexes([index for index, _, _ in batch])
-            except Exception as exc:  # never let the writer die: every later index would hang
-                errors = [exc] * len(batch)
-            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[IndexDone, Exception | None]]]
-            by_loop = {}
-            for (_, loop, done), error in zip(batch, errors, strict=True):
-                by_loop.setdefault(loop, []).append((done, error))
-            for loop, completions in by_loop.items():
-                # A closed loop has stopped caring (its jobs ended with it).
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_complete, completions)
-
-
-def write_indexes(indexes: Sequence[IndexFile]) -> list[Exception | None]:
-    """Write every index, then fsync each; per index, None or what went wrong."""
-    errors: list[Exception | None] = [None] * len(indexes)
-    fds: list[int] = [-1] * len(indexes)
-    for n, index in enumerate(indexes):
-        try:
-            fds[n] = index.write_unsynced()
-        except Exception as exc:
-            errors[n] = exc
-    for n, fd in enumerate(fds):
-        if fd < 0:
-            continue
-        try:
-            os.fsync(fd)
-        except Exception as exc:
-            errors[n] = exc
-        try:
-            os.close(fd)
-        except OSError as exc:
-            errors[n] = errors[n] or exc
-    return errors
-
-
-def _complete(completions: list[tuple[IndexDone, Exception | None]]) -> None:
-    for done, error in completions:
-        done(error)
-
-
-#: The results-index writer of every master in the process.
-INDEX_WRITER = IndexWriter()
 
 
 @attrs.frozen
@@ -237,6 +119,8 @@ class Timers:
     task: float | None = None
     #: What the MSG throttle takes as "now" (the master's ``msg_clock`` setting).
     clock: Callable[[], float] = time.monotonic
+    #: A busy worker file (``ETXTBSY``) is retried for about twice this many seconds.
+    busy: float = TEXT_BUSY_PATIENCE
 
 
 class Records(Protocol):
@@ -269,157 +153,6 @@ def died(cause: str, last_words: bytes) -> str:
 
 
 _WAKE = object()
-#: Killed workers not yet reaped (waited for), and the loop that polls each.
-_UNREAPED: dict[subprocess.Popen[bytes], asyncio.AbstractEventLoop] = {}
-#: Loops whose reaping poll is armed.
-_REAPING: set[asyncio.AbstractEventLoop] = set()
-#: Workers being started in a thread (their file was busy), by the future their run awaits.
-_STARTING: set[asyncio.Future[subprocess.Popen[bytes]]] = set()
-#: Starting a worker whose file is busy is retried for about twice this many seconds.
-TEXT_BUSY_PATIENCE = 1.0
-#: Threads starting workers whose file was busy (shared by every master in the process).
-SPAWN_THREADS = 4
-#: How often killed workers are polled for their exit.
-REAP_INTERVAL = 0.01
-
-_Popen: TypeAlias = Callable[[], "subprocess.Popen[bytes]"]
-
-
-class _Spawner:
-    """Threads that start the workers whose file was busy (the loop starts the others).
-
-    They wait out ``ETXTBSY`` without blocking the loop, and never queue behind
-    results-index fsyncs.
-
-    Each started worker goes back to its loop with one ``call_soon_threadsafe``
-    onto a plain future (no executor future, ``wrap_future`` chain or shield).
-    """
-
-    def __init__(self, threads: int) -> None:
-        self._queue: queue.SimpleQueue[
-            tuple[_Popen, asyncio.AbstractEventLoop, asyncio.Future[subprocess.Popen[bytes]]]
-        ] = queue.SimpleQueue()
-        self._threads = threads
-        self._started = False
-        self._lock = threading.Lock()
-
-    def submit(
-        self,
-        popen: _Popen,
-        loop: asyncio.AbstractEventLoop,
-        future: asyncio.Future[subprocess.Popen[bytes]],
-    ) -> None:
-        """Run ``popen`` in a thread; its worker (or error) settles ``future`` on ``loop``."""
-        self._queue.put((popen, loop, future))
-        if not self._started:
-            with self._lock:
-                if not self._started:
-                    for n in range(self._threads):
-                        name = f"pydisco-spawn_{n}"
-                        threading.Thread(target=self._serve, name=name, daemon=True).start()
-                    self._started = True
-
-    def _serve(self) -> None:
-        while True:
-            popen, loop, future = self._queue.get()
-            proc: subprocess.Popen[bytes] | None = None
-            error: Exception | None = None
-            try:
-                proc = popen()
-            except Exception as exc:
-                error = exc
-            try:
-                loop.call_soon_threadsafe(_settle, future, proc, error)
-            except RuntimeError:  # the loop is closed: nobody will talk to this worker
-                _STARTING.discard(future)
-                if proc is not None:
-                    _kill(proc)
-                    proc.wait()
-
-
-_SPAWNER = _Spawner(SPAWN_THREADS)
-
-
-def _settle(
-    future: asyncio.Future[subprocess.Popen[bytes]],
-    proc: subprocess.Popen[bytes] | None,
-    error: Exception | None,
-) -> None:
-    """On the loop: hand the started worker to its run, or kill it if the run was cancelled."""
-    _STARTING.discard(future)
-    if future.cancelled():
-        if proc is not None:
-            _discard(proc, future.get_loop())
-    elif proc is not None:
-        future.set_result(proc)
-    else:
-        assert error is not None
-        future.set_exception(error)
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL ``proc``'s process group and close our ends of its pipes."""
-    _killpg(proc)
-    _close_pipes(proc)
-
-
-def _killpg(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker's whole process group (it leads its own session)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
-    for pipe in (proc.stdin, proc.stdout):
-        if pipe is not None:
-            pipe.close()
-
-
-def _discard(proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
-    """Kill and reap a worker whose run was cancelled while it was being started."""
-    _kill(proc)
-    _reap_later(proc, loop)
-
-
-def _reap_later(proc: subprocess.Popen[bytes], loop: asyncio.AbstractEventLoop) -> None:
-    """Collect ``proc``'s exit (it was sent SIGKILL) without a task or a pidfd per worker.
-
-    One poll per loop every :data:`REAP_INTERVAL` serves all its killed workers.
-    """
-    if proc.poll() is not None:
-        return
-    _UNREAPED[proc] = loop
-    if loop not in _REAPING:
-        _REAPING.add(loop)
-        loop.call_later(REAP_INTERVAL, _reap_tick, loop)
-
-
-def _reap_tick(loop: asyncio.AbstractEventLoop) -> None:
-    left = False
-    for proc, owner in list(_UNREAPED.items()):
-        if owner is loop:
-            if proc.poll() is None:
-                left = True
-            else:
-                del _UNREAPED[proc]
-    if left:
-        loop.call_later(REAP_INTERVAL, _reap_tick, loop)
-    else:
-        _REAPING.discard(loop)
-
-
-async def reap_all() -> None:
-    """Wait until every killed worker has been reaped (call before closing the loop)."""
-    mine = asyncio.get_running_loop()
-    # Snapshots (C-level copies): other masters' threads change these sets meanwhile.
-    while any(f.get_loop() is mine for f in list(_STARTING)):
-        await asyncio.sleep(REAP_INTERVAL)  # their workers are killed as they settle
-    while _UNREAPED:
-        for proc in list(_UNREAPED):
-            if proc.poll() is not None:
-                _UNREAPED.pop(proc, None)
-        if _UNREAPED:
-            await asyncio.sleep(REAP_INTERVAL)
 
 
 class _Inbox:
@@ -459,7 +192,7 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
-class WorkerRun:
+class TaskRun:
     """Start one worker for one task and converse with it until it ends."""
 
     def __init__(
@@ -474,10 +207,8 @@ class WorkerRun:
         timers: Timers,
         records: Records | None = None,
     ) -> None:
-        self.argv = list(argv)
         self.records = records
         self.home = home
-        self.env = env
         self.info = info
         self.task = task
         self._emit_event = emit
@@ -486,11 +217,7 @@ class WorkerRun:
         self.session = MasterSession(Profile.DISCO_054)
         self.throttle = MsgThrottle()
         self._inbox = _Inbox()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._out_fd = -1  # the worker's merged stdout and stderr (non-blocking)
-        self._in_fd = -1  # the worker's stdin (non-blocking)
-        self._unsent = bytearray()  # replies the pipe could not take yet
+        self._process = WorkerProcess(argv, home, env, self._inbox.put, busy_patience=timers.busy)
         self._withheld: InputRequest | None = None
         self._eof = False
         self._failed_replicas: dict[int, dict[int, float]] = {}
@@ -499,19 +226,25 @@ class WorkerRun:
         self._index_name = ""
         self._label_sizes: dict[int, int] = {}
         self._started = 0.0
-        self.pid: int | None = None
 
-    # -- public -------------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id, once it is started."""
+        return self._process.pid
 
     def wake(self) -> None:
         """The task's inputs changed: re-check a withheld INPUT."""
         self._inbox.put(_WAKE)
 
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group (it leads its own session)."""
+        self._process.kill()
+
     async def run(self) -> Outcome:
         """Start the worker, converse, and always kill its process group at the end."""
         self._started = time.monotonic()
         try:
-            await self._spawn()
+            await self._process.start()
         except OSError as exc:
             if exc.errno == errno.ENOEXEC:
                 # Not a program at all (no "#!" line): it fails the same way on every node and
@@ -522,166 +255,23 @@ class WorkerRun:
                     "must be a binary."
                 )
             return RunError(f"Worker could not be started: {exc}")
+        pid = self._process.pid
         try:
+            if self.records is not None and pid is not None:
+                self.records.add(pid)
             return await self._converse()
         finally:
-            self.kill()
-            if self.records is not None and self.pid is not None:
-                self.records.remove(self.pid)
+            self._process.kill()
+            if self.records is not None and pid is not None:
+                self.records.remove(pid)
             # The slot is free as soon as SIGKILL is sent; reaping happens meanwhile.
-            self._close()
-            if self._proc is not None and self._loop is not None:
-                _reap_later(self._proc, self._loop)
-
-    async def _spawn(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            # On the loop: Popen uses vfork, so it returns as soon as the worker has
-            # exec'd (a fraction of a millisecond). That costs less, in CPU and in wall
-            # time, than a hand-off to a thread and back (bench/README.md, "Master").
-            proc = self._popen_once()
-        except OSError as exc:
-            if exc.errno != errno.ETXTBSY:
-                raise
-            proc = await self._spawn_in_thread(loop)
-        self._proc = proc
-        self.pid = proc.pid
-        if self.records is not None:
-            self.records.add(proc.pid)
-        assert proc.stdout is not None and proc.stdin is not None
-        # The pipes are read and written directly from the loop (no transports): a
-        # worker's whole conversation is a few small frames each way.
-        self._out_fd = proc.stdout.fileno()
-        self._in_fd = proc.stdin.fileno()
-        os.set_blocking(self._out_fd, False)
-        os.set_blocking(self._in_fd, False)
-        self._loop = loop
-        loop.add_reader(self._out_fd, self._readable)
-
-    async def _spawn_in_thread(self, loop: asyncio.AbstractEventLoop) -> subprocess.Popen[bytes]:
-        """Start the worker from a thread that waits out a busy worker file (``ETXTBSY``)."""
-        spawned: asyncio.Future[subprocess.Popen[bytes]] = loop.create_future()
-        _STARTING.add(spawned)
-        _SPAWNER.submit(self._popen, loop, spawned)
-        try:
-            return await spawned
-        except asyncio.CancelledError:
-            # The job ended meanwhile. Still starting: _settle kills the worker once it
-            # is there. Already handed over (the cancel came first): kill it now.
-            if spawned.done() and not spawned.cancelled() and spawned.exception() is None:
-                _discard(spawned.result(), loop)
-            raise
-
-    def _popen(self) -> subprocess.Popen[bytes]:
-        """Start the worker (in a thread), retrying while its file is busy.
-
-        ``ETXTBSY``: a process forked by another thread (another worker being
-        started while this job home was extracted) may briefly hold the worker
-        file open for writing, until it execs; the file is complete, so waiting
-        a little is enough.
-        """
-        delay = 0.001
-        while True:
-            try:
-                return self._popen_once()
-            except OSError as exc:
-                if exc.errno != errno.ETXTBSY or delay > TEXT_BUSY_PATIENCE:
-                    raise
-            time.sleep(delay)
-            delay *= 2
-
-    def _popen_once(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            self.argv,
-            bufsize=0,
-            cwd=self.home,
-            env=self.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self._out_fd, 65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:  # the end of the stream: b"" tells the conversation
-            self._stop_reading()
-        self._inbox.put(data)
-
-    def _stop_reading(self) -> None:
-        if self._out_fd >= 0 and self._loop is not None:
-            self._loop.remove_reader(self._out_fd)
-            self._out_fd = -1
-
-    def _close(self) -> None:
-        self._stop_reading()
-        if self._in_fd >= 0 and self._unsent and self._loop is not None:
-            self._loop.remove_writer(self._in_fd)
-        self._in_fd = -1
-        self._unsent.clear()
-        if self._proc is not None:
-            _close_pipes(self._proc)
-
-    def kill(self) -> None:
-        """SIGKILL the worker's whole process group (it leads its own session)."""
-        if self._proc is not None:
-            _killpg(self._proc)
-
-    # -- the stream ---------------------------------------------------------------------------
-
-    async def _exit_code(self) -> int | None:
-        """The worker's exit status, once it exits (within the drain time); None if it lingers."""
-        proc = self._proc
-        if proc is None:
-            return None
-        deadline = time.monotonic() + max(self.timers.drain, 1.0)
-        while (code := proc.poll()) is None and time.monotonic() < deadline:
-            await asyncio.sleep(REAP_INTERVAL)
-        return code
+            self._process.close()
 
     def _emit(self, text: str) -> None:
         self._emit_event(text, self.info.host)
 
     def _warn(self, text: str) -> None:
         self._emit(f"WARNING: [{self.tag}] {text}")
-
-    def _send(self, data: bytes) -> None:
-        """Write a reply; what the pipe cannot take now is written when it can.
-
-        A dead worker shows as the end of its output stream, so errors here are
-        ignored.
-        """
-        if self._in_fd < 0:
-            return
-        if self._unsent:
-            self._unsent += data
-            return
-        try:
-            sent = os.write(self._in_fd, data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            return
-        if sent < len(data):
-            self._unsent += data[sent:]
-            assert self._loop is not None
-            self._loop.add_writer(self._in_fd, self._writable)
-
-    def _writable(self) -> None:
-        try:
-            sent = os.write(self._in_fd, self._unsent)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            sent = len(self._unsent)
-        del self._unsent[:sent]
-        if not self._unsent and self._loop is not None:
-            self._loop.remove_writer(self._in_fd)
 
     # -- the conversation ---------------------------------------------------------------------
 
@@ -756,7 +346,7 @@ class WorkerRun:
         return RunError(died(text, self.session.unparsed))
 
     async def _crashed(self, last_words: bytes) -> Outcome:
-        code = await self._exit_code()
+        code = await self._process.exit_code(max(self.timers.drain, 1.0))
         text = f"Worker crashed! (exit code: {code})"
         self._warn(text)
         return RunError(died(f"it exited (exit code: {code}) without sending DONE", last_words))
@@ -798,7 +388,7 @@ class WorkerRun:
             assert isinstance(item, bytes)
             if not item:
                 self._eof = True
-                code = await self._exit_code()
+                code = await self._process.exit_code(max(self.timers.drain, 1.0))
                 self._warn(f"Worker crashed! (exit code: {code})")
                 break
             buffer += item
@@ -808,14 +398,14 @@ class WorkerRun:
     def _handle(self, message: object) -> Outcome | None:
         """Answer one message, or end the run (MSG, which may have to wait, is not here)."""
         if isinstance(message, Worker):
-            self._send(self.session.send(Ok("ok")))
+            self._process.send(self.session.send(Ok("ok")))
         elif isinstance(message, TaskRequest):
-            self._send(self.session.send(TaskReply(self.info)))
+            self._process.send(self.session.send(TaskReply(self.info)))
         elif isinstance(message, InputRequest):
             if not self._answer_input(message):
                 self._withheld = message
         elif isinstance(message, InputErr):
-            self._send(self.session.send(self._input_err(message)))
+            self._process.send(self.session.send(self._input_err(message)))
         elif isinstance(message, OutputMessage):
             return self._output(message)
         elif isinstance(message, Done):
@@ -826,7 +416,7 @@ class WorkerRun:
             return RunFatal(message.text)
         elif isinstance(message, Ping):
             # Disco 0.5.4 kills the job on PING (unknown message); we answer as documented.
-            self._send(self.session.send(Ok("pong")))
+            self._process.send(self.session.send(Ok("pong")))
         return None
 
     # -- INPUT and INPUT_ERR ------------------------------------------------------------------
@@ -857,7 +447,7 @@ class WorkerRun:
         if not ids and not done:
             return False
         reply = InputReply(done, tuple(self._entry(i) for i in ids))
-        self._send(self.session.send(reply))
+        self._process.send(self.session.send(reply))
         return True
 
     def _input_err(self, message: InputErr) -> Retry | Fail:
@@ -887,7 +477,7 @@ class WorkerRun:
             return RunFatal(died(verdict.warning, self.session.unparsed))
         if verdict.action is ThrottleAction.DELAY:
             await asyncio.sleep(verdict.delay)
-        self._send(self.session.send(Ok("ok")))
+        self._process.send(self.session.send(Ok("ok")))
         return None
 
     def _output(self, message: OutputMessage) -> Outcome | None:
@@ -904,7 +494,7 @@ class WorkerRun:
                 self._record_local(message)
             except IndexLineError as exc:
                 return RunError(f"invalid_output: {message.location!r} cannot be indexed: {exc}")
-        self._send(self.session.send(Ok("ok")))
+        self._process.send(self.session.send(Ok("ok")))
         return None
 
     def _record_local(self, message: OutputMessage) -> None:

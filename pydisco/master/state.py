@@ -1,4 +1,4 @@
-"""The master's state: node table, scheduler, jobs, and what the HTTP API asks of them."""
+"""The master's state and what the HTTP API asks of it: node table, scheduler, jobs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from pydisco import jsoncodec
-from pydisco.dataurls import data_path_parts, node_http_url, split_url
 from pydisco.jobpack import InvalidJobPack, JobPack, JobPackError
 from pydisco.jobpack.submit import check_submit
 from pydisco.master.config import (
@@ -25,14 +24,15 @@ from pydisco.master.config import (
 from pydisco.master.ddfs import Ddfs
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import append_event
-from pydisco.master.job import STATE_FILE, Job, hh_dir, on_disk
-from pydisco.master.layout import JobNamer, atomic_write, hexhash, url_host
+from pydisco.master.job import Job
+from pydisco.master.jobstore import STATE_FILE, hh_dir, load_record, on_disk
+from pydisco.master.layout import JobNamer, atomic_write, hexhash, node_file
 from pydisco.master.nodes import Link, NodeLinks
-from pydisco.master.runner import reap_all
+from pydisco.master.processes import reap_all
 from pydisco.master.scheduler import Scheduler
 from pydisco.master.survivors import WorkerRecords
 
-__all__ = ["MasterCore", "SubmitResult"]
+__all__ = ["MasterState", "SubmitResult"]
 
 log = logging.getLogger("pydisco.master")
 
@@ -40,6 +40,9 @@ CONFIG_FILE = "config.json"
 SETTINGS_KEY = "settings"
 #: The longest ``get_results`` wait (Erlang's ``receive ... after`` limit, 2^32-1 ms).
 MAX_WAIT_MS = 2**32 - 1
+#: Seconds an index of another host (a v1 ``dir://`` job input) may take to connect or to
+#: send its next bytes.
+INDEX_FETCH_TIMEOUT = 60.0
 
 
 class SubmitResult:
@@ -50,7 +53,7 @@ class SubmitResult:
         self.reason = reason
 
 
-class MasterCore:
+class MasterState:
     """Jobs and nodes, without HTTP."""
 
     def __init__(self, settings: MasterSettings) -> None:
@@ -111,20 +114,18 @@ class MasterCore:
 
     async def fetch_index(self, url: str) -> bytes:
         """Read a ``dir://`` index (v1 dir job inputs), locally when it is ours."""
-        found = data_path_parts(split_url(url)[2])
-        if found is not None and found[0] == "disco" and url_host(url) in self.scheduler.nodes:
-            root = self.settings.data_dir.resolve()
-            local = root.joinpath(*found[1]).resolve()  # a symlink may not lead out either
-            if local.is_relative_to(root):
-                return await asyncio.to_thread(local.read_bytes)
-        import aiohttp
+        local = node_file(url, self.scheduler.nodes, self.settings.data_dir)
+        if local is not None:
+            return await asyncio.to_thread(local.read_bytes)
+        # Another host's index: read with the project's HTTP client stack (as a client
+        # reads a job's results), imported only for this rare case.
+        import httpx
 
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(node_http_url(url, self.port)) as response,
-        ):
-            response.raise_for_status()
-            return await response.read()
+        from pydisco.client.results import AsyncResultReader
+
+        async with httpx.AsyncClient(timeout=INDEX_FETCH_TIMEOUT) as http:
+            reader = AsyncResultReader(http, data_port=self.port)
+            return b"".join([chunk async for chunk in reader.read([url])])
 
     def job_finished(self, job: Job) -> None:
         """A job ended (ready or dead)."""
@@ -266,11 +267,7 @@ class MasterCore:
         self.worker_records.kill_survivors()
         found = []
         for job_dir in on_disk(self.root):
-            record: dict[str, Any] = {}
-            with contextlib.suppress(OSError, ValueError):
-                loaded = jsoncodec.loads((job_dir / STATE_FILE).read_bytes())
-                if isinstance(loaded, dict):
-                    record = loaded
+            record = load_record(job_dir)
             created = record.get("created")
             if not isinstance(created, (int, float)):
                 created = (job_dir / "jobfile").stat().st_mtime
