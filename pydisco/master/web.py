@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from pydisco import __version__
+from pydisco.identity import HEADER as IDENTITY_HEADER
 from pydisco.integers import parse_decimal
 from pydisco.master.config import DISCO_VERSION, MAX_CTRL_BODY_BYTES
 from pydisco.master.core import MasterCore
@@ -93,9 +95,15 @@ def make_app(core: MasterCore) -> web.Application:
     """The aiohttp application serving ``core``."""
     api = Api(core)
     app = web.Application(client_max_size=MAX_CTRL_BODY_BYTES)
+    app.on_response_prepare.append(_identify)
     add_webui_routes(app)  # `/` and `/ui/*`: the status page (facts §9.1)
     app.router.add_route("*", "/{tail:.*}", api.dispatch)
     return app
+
+
+async def _identify(_request: web.Request, response: web.StreamResponse) -> None:
+    """Mark every reply as the reference master's (see :mod:`pydisco.identity`)."""
+    response.headers[IDENTITY_HEADER] = __version__
 
 
 class Api:
