@@ -218,12 +218,12 @@ def target_master(
 
 def _hold(where: Where) -> None:
     """Keep the local master serving until Ctrl-C or SIGTERM."""
-    note(
-        f"The local master keeps running at {where.url}: look at its jobs with "
-        f"'discotool --master {where.url} jobs' (or events, info, results). "
-        "Ctrl-C stops it."
-    )
-    try:
+    try:  # a Ctrl-C right after the note is the user's stop too
+        note(
+            f"The local master keeps running at {where.url}: look at its jobs with "
+            f"'discotool --master {where.url} jobs' (or events, info, results). "
+            "Ctrl-C stops it."
+        )
         while True:
             signal.pause()
     except KeyboardInterrupt:
