@@ -74,6 +74,8 @@ def _errors(command: str) -> Iterator[None]:
         yield
     except JobPackError as exc:
         _die(command, str(exc))
+    except BrokenPipeError:  # output piped into head: the reader has all it wanted
+        sys.exit(0)
     except OSError as exc:
         _die(command, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
     except (click.exceptions.Exit, click.ClickException):
