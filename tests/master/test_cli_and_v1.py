@@ -94,3 +94,20 @@ def test_v1_map_job_and_a_chained_reduce_over_dir_inputs(reference_master, tmp_p
     assert any("probe reduce:0" in m and "labels=all" in m for m in log), log
     assert home_of(reference_master, second).is_dir()
     assert json.loads(httpx.get(f"{url}/disco/ctrl/joblist").text)[0][2] == second
+
+
+def test_a_port_in_use_says_so_and_how_to_pick_another(tmp_path):
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "pydisco", "master", "--port", str(port),
+             "--data", str(tmp_path / "d")],
+            check=False, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"port {port} of 127.0.0.1 is in use" in result.stderr
+    assert "choose another port with --port (0 picks a free one" in result.stderr
