@@ -29,13 +29,17 @@ RESTART = "jobs from before the master's last restart"
 
 
 class _DiscoLike(BaseHTTPRequestHandler):
-    """Answers ``jobinfo`` and ``get_results`` for unknown jobs as Disco 0.5.4 does."""
+    """Answers ``version``, and ``jobinfo`` and ``get_results`` for unknown jobs, as Disco
+    0.5.4 does."""
 
     server_version = "MochiWeb/1.0"
     sys_version = ""
 
     def do_GET(self) -> None:
-        self._send(404, b"Not found.", "text/plain")
+        if self.path == "/disco/version":
+            self._send(200, b'"0.5.4"', "application/json")
+        else:
+            self._send(404, b"Not found.", "text/plain")
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -104,3 +108,12 @@ def test_the_client_knows_which_master_answered(live_master: Any, disco_like: st
     assert from_disco.value.reference_master is False and RESTART in str(from_disco.value)
     assert from_reference.value.reference_master is True
     assert "restart" not in str(from_reference.value)
+
+
+def test_version_says_which_kind_of_master_answers(live_master: Any, disco_like: str) -> None:
+    reference = InProcess(live_master.url)("version")
+    assert f"master: 0.5.4 ({live_master.url}, pydisco's reference master)" in reference.output
+    disco = InProcess(disco_like)("version")
+    assert f"master: 0.5.4 ({disco_like}, a Disco master)" in disco.output
+    as_json = json.loads(InProcess(disco_like)("--json", "version").stdout)
+    assert as_json == {"client": __version__, "master": "0.5.4", "reference_master": False}
