@@ -340,9 +340,13 @@ def _run_python_job(
     with contextlib.ExitStack() as stack:
         where = stack.enter_context(target_master(data_dir, retries, keep=keep))
         staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
+        from pydisco.loopback import is_loopback_url
+
         runner = MasterRunner(
             where.url,
-            local_files=where.local,
+            # A --master on this machine reads this machine's files (copies of the map
+            # tasks' ranges, kept until the job ends: a real Disco reads file:// whole).
+            local_files=where.local or is_loopback_url(where.url),
             byte_ranges=where.local,
             staging=staging,
             ddfs=ddfs_master(),

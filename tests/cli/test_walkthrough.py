@@ -1,7 +1,9 @@
 """What a new user meets on a first failure against a running master (issue #13 walk-through).
 
-A local file sent to a master as ``raw://`` data is named by its first characters
-and size in error messages, not quoted whole in every line of the traceback.
+A long ``raw://`` input (a local file sent to a remote master is one) is named by
+its first characters and size in error messages, not quoted whole in every line
+of the traceback; a ``--master`` on this machine reads local files in place, so
+a file larger than ``raw://`` carries works there.
 """
 
 from __future__ import annotations
@@ -20,15 +22,7 @@ from pydisco.dataurls import SHOWN_RAW_CHARS, shown_url
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "examples" / "book.txt"
-
-BROKEN_JOB = """\
-from pydisco.job import map_reduce
-
-def broken(line):
-    raise ValueError("bad line")
-
-bad = map_reduce(broken)
-"""
+WORDCOUNT = ROOT / "examples" / "jobs" / "wordcount.py"
 
 
 @settings(max_examples=200, deadline=None)
@@ -49,24 +43,41 @@ def test_other_urls_are_shown_as_they_are() -> None:
     assert shown_url("http://host/x") == "http://host/x"
 
 
-@pytest.mark.slow
-def test_a_failing_job_on_a_master_names_a_local_input_briefly(
-    live_master: Any, tmp_path: Path
-) -> None:
-    (tmp_path / "bad.py").write_text(BROKEN_JOB)
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "PYDISCO_"))}
-    done = subprocess.run(
-        [sys.executable, "-m", "pydisco", "run", "bad.py", str(BOOK), "--master", live_master.url],
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, "-m", "pydisco", "run", *args],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    assert done.returncode == 1
-    assert "ValueError: bad line" in done.stderr and "Probable cause of failure" in done.stderr
-    size = BOOK.stat().st_size
-    assert "while reading raw://It was a bright cold morning" in done.stderr
-    assert f"... ({size} bytes)" in done.stderr
-    assert "Nobody counted the words" not in done.stderr  # the book's last line
+
+
+def test_a_worker_failure_names_a_long_raw_input_briefly() -> None:
+    """What a remote master's events show when a job read a local file sent as raw://."""
+    from pydisco.worker.run import failure_text
+
+    text = BOOK.read_text()
+    try:
+        raise ValueError("bad line")
+    except ValueError as exc:
+        shown = failure_text(exc, None, "raw://" + text)
+    assert shown.startswith("The worker failed while reading raw://It was a bright cold morning")
+    assert f"... ({len(text.encode())} bytes):" in shown
+    assert "Nobody counted the words" not in shown  # the book's last line
+
+
+@pytest.mark.slow
+def test_run_on_a_loopback_master_reads_a_large_local_file_in_place(
+    live_master: Any, tmp_path: Path
+) -> None:
+    """More than raw:// carries (64 KiB): a --master on this machine reads the file itself."""
+    big = tmp_path / "big.txt"
+    big.write_text(BOOK.read_text() * 400)
+    done = _run(f"{WORDCOUNT}:wordcount", str(big), "--master", live_master.url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    counts = dict(line.split("\t") for line in done.stdout.splitlines())
+    assert counts["the"] == str(7 * 400) and counts["counted"] == str(4 * 400)
