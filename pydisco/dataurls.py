@@ -33,6 +33,7 @@ __all__ = [
     "is_gzip",
     "local_data_path",
     "node_http_url",
+    "shown_url",
     "split_url",
     "url_hostname",
 ]
@@ -145,3 +146,20 @@ def file_path(url: str) -> str:
     if scheme:
         raise ValueError(f"{url!r} is not a file:// URL or a plain path.")
     return url
+
+
+#: How much of a ``raw://`` URL's data a message shows.
+SHOWN_RAW_CHARS: Final = 60
+
+
+def shown_url(url: str) -> str:
+    """``url`` for a message: a long ``raw://`` URL (the data itself) cut, on one line.
+
+    A job that reads a local file through a remote master gets the whole file as
+    ``raw://`` data; quoting it whole in every error would bury the error.
+    """
+    if not url.startswith("raw://") or len(url) <= len("raw://") + SHOWN_RAW_CHARS:
+        return url
+    data = url[len("raw://") :]
+    head = data[:SHOWN_RAW_CHARS].encode("unicode_escape").decode("ascii")
+    return f"raw://{head}... ({len(data.encode('utf-8', 'surrogatepass'))} bytes)"

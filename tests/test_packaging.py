@@ -76,7 +76,13 @@ def test_wheel_metadata_names_the_license(dist: Path) -> None:
         text = archive.read(metadata).decode()
         assert any(n.endswith("LICENSE") for n in archive.namelist())
     assert "License: BSD-3-Clause" in text
-    assert "Project-URL:" in text
+    urls = [line for line in text.splitlines() if line.startswith("Project-URL:")]
+    # Only URLs that exist (no made-up pydisco homepage): Disco's site and its source.
+    assert urls == [
+        "Project-URL: Disco (the system pydisco implements), https://discoproject.org",
+        "Project-URL: Disco 0.5.4 source (the compatibility reference), "
+        "https://github.com/discoproject/disco",
+    ]
 
 
 def test_installed_wheel_runs_an_example_job_outside_the_checkout(

@@ -224,8 +224,10 @@ def version() -> None:
             else:
                 click.echo(f"client: pydisco {__version__}")
             raise CommandError(str(exc), exit_code_for(exc)) from None
+    reference = bool(master.reference_master)
     if options().json:
-        emit_json({"client": __version__, "master": master_version})
+        emit_json({"client": __version__, "master": master_version, "reference_master": reference})
     else:
+        kind = "pydisco's reference master" if reference else "a Disco master"
         click.echo(f"client: pydisco {__version__}")
-        click.echo(f"master: {master_version} ({master.url})")
+        click.echo(f"master: {master_version} ({master.url}, {kind})")

@@ -60,7 +60,7 @@ def _known(master: Master, name: str) -> None:
     if master.results(name).status is JobStatus.UNKNOWN:
         from pydisco.client import JobUnknown
 
-        raise JobUnknown(name, master.url)
+        raise JobUnknown(name, master.url, reference_master=master.reference_master)
 
 
 def _json_value(value: Any) -> Any:
@@ -271,7 +271,7 @@ def _ready_results(master: Master, name: str) -> JobResults:
     if result.status is JobStatus.UNKNOWN:
         from pydisco.client import JobUnknown
 
-        raise JobUnknown(name, master.url)
+        raise JobUnknown(name, master.url, reference_master=master.reference_master)
     if result.status is not JobStatus.READY:
         raise CommandError(
             f"Job {name} has no results: its status is {result.status}. "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -160,6 +161,13 @@ async def _serve(server: ReferenceMaster) -> None:
     except ConfigError as exc:
         raise CommandError(f"Cannot start the master: {_with_flags(exc)}") from None
     except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(
+                f"Cannot start the master: port {server.settings.port} of "
+                f"{server.settings.host} is in use (another master, or another program, "
+                "listens there). Stop that one, or choose another port with --port (0 picks "
+                "a free one and prints the URL)."
+            ) from None
         raise CommandError(f"Cannot start the master: {exc}") from None
     click.echo(server.url)
     extra = [a for a in server.addresses[1:]]

@@ -219,12 +219,12 @@ def target_master(
 
 def _hold(where: Where) -> None:
     """Keep the local master serving until Ctrl-C or SIGTERM."""
-    note(
-        f"The local master keeps running at {where.url}: look at its jobs with "
-        f"'discotool --master {where.url} jobs' (or events, info, results). "
-        "Ctrl-C stops it."
-    )
-    try:
+    try:  # a Ctrl-C right after the note is the user's stop too
+        note(
+            f"The local master keeps running at {where.url}: look at its jobs with "
+            f"'discotool --master {where.url} jobs' (or events, info, results). "
+            "Ctrl-C stops it."
+        )
         while True:
             signal.pause()
     except KeyboardInterrupt:
@@ -341,9 +341,13 @@ def _run_python_job(
     with contextlib.ExitStack() as stack:
         where = stack.enter_context(target_master(data_dir, retries, keep=keep))
         staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
+        from pydisco.loopback import is_loopback_url
+
         runner = MasterRunner(
             where.url,
-            local_files=where.local,
+            # A --master on this machine reads this machine's files (copies of the map
+            # tasks' ranges, kept until the job ends: a real Disco reads file:// whole).
+            local_files=where.local or is_loopback_url(where.url),
             byte_ranges=where.local,
             staging=staging,
             ddfs=ddfs_master(),

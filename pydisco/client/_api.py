@@ -24,6 +24,7 @@ from pydisco.client.errors import (
     JobSubmitError,
     JobUnknown,
 )
+from pydisco.identity import is_reference_master
 from pydisco.integers import parse_decimal
 
 T = TypeVar("T")
@@ -118,7 +119,7 @@ def check(call: Call[Any], reply: Reply) -> Reply:
     if 200 <= reply.status < 300:
         return reply
     if reply.status == 404 and call.job is not None:
-        raise JobUnknown(call.job, reply.url)
+        raise JobUnknown(call.job, reply.url, reference_master=is_reference_master(reply.headers))
     raise HTTPStatusError(reply.url, reply.status, reply.body.decode("utf-8", "replace"))
 
 

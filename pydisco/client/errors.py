@@ -115,17 +115,34 @@ class BadReply(ClientError):
 
 
 class JobUnknown(ClientError):
-    """The master does not know this job (never submitted, cleaned, or a real Disco master
-    restarted since: Disco keeps jobs in memory only, pydisco's reference master keeps them)."""
+    """The master does not know this job: never submitted, cleaned, or (on a real Disco
+    master, which keeps jobs in memory only) from before the master's last restart.
 
-    def __init__(self, name: str, url: str = "") -> None:
+    ``reference_master`` says which kind of master answered (see
+    :mod:`pydisco.identity`): the restart is named as a cause only for a real Disco
+    master, and both are named when the kind is not known.
+    """
+
+    def __init__(self, name: str, url: str = "", *, reference_master: bool | None = None) -> None:
+        if reference_master is None:
+            gone = (
+                "cleaned jobs are gone (and, on a real Disco master, the jobs from before "
+                "its last restart; pydisco's reference master keeps those)."
+            )
+        elif reference_master:
+            gone = "cleaned and purged jobs are gone."
+        else:
+            gone = (
+                "cleaned jobs are gone, and so are the jobs from before the master's last "
+                "restart (a Disco master keeps its jobs in memory only)."
+            )
         super().__init__(
             f"The master does not know the job {name!r}. Check the name with "
-            "'discotool jobs': cleaned jobs are gone (and, on a real Disco master, the jobs "
-            "from before its last restart; pydisco's reference master keeps those).",
+            f"'discotool jobs': {gone}",
             url=url,
         )
         self.name = name
+        self.reference_master = reference_master
 
 
 class JobSubmitError(ClientError):

@@ -33,6 +33,7 @@ from pydisco.client.errors import (
 )
 from pydisco.client.models import Event, JobInfo, JobResults, JobStatus
 from pydisco.client.results import AsyncResultReader, ResultFile, ResultReader
+from pydisco.identity import is_reference_master
 
 if TYPE_CHECKING:
     from pydisco.jobpack import JobPack
@@ -150,6 +151,14 @@ def _awaited(
 class _Base:
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
+        #: Whether the master is pydisco's reference master (it keeps jobs across restarts)
+        #: or a real Disco master, as its last reply said; ``None`` before any reply.
+        self.reference_master: bool | None = None
+
+    def _reply(self, response: httpx.Response, body: bytes) -> _api.Reply:
+        """The finished reply; notes which kind of master sent it."""
+        self.reference_master = is_reference_master(response.headers)
+        return _api.Reply(response.status_code, body, str(response.url), dict(response.headers))
 
     @property
     def url(self) -> str:
@@ -197,12 +206,12 @@ class _Base:
         return attempt < self.config.retries
 
 
-def _wait_outcome(result: JobResults) -> bool:
+def _wait_outcome(result: JobResults, reference_master: bool | None) -> bool:
     """Whether waiting is over: ``True`` when ready; raises for unknown jobs."""
     if result.status is JobStatus.READY:
         return True
     if result.status is JobStatus.UNKNOWN:
-        raise JobUnknown(result.name)
+        raise JobUnknown(result.name, reference_master=reference_master)
     return False
 
 
@@ -264,10 +273,10 @@ def _tag_entry(entry: Any) -> str | None:
     return first if isinstance(first, str) and first.startswith("tag://") else None
 
 
-def _ready_entries(result: JobResults, url: str) -> Sequence[Any]:
+def _ready_entries(result: JobResults, url: str, reference_master: bool | None) -> Sequence[Any]:
     """A ready job's result entries; a clear error for any other status."""
     if result.status is not JobStatus.READY:
-        _wait_outcome(result)
+        _wait_outcome(result, reference_master)
         raise ClientError(
             f"Job {result.name} has no results (status {result.status}). Wait for it "
             f"with 'discotool wait {result.name}'; if it is dead, see why with "
@@ -355,7 +364,7 @@ class Master(_Base):
             body = b""
         else:
             body = response.read()
-        return _api.Reply(response.status_code, body, str(response.url), dict(response.headers))
+        return self._reply(response, body)
 
     # -- endpoints ---------------------------------------------------------------------
     # One call each, described once in _api (request, parser, docstring); AsyncMaster
@@ -472,7 +481,7 @@ class Master(_Base):
             if on_progress is not None:
                 with contextlib.suppress(JobUnknown):
                     on_progress(self.jobinfo(name))
-            if _wait_outcome(result):
+            if _wait_outcome(result, self.reference_master):
                 return result
             if result.status is JobStatus.DEAD:
                 raise JobFailed(name, self.error_events(name), self.url)
@@ -485,7 +494,7 @@ class Master(_Base):
 
     def _entries(self, job: str | JobResults | Sequence[Sequence[str]]) -> Sequence[Any]:
         if isinstance(job, str):
-            entries = _ready_entries(self.results(job), self.url)
+            entries = _ready_entries(self.results(job), self.url, self.reference_master)
         else:
             entries = job.results if isinstance(job, JobResults) else job
         if not any(_tag_entry(e) for e in entries):
@@ -610,7 +619,7 @@ class AsyncMaster(_Base):
             body = b""
         else:
             body = await response.aread()
-        return _api.Reply(response.status_code, body, str(response.url), dict(response.headers))
+        return self._reply(response, body)
 
     # -- endpoints ---------------------------------------------------------------------
 
@@ -723,7 +732,7 @@ class AsyncMaster(_Base):
 
     async def _entries(self, job: str | JobResults | Sequence[Sequence[str]]) -> Sequence[Any]:
         if isinstance(job, str):
-            entries = _ready_entries(await self.results(job), self.url)
+            entries = _ready_entries(await self.results(job), self.url, self.reference_master)
         else:
             entries = job.results if isinstance(job, JobResults) else job
         if not any(_tag_entry(e) for e in entries):
@@ -792,7 +801,7 @@ class AsyncMaster(_Base):
             if on_progress is not None:
                 with contextlib.suppress(JobUnknown):
                     on_progress(await self.jobinfo(name))
-            if _wait_outcome(result):
+            if _wait_outcome(result, self.reference_master):
                 return result
             if result.status is JobStatus.DEAD:
                 raise JobFailed(name, await self.error_events(name), self.url)

@@ -36,6 +36,7 @@ from pydisco.job.errors import (
     InputChanged,
     JobDefinitionError,
     JobError,
+    MissingInput,
     RunInsideTask,
     StageFailed,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "Job",
     "JobDefinitionError",
     "JobError",
+    "MissingInput",
     "Results",
     "RunInsideTask",
     "Source",

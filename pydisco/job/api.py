@@ -288,12 +288,27 @@ def load_job(spec: str) -> Job:
         for part in attribute.split("."):
             value = getattr(value, part, None)
         if not isinstance(value, Job):
-            raise JobDefinitionError(f"{spec!r} does not name a pydisco Job.")
+            raise JobDefinitionError(
+                f"{spec!r} does not name a pydisco Job. {_jobs_there(module, module_part)}"
+            )
         return value
-    jobs = [name for name, value in vars(module).items() if isinstance(value, Job)]
+    jobs = _jobs_of(module)
     if len(jobs) != 1:
         raise JobDefinitionError(
-            f"Module {module.__name__!r} holds {len(jobs)} jobs ({', '.join(jobs) or 'none'}); "
-            "name one as 'module:attribute'."
+            f"Module {module.__name__!r} holds {len(jobs)} jobs, not one. "
+            + _jobs_there(module, module_part)
         )
     return getattr(module, jobs[0])  # type: ignore[no-any-return]
+
+
+def _jobs_of(module: Any) -> list[str]:
+    return [name for name, value in vars(module).items() if isinstance(value, Job)]
+
+
+def _jobs_there(module: Any, module_part: str) -> str:
+    """The jobs a module holds, spelled as the user should name them."""
+    jobs = _jobs_of(module)
+    if not jobs:
+        return f"{module_part} holds no Job (made with map_reduce, pipeline or Job(...))."
+    named = ", ".join(f"'{module_part}:{name}'" for name in jobs)
+    return f"Name one of its jobs: {named}."

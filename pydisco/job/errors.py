@@ -6,6 +6,8 @@ value, so code that caught ``ValueError`` before keeps working.
 
 from __future__ import annotations
 
+import os
+
 from pydisco.errors import PydiscoError
 
 __all__ = [
@@ -13,6 +15,7 @@ __all__ = [
     "InputChanged",
     "JobDefinitionError",
     "JobError",
+    "MissingInput",
     "RunInsideTask",
     "StageFailed",
 ]
@@ -50,6 +53,23 @@ class RunInsideTask(JobError):
             "call at module level would start the job again inside every task. Put it under "
             "'if __name__ == \"__main__\":' so that only running the script starts the job."
         )
+
+
+class MissingInput(JobError, FileNotFoundError):
+    """A job input given as a local path (or ``file://`` URL) names no file.
+
+    Relative paths are taken from the current directory, which is often not
+    the one the user had in mind: the message says where it looked.
+    """
+
+    def __init__(self, given: str, full: str, *, relative: bool = False) -> None:
+        where = f", relative to the current directory {os.getcwd()}" if relative else ""
+        super().__init__(
+            f"The job input {given!r} does not exist (looked for {full}{where}). Give the "
+            "path of an existing file, or a URL (http://, raw://, tag://, disco://) for "
+            "data that is not a local file."
+        )
+        self.path = full
 
 
 class InputChanged(JobError):

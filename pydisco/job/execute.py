@@ -20,6 +20,7 @@ from zlib import crc32
 
 import attrs
 
+from pydisco.dataurls import shown_url
 from pydisco.job.errors import StageFailed
 from pydisco.job.partition import partition_of
 from pydisco.job.records import (
@@ -88,7 +89,7 @@ class _Where:
     def text(self) -> str:
         parts = [f"stage {self.info.stage!r}, task {self.info.taskid}"]
         if self.input is not None:
-            parts.append(f"input {self.input}")
+            parts.append(f"input {shown_url(self.input)}")
         if self.key is not ...:
             parts.append(f"key {self.key!r:.200}")
         return "while running " + ", ".join(parts)

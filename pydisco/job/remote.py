@@ -292,8 +292,24 @@ def bundled_master(slots: int | None = None) -> Any:
                 ddfs_data=Path(base, "ddfs"),
                 **local_master_settings(),
             )
-            atexit.register(_stop_bundled, base)
+            _at_exit_before_executors(_stop_bundled, base)
         return _bundled
+
+
+def _at_exit_before_executors(func: Any, *args: Any) -> None:
+    """Call ``func(*args)`` at exit, before thread pools refuse new work.
+
+    A script that dies while reading results (``python count.py | head``) leaves
+    requests in flight; the master serves files through its loop's thread pool,
+    which :mod:`concurrent.futures` shuts at interpreter exit before :mod:`atexit`
+    runs. Stopping the master first (the hook ``concurrent.futures`` itself uses)
+    ends those requests quietly instead of with an aiohttp traceback.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        atexit.register(func, *args)
+        return
+    register(func, *args)
 
 
 def _stop_bundled(data_dir: str) -> None:

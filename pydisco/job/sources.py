@@ -23,6 +23,7 @@ from typing import Any, Final
 import attrs
 
 from pydisco.dataurls import file_path, file_url, split_url
+from pydisco.job.errors import MissingInput
 
 __all__ = [
     "Source",
@@ -84,6 +85,13 @@ def _is_results(value: Any) -> bool:
     return hasattr(value, "sources") and hasattr(value, "format") and hasattr(value, "job_name")
 
 
+def _existing_file(given: str, path: str, fmt: str) -> Source:
+    """A local file input; :class:`MissingInput` at once when there is none."""
+    if not os.path.exists(path):
+        raise MissingInput(given, os.path.abspath(path), relative=not os.path.isabs(path))
+    return Source.file(path, fmt)
+
+
 def _one(value: Any, fmt: str) -> Iterator[Source]:
     if isinstance(value, Source):
         yield value
@@ -92,16 +100,16 @@ def _one(value: Any, fmt: str) -> Iterator[Source]:
     elif isinstance(value, (bytes, bytearray, memoryview)):
         yield Source.raw(bytes(value), fmt)
     elif isinstance(value, os.PathLike):
-        yield Source.file(value, fmt)
+        yield _existing_file(os.fspath(value), os.fspath(value), fmt)
     elif isinstance(value, str):
         if split_url(value)[0] == "file":
-            yield Source.file(file_path(value), fmt)
+            yield _existing_file(value, file_path(value), fmt)
         elif value.startswith("raw://"):
             yield Source((value,), fmt, data=value[len("raw://") :].encode())
         elif "://" in value:
             yield Source((value,), fmt)
         else:
-            yield Source.file(value, fmt)
+            yield _existing_file(value, value, fmt)
     elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         yield Source(tuple(value), fmt)
     else:

@@ -18,7 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from pydisco import jsoncodec
+from pydisco import __version__, jsoncodec
+from pydisco.identity import HEADER as IDENTITY_HEADER
 from pydisco.integers import parse_decimal
 from pydisco.master.config import DISCO_VERSION, MAX_CTRL_BODY_BYTES
 from pydisco.master.errors import ConfigError
@@ -92,6 +93,7 @@ def refused(reason: str, status: int = 400) -> web.Response:
 def make_app(state: MasterState) -> web.Application:
     """The aiohttp application serving ``state``."""
     app = web.Application(client_max_size=MAX_CTRL_BODY_BYTES, middlewares=[_refusals])
+    app.on_response_prepare.append(_identify)
     add_webui_routes(app)  # `/` and `/ui/*`: the status page (facts §9.1)
     Api(state).add_routes(app.router)
     return app
@@ -104,6 +106,11 @@ async def _refusals(request: web.Request, handler: Handler) -> web.StreamRespons
         return await handler(request)
     except Refused as exc:
         return refused(exc.reason, exc.status)
+
+
+async def _identify(_request: web.Request, response: web.StreamResponse) -> None:
+    """Mark every reply as the reference master's (see :mod:`pydisco.identity`)."""
+    response.headers[IDENTITY_HEADER] = __version__
 
 
 class Api:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final, NoReturn
 
+from pydisco.dataurls import shown_url
 from pydisco.protocol.limits import PROTOCOL_VERSION
 from pydisco.protocol.messages import (
     Done,
@@ -43,7 +44,7 @@ def classify_failure(exc: BaseException) -> type[Error] | type[Fatal]:
 def failure_text(exc: BaseException, info: TaskInfo | None, url: str | None) -> str:
     """The text of ERROR or FATAL: where it happened, then the traceback."""
     where = f"Task {info.stage}:{info.taskid}" if info is not None else "The worker"
-    reading = f" while reading {url}" if url else ""
+    reading = f" while reading {shown_url(url)}" if url else ""
     import traceback  # only when something failed: it costs milliseconds of start-up
 
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

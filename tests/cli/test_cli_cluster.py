@@ -16,9 +16,13 @@ def test_version(dt: InProcess, live_master: Any) -> None:
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         f"client: pydisco {__version__}",
-        f"master: 0.5.4 ({live_master.url})",
+        f"master: 0.5.4 ({live_master.url}, pydisco's reference master)",
     ]
-    assert json.loads(dt("version", "--json").stdout) == {"client": __version__, "master": "0.5.4"}
+    assert json.loads(dt("version", "--json").stdout) == {
+        "client": __version__,
+        "master": "0.5.4",
+        "reference_master": True,
+    }
 
 
 def test_nodeinfo(dt: InProcess) -> None:

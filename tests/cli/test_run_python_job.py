@@ -111,6 +111,8 @@ def test_a_module_that_fails_to_import_shows_its_traceback(
         ("notes.txt", "is not a job pack (it starts with 68 65 6c 6c"),
         (f"{WORDCOUNT}:words", "does not name a pydisco Job"),
         (f"{WORDCOUNT}:no_such_name", "does not name a pydisco Job"),
+        (f"{WORDCOUNT}:no_such_name", f"Name one of its jobs: '{WORDCOUNT}:wordcount', "),
+        (str(WORDCOUNT), f"holds 3 jobs, not one. Name one of its jobs: '{WORDCOUNT}:wordcount'"),
     ],
 )
 def test_unclear_targets_are_usage_errors(

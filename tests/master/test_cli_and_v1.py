@@ -122,3 +122,20 @@ def test_dir_inputs_of_another_host_are_fetched_over_http(reference_master, tmp_
         log = events(other.url, third)
     assert status == "dead", log
     assert any("internal exception" in m and "404" in m for m in log), log
+
+
+def test_a_port_in_use_says_so_and_how_to_pick_another(tmp_path):
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "pydisco", "master", "--port", str(port),
+             "--data", str(tmp_path / "d")],
+            check=False, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"port {port} of 127.0.0.1 is in use" in result.stderr
+    assert "choose another port with --port (0 picks a free one" in result.stderr
