@@ -14,8 +14,7 @@ the driver goes on loading the job and the client. The child:
   on SIGTERM. It runs in its own session, so a Ctrl-C at the terminal goes
   to the driver only, which then stops it in order.
 
-Run as ``python -m pydisco.localmaster SETTINGS``; :class:`LocalMaster` is
-the driver's side.
+:class:`LocalMaster` is the driver's side; the child runs :func:`main`.
 """
 
 from __future__ import annotations
@@ -29,6 +28,12 @@ from typing import IO, Any
 from pydisco.errors import PydiscoError
 
 __all__ = ["LocalMaster", "LocalMasterError"]
+
+#: The child's program: ``ROOT SETTINGS``, ROOT being the directory that holds ``pydisco``.
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "import pydisco.localmaster as m; m.main(sys.argv[2:])"
+)
 
 #: Seconds a stopping child gets to kill its workers before it is terminated.
 STOP_TIMEOUT = 60.0
@@ -46,10 +51,24 @@ class LocalMaster:
     ``retries`` the failures allowed per task.
     """
 
-    def __init__(self, data_dir: str, *, ddfs_data: str | None = None, retries: int = 0) -> None:
-        settings = {"data_dir": data_dir, "ddfs_data": ddfs_data, "retries": retries}
+    def __init__(
+        self,
+        data_dir: str,
+        *,
+        ddfs_data: str | None = None,
+        nodes: str | None = None,
+        retries: int = 0,
+    ) -> None:
+        settings = {
+            "data_dir": data_dir,
+            "ddfs_data": ddfs_data,
+            "nodes": nodes,
+            "retries": retries,
+        }
+        # The child imports the pydisco this process runs, wherever it was found from.
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "pydisco.localmaster", json.dumps(settings)],
+            [sys.executable, "-c", _CHILD, root, json.dumps(settings)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             start_new_session=True,
@@ -113,6 +132,7 @@ def _serve(settings: dict[str, Any], out: IO[str]) -> None:
                 settings["data_dir"],
                 host="127.0.0.1",
                 port=0,
+                nodes=settings.get("nodes"),
                 ddfs_data=Path(ddfs) if ddfs else None,
                 **local_master_settings(int(settings.get("retries") or 0)),
             )
@@ -147,7 +167,3 @@ def main(argv: list[str]) -> None:
     os.dup2(2, 1)  # anything else printed goes to the error output, not the driver's pipe
     sys.stdout = sys.stderr
     _serve(json.loads(argv[0]), out)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
