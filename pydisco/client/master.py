@@ -302,8 +302,11 @@ class Master(_Base):
         super().__init__(config or ClientConfig.from_env(url, token, None, **policy))
         mounts: dict[str, httpx.BaseTransport | None] = {}
         if transport is None and _is_plain(self.config.url):
-            # http:// needs no TLS context; https:// (a redirect) gets one when it happens.
-            transport = httpx.HTTPTransport(verify=_plain_context())
+            # http:// needs no TLS context (nor httpcore: see _plainhttp); https:// (a
+            # redirect) gets httpx's own transport, verifying, when it happens.
+            from pydisco.client._plainhttp import PlainHTTPTransport
+
+            transport = PlainHTTPTransport()
             mounts["https://"] = _LazyTls()
         self._http = httpx.Client(
             headers=self.config.headers(),
