@@ -6,16 +6,18 @@ Each round runs, in alternating order, fresh processes of:
 
 - ``python -c pass``: the interpreter alone (the baseline);
 - ``discotool run examples/jobs/wordcount.py:wordcount FILE``: the CLI, which
-  also starts a reference master in its own process;
+  also starts a reference master (in a child process, whose CPU is not
+  counted: it is the master's, not the driver's);
 - ``wordcount.run([FILE], runner=URL)``: the job API against a master that
   is already running (started by this script), so the driver's own cost;
 - ``wordcount.run([FILE], runner="local")``: the job API with the bundled
-  master started in the process.
+  master (in a child process too).
 
 A probe replaces :meth:`pydisco.client.Master.submit` in the child before
 anything runs: at the submit it prints the process's CPU time
 (``time.process_time()``, which counts from the interpreter's start) and
-exits. Children run with byte-code caching on (in a temporary
+exits (a local master then stops by itself: its standard input ends).
+Children run with byte-code caching on (in a temporary
 ``PYTHONPYCACHEPREFIX``), as an installed package would, after one warm-up
 round that is not counted (it writes the byte-code and the job-home runtime
 cache). Medians of the rounds are printed with the load average.
@@ -63,10 +65,11 @@ wordcount.run(sys.argv[2:], runner=sys.argv[1])
 )
 
 
-def _child_env(cache: str) -> dict[str, str]:
+def _child_env(cache: str, temp: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = cache
+    env["TMPDIR"] = temp  # what a child leaves at its os._exit goes with the bench's directory
     return env
 
 
@@ -90,7 +93,8 @@ def main() -> None:
     try:
         text = work / "words.txt"
         text.write_text("the quick brown fox\njumps over the lazy dog\n" * 100)
-        env = _child_env(str(work / "pycache"))
+        (work / "tmp").mkdir()
+        env = _child_env(str(work / "pycache"), str(work / "tmp"))
         with ReferenceMaster.start_in_thread(work / "master") as master:
             python = sys.executable
             cases = {
