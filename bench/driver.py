@@ -16,7 +16,8 @@ Each round runs, in alternating order, fresh processes of:
 A probe replaces :meth:`pydisco.client.Master.submit` in the child before
 anything runs: at the submit it prints the process's CPU time
 (``time.process_time()``, which counts from the interpreter's start) and
-exits (a local master then stops by itself: its standard input ends).
+raises ``SystemExit``, so the child stops its local master and removes its
+temporary directories before the next measurement starts.
 Children run with byte-code caching on (in a temporary
 ``PYTHONPYCACHEPREFIX``), as an installed package would, after one warm-up
 round that is not counted (it writes the byte-code and the job-home runtime
@@ -42,7 +43,7 @@ import os, sys, time
 import pydisco.client.master as _m
 def _submit(self, pack):
     print(f"{time.process_time():.6f}", file=sys.stderr, flush=True)
-    os._exit(0)
+    raise SystemExit(0)  # unwinds: a local master is stopped before the next round
 _m.Master.submit = _submit
 """
 
@@ -69,7 +70,7 @@ def _child_env(cache: str, temp: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = cache
-    env["TMPDIR"] = temp  # what a child leaves at its os._exit goes with the bench's directory
+    env["TMPDIR"] = temp  # whatever a child leaves goes with the bench's directory
     return env
 
 
