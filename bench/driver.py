@@ -1,6 +1,6 @@
 """CPU a driver spends from interpreter start to the job's submit, against a bare interpreter.
 
-    .venv/bin/python bench/driver.py [--rounds 7]
+    .venv/bin/python bench/driver.py [--rounds 7] [--compare DIR]
 
 Each round runs, in alternating order, fresh processes of:
 
@@ -74,8 +74,8 @@ def _child_env(cache: str, temp: str) -> dict[str, str]:
     return env
 
 
-def _cpu_ms(args: list[str], env: dict[str, str]) -> float:
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+def _cpu_ms(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     lines = done.stderr.strip().splitlines()
     try:
         return float(lines[-1]) * 1000
@@ -86,6 +86,14 @@ def _cpu_ms(args: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also run the three drivers from another checkout (e.g. 'git archive BASE | tar "
+        "-x -C DIR'), interleaved with this one's, for before/after figures of one run",
+    )
     args = parser.parse_args()
 
     from pydisco.master import ReferenceMaster
@@ -104,9 +112,14 @@ def main() -> None:
                 "job.run(runner=URL)": [python, "-c", API, master.url, str(text)],
                 'job.run(runner="local")': [python, "-c", API, "local", str(text)],
             }
-            for command in cases.values():  # warm-up: byte-code and runtime cache written
+            places = dict.fromkeys(cases, ROOT)
+            if args.compare is not None:  # the children import pydisco from their directory
+                for name, command in list(cases.items())[1:]:
+                    cases[f"{name} [--compare]"] = command
+                    places[f"{name} [--compare]"] = args.compare.resolve()
+            for name, command in cases.items():  # warm-up: byte-code and runtime cache written
                 if command[2] != "pass":
-                    _cpu_ms(command, env)
+                    _cpu_ms(command, env, places[name])
             found: dict[str, list[float]] = {name: [] for name in cases}
             names = list(cases)
             print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
@@ -116,13 +129,13 @@ def main() -> None:
                     if cases[name][2] == "pass":
                         found[name].append(_bare_ms(cases[name], env))
                     else:
-                        found[name].append(_cpu_ms(cases[name], env))
+                        found[name].append(_cpu_ms(cases[name], env, places[name]))
             print(f"medians of {args.rounds} rounds (load average {os.getloadavg()}):")
             bare = statistics.median(found["python -c pass"])
             for name, values in found.items():
                 median = statistics.median(values)
                 print(
-                    f"  {name:<30} {median:7.0f} ms CPU to submit"
+                    f"  {name:<42} {median:7.0f} ms CPU to submit"
                     f"  (+{median - bare:5.0f} ms over the bare interpreter;"
                     f" min {min(values):.0f}, max {max(values):.0f})"
                 )
