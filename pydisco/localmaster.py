@@ -1,4 +1,4 @@
-"""A throw-away reference master in a child process (``discotool run``).
+"""A throw-away reference master in a child process (``discotool run``, ``runner="local"``).
 
 The driver that starts it never imports the master (aiohttp and the
 scheduler are most of a driver's start-up CPU), and the child starts while
@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from typing import IO, Any
 
 from pydisco.errors import PydiscoError
@@ -74,10 +75,15 @@ class LocalMaster:
             start_new_session=True,
         )
         self._url: str | None = None
+        self._lock = threading.Lock()  # the bundled master's handle is shared by threads
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``, once the master listens (waits for it)."""
+        with self._lock:
+            return self._url or self._await_url()
+
+    def _await_url(self) -> str:
         if self._url is None:
             assert self._process.stdout is not None
             line = self._process.stdout.readline()
