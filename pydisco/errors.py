@@ -15,6 +15,7 @@ the families apart::
     ├── WorkerError                   pydisco.worker.errors
     ├── ClientError                   pydisco.client.errors
     ├── MasterError                   pydisco.master.errors
+    ├── LocalMasterError              pydisco.localmaster: a local master's process did not start
     └── JobError                      pydisco.job.errors
 
 The conformance kit raises none of its own: it reports broken rules. The

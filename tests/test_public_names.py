@@ -1,4 +1,4 @@
-"""The protocol, master and conformance packages export exactly their public names."""
+"""The protocol, master, conformance and worker packages export exactly their public names."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-PACKAGES = ["pydisco.protocol", "pydisco.master", "pydisco.conformance"]
+PACKAGES = ["pydisco.protocol", "pydisco.master", "pydisco.conformance", "pydisco.worker"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -45,3 +45,25 @@ def test_the_master_loads_its_server_only_when_asked() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(AttributeError):
         importlib.import_module("pydisco.master").NoSuchThing  # noqa: B018
+
+
+def test_a_driver_loads_neither_the_protocol_messages_nor_the_worker() -> None:
+    """A client loads no message classes; packing loads no worker; both load when used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pydisco.client\n"
+        "assert 'pydisco.protocol.messages' not in sys.modules\n"
+        "import pydisco.job.packing\n"
+        "loaded = [m for m in ('pydisco.protocol.session', 'pydisco.worker.run') "
+        "if m in sys.modules]\n"
+        "assert loaded == [], loaded\n"
+        "from pydisco.protocol import Done, WorkerSession\n"
+        "from pydisco.worker import run_worker\n"
+        "assert 'pydisco.worker.run' in sys.modules and Done.__name__ == 'Done'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    for name in ("pydisco.protocol", "pydisco.worker"):
+        with pytest.raises(AttributeError):
+            importlib.import_module(name).NoSuchThing  # noqa: B018

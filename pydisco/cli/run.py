@@ -19,7 +19,6 @@ anything else is a usage error.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import importlib.util
 import json
 import os
@@ -51,6 +50,7 @@ from pydisco.errors import PydiscoError
 
 if TYPE_CHECKING:
     from pydisco.client import JobResults, Master
+    from pydisco.localmaster import LocalMaster
 
 __all__ = ["classify_target", "local_master", "replace_inputs", "run"]
 
@@ -113,39 +113,34 @@ def replace_inputs(
 
 
 @contextlib.contextmanager
-def local_master(data_dir: str | None = None, *, retries: int = 0) -> Iterator[Any]:
-    """A reference master on a free loopback port, stopped on exit; yields its handle.
+def local_master(data_dir: str | None = None, *, retries: int = 0) -> Iterator[LocalMaster]:
+    """A reference master on a free loopback port, in a child process, stopped on exit.
 
     It fails fast: the failure policy of ``runner="local"``
     (:func:`pydisco.job.policy.local_master_settings`), ``retries`` failures per task.
+    Its :attr:`~pydisco.localmaster.LocalMaster.url` waits until it listens, so the
+    caller goes on with its own work while it starts.
     """
-    from pydisco.job.policy import local_master_settings
+    from pydisco.localmaster import LocalMaster
 
-    try:
-        reference_master: Any = importlib.import_module("pydisco.master").ReferenceMaster
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - master missing
-        raise CommandError(f"The reference master is not available: {exc}.") from None
     with contextlib.ExitStack() as stack:
-        places: dict[str, Any] = {}
+        ddfs_data = None
         if data_dir is None:
             # Data and DDFS data in one temporary directory (apart: the data directory is
             # served to anyone), removed together when the command ends.
             base = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-"))
             data_dir = os.path.join(base, "data")
-            places["ddfs_data"] = Path(base, "ddfs")
-        handle = stack.enter_context(
-            reference_master.start_in_thread(
-                data_dir, host="127.0.0.1", port=0, **places, **local_master_settings(retries)
-            )
-        )
-        yield handle
+            ddfs_data = os.path.join(base, "ddfs")
+        master = LocalMaster(os.path.abspath(data_dir), ddfs_data=ddfs_data, retries=retries)
+        yield stack.enter_context(master)
 
 
 @attrs.frozen
 class Where:
     """Where ``run`` submits: the master's URL and token, and whether it is ours to stop."""
 
-    url: str
+    #: The URL, or the local master starting in a child process (its URL when it listens).
+    _address: str | LocalMaster
     token: str | None = None
     #: A throw-away master started by this command (stopped when it ends).
     local: bool = True
@@ -153,6 +148,11 @@ class Where:
     data_dir: str | None = None
     #: Keep the local master running after the job, until Ctrl-C or SIGTERM.
     keep: bool = False
+
+    @property
+    def url(self) -> str:
+        """The master's URL (for a local master, waits until it listens)."""
+        return self._address if isinstance(self._address, str) else self._address.url
 
     def gone(self, name: str) -> str | None:
         """The hint for a dead job, when its master (and its events) will be gone."""
@@ -203,7 +203,7 @@ def target_master(
         yield Where(opts.master, opts.token, local=False)
         return
     with local_master(data_dir, retries=retries or 0) as handle:
-        where = Where(handle.url, data_dir=data_dir, keep=keep)
+        where = Where(handle, data_dir=data_dir, keep=keep)
         try:
             yield where
         except (click.ClickException, PydiscoError) as exc:
@@ -343,6 +343,7 @@ def _run_python_job(
         staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
         from pydisco.loopback import is_loopback_url
 
+        ddfs = ddfs_master()  # imports the client while a local master starts
         runner = MasterRunner(
             where.url,
             # A --master on this machine reads this machine's files (copies of the map
@@ -350,7 +351,7 @@ def _run_python_job(
             local_files=where.local or is_loopback_url(where.url),
             byte_ranges=where.local,
             staging=staging,
-            ddfs=ddfs_master(),
+            ddfs=ddfs,
         )
         pack = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-run-"))
         try:

@@ -8,7 +8,6 @@ over an ``httpx`` transport. Pass ``transport=httpx.MockTransport(handler)``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import os
@@ -32,7 +31,13 @@ from pydisco.client.errors import (
     WaitTimeout,
 )
 from pydisco.client.models import Event, JobInfo, JobResults, JobStatus
-from pydisco.client.results import AsyncResultReader, ResultFile, ResultReader
+from pydisco.client.results import (
+    AsyncResultReader,
+    ResultFile,
+    ResultReader,
+    in_thread,
+    sleep,
+)
 from pydisco.identity import is_reference_master
 
 if TYPE_CHECKING:
@@ -306,8 +311,11 @@ class Master(_Base):
         super().__init__(config or ClientConfig.from_env(url, token, None, **policy))
         mounts: dict[str, httpx.BaseTransport | None] = {}
         if transport is None and _is_plain(self.config.url):
-            # http:// needs no TLS context; https:// (a redirect) gets one when it happens.
-            transport = httpx.HTTPTransport(verify=_plain_context())
+            # http:// needs no TLS context (nor httpcore: see _plainhttp); https:// (a
+            # redirect) gets httpx's own transport, verifying, when it happens.
+            from pydisco.client._plainhttp import PlainHTTPTransport
+
+            transport = PlainHTTPTransport()
             mounts["https://"] = _LazyTls()
         self._http = httpx.Client(
             headers=self.config.headers(),
@@ -606,14 +614,14 @@ class AsyncMaster(_Base):
                     raise self._unreachable(call, exc) from None
             except httpx.HTTPError as exc:
                 raise self._unreachable(call, exc) from None
-            await asyncio.sleep(self.config.delay(attempt))
+            await sleep(self.config.delay(attempt))
             attempt += 1
 
     async def _finish(self, call: _api.Call[Any], response: httpx.Response) -> _api.Reply:
         if call.sink is not None and response.is_success:
             try:
                 async for chunk in response.aiter_bytes():
-                    await asyncio.to_thread(call.sink.write, chunk)
+                    await in_thread(call.sink.write, chunk)
             except httpx.HTTPError as exc:  # part is written already: no retry
                 raise self._unreachable(call, exc) from None
             body = b""
@@ -648,11 +656,11 @@ class AsyncMaster(_Base):
     async def submit(self, jobpack: JobPackSource) -> str:
         """See :meth:`Master.submit` (files are read off the event loop)."""
         with contextlib.ExitStack() as stack:
-            upload = await asyncio.to_thread(stack.enter_context, _binary_jobpack(jobpack))
+            upload = await in_thread(stack.enter_context, _binary_jobpack(jobpack))
             try:
                 return await self.execute(_api.submit(upload))
             finally:
-                await asyncio.to_thread(stack.close)
+                await in_thread(stack.close)
 
     async def download_jobpack(self, name: str, dest: str | os.PathLike[str] | IO[bytes]) -> None:
         """See :meth:`Master.download_jobpack` (files are written off the event loop)."""
@@ -662,21 +670,21 @@ class AsyncMaster(_Base):
         path = Path(dest)
         partial = path.with_name(path.name + ".part")
         try:
-            out = await asyncio.to_thread(open, partial, "wb")
+            out = await in_thread(open, partial, "wb")
             try:
                 await self.execute(_api.jobpack(name, sink=out))
             finally:
-                await asyncio.to_thread(out.close)
-            await asyncio.to_thread(partial.replace, path)
+                await in_thread(out.close)
+            await in_thread(partial.replace, path)
         finally:
-            await asyncio.to_thread(partial.unlink, True)
+            await in_thread(partial.unlink, True)
 
     async def jobpack(self, name: str) -> JobPack:
         """See :meth:`Master.jobpack`."""
-        temp = await asyncio.to_thread(_temp_pack_file)
+        temp = await in_thread(_temp_pack_file)
         try:
             await self.download_jobpack(name, temp)
-            return await asyncio.to_thread(_open_pack, temp)
+            return await in_thread(_open_pack, temp)
         except BaseException:
             temp.close()
             raise
@@ -685,9 +693,9 @@ class AsyncMaster(_Base):
         """See :meth:`Master.jobdict`."""
         pack = await self.jobpack(name)
         try:
-            return await asyncio.to_thread(_jobdict_of, pack, self.url)
+            return await in_thread(_jobdict_of, pack, self.url)
         finally:
-            await asyncio.to_thread(pack.close)
+            await in_thread(pack.close)
 
     async def rawevents(self, name: str, offset: int = 0) -> bytes:
         """See :meth:`Master.rawevents`."""
@@ -805,10 +813,10 @@ class AsyncMaster(_Base):
                 return result
             if result.status is JobStatus.DEAD:
                 raise JobFailed(name, await self.error_events(name), self.url)
-            await asyncio.sleep(clock.end_poll())
+            await sleep(clock.end_poll())
 
 
 async def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     """``chunks`` read off the event loop (they come from a file)."""
-    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+    while (chunk := await in_thread(next, chunks, None)) is not None:
         yield chunk

@@ -21,10 +21,9 @@ delivered. Memory use does not grow with the size of the data.
 
 from __future__ import annotations
 
-import asyncio
 import zlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from typing import NamedTuple
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple, ParamSpec, TypeVar
 
 import httpx
 
@@ -33,6 +32,24 @@ from pydisco.dataurls import UnsafeURL, file_path, is_gzip, node_http_url, split
 from pydisco.resultsindex import IndexLineError, parse_index
 
 __all__ = ["AsyncResultReader", "ResultFile", "ResultReader", "data_url", "parse_index"]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+async def in_thread(func: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """``asyncio.to_thread``, with asyncio imported only by asynchronous clients that run."""
+    import asyncio
+
+    return await asyncio.to_thread(func, *args, **kwargs)
+
+
+async def sleep(seconds: float) -> None:
+    """``asyncio.sleep`` (asyncio imported on first use: blocking drivers never need it)."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
 
 CHUNK = 1 << 16
 
@@ -325,12 +342,12 @@ class AsyncResultReader:
         if kind == "raw":
             yield where.encode("utf-8")
         elif kind == "file":  # read off the event loop
-            fileobj = await asyncio.to_thread(open, where, "rb")
+            fileobj = await in_thread(open, where, "rb")
             try:
-                while chunk := await asyncio.to_thread(fileobj.read, CHUNK):
+                while chunk := await in_thread(fileobj.read, CHUNK):
                     yield chunk
             finally:
-                await asyncio.to_thread(fileobj.close)
+                await in_thread(fileobj.close)
         else:
             async with self.http.stream("GET", where) as response:
                 if not response.is_success:

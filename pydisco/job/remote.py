@@ -30,7 +30,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import attrs
@@ -274,23 +273,24 @@ _bundled_slots = 1
 
 
 def bundled_master(slots: int | None = None) -> Any:
-    """The bundled reference master of this process, started on first use, stopped at exit."""
+    """The bundled reference master of this process, started on first use, stopped at exit.
+
+    It runs in a child process (:class:`pydisco.localmaster.LocalMaster`), so this
+    process never imports the master; its ``url`` waits until it listens.
+    """
     global _bundled, _bundled_slots
     with _lock:
         if _bundled is None:
-            from pydisco.job.policy import local_master_settings
-            from pydisco.master import ReferenceMaster
+            from pydisco.localmaster import LocalMaster
 
             # One temporary directory holds both the data and the DDFS data (kept apart: the
             # data directory is served to anyone), so that one removal at exit takes both.
             base = tempfile.mkdtemp(prefix="pydisco-master-")
             _bundled_slots = slots or os.cpu_count() or 1
-            nodes = f"localhost={_bundled_slots}"
-            _bundled = ReferenceMaster.start_in_thread(
+            _bundled = LocalMaster(
                 os.path.join(base, "data"),
-                nodes=nodes,
-                ddfs_data=Path(base, "ddfs"),
-                **local_master_settings(),
+                ddfs_data=os.path.join(base, "ddfs"),
+                nodes=f"localhost={_bundled_slots}",
             )
             _at_exit_before_executors(_stop_bundled, base)
         return _bundled
@@ -325,6 +325,8 @@ class LocalMasterRunner(MasterRunner):
 
     def __init__(self, *, slots: int | None = None, master: Any = None, **options: Any) -> None:
         handle = master if master is not None else bundled_master(slots)
+        if master is None:
+            import pydisco.client  # noqa: F401 - imported while the bundled master starts
         url = handle if isinstance(handle, str) else handle.url
         options.setdefault("jobenvs", {"PATH": _interpreter_path()})
         if master is None:

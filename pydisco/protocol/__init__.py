@@ -12,57 +12,61 @@ master and the conformance kit are thin shells around it.
 * :mod:`~pydisco.protocol.limits` - every number the protocol fixes.
 """
 
-from pydisco.protocol.errors import (
-    ErrorKind,
-    LocalProtocolError,
-    ProtocolError,
-    RemoteProtocolError,
-)
-from pydisco.protocol.framing import END_OF_STREAM, NEED_DATA, Frame, FrameDecoder, encode_frame
-from pydisco.protocol.messages import (
-    ALL_LABELS,
-    GROUPINGS,
-    MASTER_MESSAGES,
-    MESSAGES_BY_ROLE,
-    TASK_KEYS,
-    WORKER_MESSAGES,
-    Done,
-    Error,
-    Fail,
-    Fatal,
-    Input,
-    InputErr,
-    InputReply,
-    InputRequest,
-    InputStatus,
-    MasterMessage,
-    MasterName,
-    Message,
-    Msg,
-    Ok,
-    Output,
-    Ping,
-    Replica,
-    Retry,
-    Role,
-    TaskInfo,
-    TaskReply,
-    TaskRequest,
-    Wait,
-    Worker,
-    WorkerMessage,
-    WorkerName,
-    decode_frame,
-    encode_message,
-)
-from pydisco.protocol.session import (
-    Conversation,
-    MasterSession,
-    Phase,
-    Profile,
-    WorkerSession,
-)
-from pydisco.protocol.throttle import MsgPacer, MsgThrottle, ThrottleAction
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from pydisco.protocol.errors import (
+        ErrorKind,
+        LocalProtocolError,
+        ProtocolError,
+        RemoteProtocolError,
+    )
+    from pydisco.protocol.framing import END_OF_STREAM, NEED_DATA, Frame, FrameDecoder, encode_frame
+    from pydisco.protocol.messages import (
+        ALL_LABELS,
+        GROUPINGS,
+        MASTER_MESSAGES,
+        MESSAGES_BY_ROLE,
+        TASK_KEYS,
+        WORKER_MESSAGES,
+        Done,
+        Error,
+        Fail,
+        Fatal,
+        Input,
+        InputErr,
+        InputReply,
+        InputRequest,
+        InputStatus,
+        MasterMessage,
+        MasterName,
+        Message,
+        Msg,
+        Ok,
+        Output,
+        Ping,
+        Replica,
+        Retry,
+        Role,
+        TaskInfo,
+        TaskReply,
+        TaskRequest,
+        Wait,
+        Worker,
+        WorkerMessage,
+        WorkerName,
+        decode_frame,
+        encode_message,
+    )
+    from pydisco.protocol.session import (
+        Conversation,
+        MasterSession,
+        Phase,
+        Profile,
+        WorkerSession,
+    )
+    from pydisco.protocol.throttle import MsgPacer, MsgThrottle, ThrottleAction
 
 __all__ = [
     "ALL_LABELS",
@@ -117,3 +121,19 @@ __all__ = [
     "encode_frame",
     "encode_message",
 ]
+
+#: The modules the names above come from, searched in this order on first use. Nothing is
+#: imported with the package: a client that only needs ``jsoncodec`` does not build the
+#: message classes (most of the package's import time).
+_PARTS = ("errors", "framing", "messages", "session", "throttle")
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name in __all__:
+        for part in _PARTS:
+            module = importlib.import_module(f"{__name__}.{part}")
+            if hasattr(module, name):
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

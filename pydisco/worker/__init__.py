@@ -22,12 +22,22 @@ Importing this package is kept light (no HTTP or compression modules until a
 URL needs them) so that a worker starts fast on a node with only Python.
 """
 
-from pydisco.worker.errors import DataError, InputFailed, MasterGone, UnsafeLocation, WorkerError
-from pydisco.worker.inputs import TaskInput
-from pydisco.worker.outputs import OutputWriter
-from pydisco.worker.run import run_task, run_worker
-from pydisco.worker.stdio import Channel
-from pydisco.worker.task import TaskContext, read_jobdata
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from pydisco.worker.errors import (
+        DataError,
+        InputFailed,
+        MasterGone,
+        UnsafeLocation,
+        WorkerError,
+    )
+    from pydisco.worker.inputs import TaskInput
+    from pydisco.worker.outputs import OutputWriter
+    from pydisco.worker.run import run_task, run_worker
+    from pydisco.worker.stdio import Channel
+    from pydisco.worker.task import TaskContext, read_jobdata
 
 __all__ = [
     "Channel",
@@ -43,3 +53,29 @@ __all__ = [
     "run_task",
     "run_worker",
 ]
+
+#: Where each name lives. They load on first use, so that a driver reading only
+#: :mod:`pydisco.worker.runtime` (to pack a job home) does not import the worker itself.
+_HOMES = {
+    "Channel": "stdio",
+    "DataError": "errors",
+    "InputFailed": "errors",
+    "MasterGone": "errors",
+    "OutputWriter": "outputs",
+    "TaskContext": "task",
+    "TaskInput": "inputs",
+    "UnsafeLocation": "errors",
+    "WorkerError": "errors",
+    "read_jobdata": "task",
+    "run_task": "run",
+    "run_worker": "run",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
