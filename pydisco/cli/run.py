@@ -431,32 +431,9 @@ def run(
     --master URL (and --token) the job goes to that master instead, under
     its own failure policy, and stays there.
     """
+    start = _run_python_job if classify_target(job) == "python" else _run_pack
     with _terminate_as_interrupt():
-        _run(
-            job,
-            inputs,
-            timeout=timeout,
-            data_dir=data_dir,
-            retries=retries,
-            keep_master=keep_master,
-            mode=mode,
-            labels=labels,
-        )
-
-
-def _run(
-    job: str,
-    inputs: tuple[str, ...],
-    *,
-    timeout: float | None,
-    data_dir: str | None,
-    retries: int | None,
-    keep_master: bool,
-    mode: str | None,
-    labels: tuple[int, ...],
-) -> None:
-    if classify_target(job) == "python":
-        _run_python_job(
+        start(
             job,
             inputs,
             timeout=timeout,
@@ -466,17 +443,6 @@ def _run(
             mode=mode,
             labels=labels,
         )
-        return
-    _run_pack(
-        job,
-        inputs,
-        timeout=timeout,
-        data_dir=data_dir,
-        retries=retries,
-        keep=keep_master,
-        mode=mode,
-        labels=labels,
-    )
 
 
 @contextlib.contextmanager
