@@ -18,12 +18,12 @@ from pydisco.master.layout import url_host
 from pydisco.protocol.messages import ALL_LABELS
 
 __all__ = [
+    "AssignedInput",
     "DataOutput",
     "DirOutput",
     "GroupKey",
     "Output",
     "OutputRef",
-    "TaskInput",
     "group_outputs",
     "output_urls",
 ]
@@ -71,7 +71,7 @@ class OutputRef:
 
 
 @attrs.frozen
-class TaskInput:
+class AssignedInput:
     """One input as a task's INPUT reply lists it: a label and its replica URLs."""
 
     source: OutputId
@@ -99,7 +99,7 @@ def _host_of(output: Output, rng: random.Random) -> str:
 
 def group_outputs(
     grouping: str, outputs: Sequence[OutputRef], rng: random.Random | None = None
-) -> list[tuple[GroupKey, tuple[int, str], list[TaskInput]]]:
+) -> list[tuple[GroupKey, tuple[int, str], list[AssignedInput]]]:
     """Group ``outputs`` for a stage with ``grouping``.
 
     Returns ``(key, (label, host), inputs)`` per group, in task order. Outputs
@@ -125,22 +125,22 @@ def group_outputs(
     raise ValueError(f"unknown grouping {grouping!r}")
 
 
-def _data_input(ref: OutputRef) -> TaskInput:
+def _data_input(ref: OutputRef) -> AssignedInput:
     assert isinstance(ref.output, DataOutput)
-    return TaskInput(ref.oid, ref.output.label, ref.output.urls)
+    return AssignedInput(ref.oid, ref.output.label, ref.output.urls)
 
 
 def _split(
     live: Iterable[OutputRef], rng: random.Random
-) -> list[tuple[GroupKey, tuple[int, str], list[TaskInput]]]:
-    dirs: list[tuple[GroupKey, tuple[int, str], list[TaskInput]]] = []
-    data: list[tuple[GroupKey, tuple[int, str], list[TaskInput]]] = []
+) -> list[tuple[GroupKey, tuple[int, str], list[AssignedInput]]]:
+    dirs: list[tuple[GroupKey, tuple[int, str], list[AssignedInput]]] = []
+    data: list[tuple[GroupKey, tuple[int, str], list[AssignedInput]]] = []
     for ref in live:
         out = ref.output
         if isinstance(out, DirOutput):
             for label in out.label_set():
                 key = ("split", ref.oid, label)
-                dirs.append((key, (label, out.host), [TaskInput(ref.oid, label, (out.url,))]))
+                dirs.append((key, (label, out.host), [AssignedInput(ref.oid, label, (out.url,))]))
         else:
             key = ("split", ref.oid, out.label)
             data.append((key, (out.label, _host_of(out, rng)), [_data_input(ref)]))
@@ -149,8 +149,8 @@ def _split(
 
 def _by(
     live: Iterable[OutputRef], rng: random.Random, *, by_label: bool, by_host: bool
-) -> list[tuple[GroupKey, tuple[int, str], list[TaskInput]]]:
-    groups: dict[tuple[int, str], list[TaskInput]] = {}
+) -> list[tuple[GroupKey, tuple[int, str], list[AssignedInput]]]:
+    groups: dict[tuple[int, str], list[AssignedInput]] = {}
     for ref in live:
         out = ref.output
         host = _host_of(out, rng) if by_host else ""
@@ -158,20 +158,22 @@ def _by(
             if by_label:
                 for label in out.label_set():
                     groups.setdefault((label, host), []).append(
-                        TaskInput(ref.oid, label, (out.url,))
+                        AssignedInput(ref.oid, label, (out.url,))
                     )
             else:
-                groups.setdefault((0, host), []).append(TaskInput(ref.oid, ALL_LABELS, (out.url,)))
+                groups.setdefault((0, host), []).append(
+                    AssignedInput(ref.oid, ALL_LABELS, (out.url,))
+                )
         else:
             key = (out.label if by_label else 0, host)
             groups.setdefault(key, []).append(_data_input(ref))
     return [(key, key, groups[key]) for key in sorted(groups)]
 
 
-def _all(live: Iterable[OutputRef]) -> list[tuple[GroupKey, tuple[int, str], list[TaskInput]]]:
+def _all(live: Iterable[OutputRef]) -> list[tuple[GroupKey, tuple[int, str], list[AssignedInput]]]:
     refs = list(live)
     dirs = [
-        TaskInput(ref.oid, ALL_LABELS, (ref.output.url,))
+        AssignedInput(ref.oid, ALL_LABELS, (ref.output.url,))
         for ref in refs
         if isinstance(ref.output, DirOutput)
     ]

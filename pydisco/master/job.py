@@ -35,10 +35,10 @@ from pydisco.master.config import MasterSettings
 from pydisco.master.ddfs import Ddfs
 from pydisco.master.events import EventLog
 from pydisco.master.grouping import (
+    AssignedInput,
     DataOutput,
     DirOutput,
     OutputRef,
-    TaskInput,
     group_outputs,
     output_urls,
 )
@@ -57,11 +57,11 @@ from pydisco.master.taskrun import (
     RunFatal,
     TaskRun,
 )
-from pydisco.master.tasks import ACTIVE_STATES, Stage, Task, TaskState
+from pydisco.master.tasks import ACTIVE_STATES, StageProgress, Task, TaskState
 from pydisco.protocol import TaskInfo
 from pydisco.resultsindex import parse_index
 
-__all__ = ["Job", "JobContext"]
+__all__ = ["JobContext", "MasterJob"]
 
 
 class JobContext(Protocol):
@@ -85,10 +85,10 @@ class JobContext(Protocol):
     @property
     def ddfs(self) -> Ddfs: ...
 
-    def job_finished(self, job: Job) -> None: ...
+    def job_finished(self, job: MasterJob) -> None: ...
 
 
-class Job:
+class MasterJob:
     """A submitted job: live (run by this master) or restored from disk."""
 
     def __init__(
@@ -112,10 +112,10 @@ class Job:
         self.ctx = ctx
         self.record = record or {}
         self.status: str = self.record.get("status", "active")
-        self.stages: list[Stage] = []
+        self.stages: list[StageProgress] = []
         if jobdict is not None:
             self.stages = [
-                Stage(i, s.name, s.grouping.value, s.concurrent and i > 0)
+                StageProgress(i, s.name, s.grouping.value, s.concurrent and i > 0)
                 for i, s in enumerate(jobdict.pipeline)
             ]
             for stage in self.stages:
@@ -248,7 +248,9 @@ class Job:
             raise ValueError(f"the index {url} lists nothing")
         return DirOutput(url_host(url), url, tuple(sorted(labels.items())))
 
-    def _new_task(self, stage: Stage, group: tuple[int, str], inputs: list[TaskInput]) -> Task:
+    def _new_task(
+        self, stage: StageProgress, group: tuple[int, str], inputs: list[AssignedInput]
+    ) -> Task:
         task = Task(len(self.tasks), stage, group, self.name)
         task.add_inputs(inputs)
         self.tasks.append(task)
@@ -335,7 +337,7 @@ class Job:
         else:
             self._start_stage(index + 1)
 
-    def _running(self, stage: Stage) -> int:
+    def _running(self, stage: StageProgress) -> int:
         return stage.count(*ACTIVE_STATES)
 
     def pump(self) -> None:
@@ -525,7 +527,7 @@ class Job:
         else:
             self._timers.append(asyncio.get_running_loop().call_later(delay, wake))
 
-    async def _save_results(self, stage: Stage) -> None:
+    async def _save_results(self, stage: StageProgress) -> None:
         """save_results (facts §5.5): the last stage's local files become DDFS blobs and the
         job's result the tag ``disco:results:<job>``. A failure fails the job, where Disco
         leaves it active forever."""

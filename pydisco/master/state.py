@@ -24,7 +24,7 @@ from pydisco.master.config import (
 from pydisco.master.ddfs import Ddfs
 from pydisco.master.errors import ConfigError
 from pydisco.master.events import append_event
-from pydisco.master.job import Job
+from pydisco.master.job import MasterJob
 from pydisco.master.jobstore import STATE_FILE, hh_dir, load_record, on_disk
 from pydisco.master.layout import JobNamer, atomic_write, hexhash, node_file
 from pydisco.master.nodes import Link, NodeLinks
@@ -87,7 +87,7 @@ class MasterState:
             max_attributes=settings.ddfs_max_attributes,
             delayed_seconds=settings.ddfs_delayed_seconds,
         )
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, MasterJob] = {}
         self.namer = JobNamer()
         self.url = ""
         self.port = 0
@@ -127,7 +127,7 @@ class MasterState:
             reader = AsyncResultReader(http, data_port=self.port)
             return b"".join([chunk async for chunk in reader.read([url])])
 
-    def job_finished(self, job: Job) -> None:
+    def job_finished(self, job: MasterJob) -> None:
         """A job ended (ready or dead)."""
         log.info("job %s is %s", job.name, job.status)
 
@@ -287,7 +287,7 @@ class MasterState:
                 record["created"] = created
                 record["name"] = job_dir.name
                 atomic_write(job_dir / STATE_FILE, jsoncodec.dumps(record))
-            job = Job(job_dir.name, job_dir, created=float(created), record=record)
+            job = MasterJob(job_dir.name, job_dir, created=float(created), record=record)
             job.events.close()
             found.append(job)
         for job in sorted(found, key=lambda j: j.created):
@@ -327,7 +327,9 @@ class MasterState:
             job_dir = hh_dir(self.root, name)
             job_dir.mkdir(parents=True)
             pack_path.replace(job_dir / "jobfile")
-            job = Job(name, job_dir, created=time.time(), jobdict=jobdict, envs=envs, ctx=self)
+            job = MasterJob(
+                name, job_dir, created=time.time(), jobdict=jobdict, envs=envs, ctx=self
+            )
             self.jobs[name] = job
         job.emit("New job initialized!")
         job.emit(f'Created job "{name}"')

@@ -23,7 +23,7 @@ from typing import Protocol, TypeAlias
 
 import attrs
 
-from pydisco.master.grouping import DataOutput, DirOutput, Output, TaskInput
+from pydisco.master.grouping import AssignedInput, DataOutput, DirOutput, Output
 from pydisco.master.indexwriter import IndexFile
 from pydisco.master.layout import format_duration, job_url_prefix, join_local
 from pydisco.master.processes import TEXT_BUSY_PATIENCE, WorkerProcess
@@ -134,7 +134,7 @@ class Records(Protocol):
 class TaskInputs(Protocol):
     """What a run reads from its task: the inputs so far, and whether they are complete."""
 
-    inputs: list[TaskInput]
+    inputs: list[AssignedInput]
     inputs_done: bool
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import attrs
 
-from pydisco.master.grouping import GroupKey, Output, TaskInput, output_urls
+from pydisco.master.grouping import AssignedInput, GroupKey, Output, output_urls
 from pydisco.master.layout import url_host
 from pydisco.master.taskrun import TaskRun
 
-__all__ = ["ACTIVE_STATES", "Stage", "Task", "TaskState"]
+__all__ = ["ACTIVE_STATES", "StageProgress", "Task", "TaskState"]
 
 
 class TaskState(enum.Enum):
@@ -43,10 +43,10 @@ class Task:
     """One task: a group of inputs for one stage, run (and re-run) until it is done."""
 
     taskid: int
-    stage: Stage
+    stage: StageProgress
     group: tuple[int, str]
     jobname: str
-    inputs: list[TaskInput] = attrs.field(factory=list)
+    inputs: list[AssignedInput] = attrs.field(factory=list)
     inputs_done: bool = True
     _state: TaskState = TaskState.NEW
     failures: int = 0
@@ -74,7 +74,7 @@ class Task:
         """``<stage>:<taskid>`` as events name it."""
         return f"{self.stage.name}:{self.taskid}"
 
-    def add_inputs(self, inputs: list[TaskInput]) -> bool:
+    def add_inputs(self, inputs: list[AssignedInput]) -> bool:
         """Add inputs not already held; True if any was new."""
         added = False
         for item in inputs:
@@ -100,7 +100,7 @@ class Task:
 
 
 @attrs.define(eq=False)
-class Stage:
+class StageProgress:
     """One pipeline stage and its tasks."""
 
     index: int

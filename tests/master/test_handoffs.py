@@ -238,7 +238,7 @@ def test_a_worker_started_after_its_loop_closed_is_killed(tmp_path):
 
 
 def test_a_run_cancelled_before_it_ran_gives_its_slot_back():
-    class Job:
+    class MasterJob:
         jobname = "J"
 
         def preferred_hosts(self) -> list[str]:
@@ -254,10 +254,10 @@ def test_a_run_cancelled_before_it_ran_gives_its_slot_back():
 
     async def scenario() -> None:
         scheduler = Scheduler({"a": 1})
-        scheduler.submit(Job(), start)
+        scheduler.submit(MasterJob(), start)
         [first] = scheduler._running
         first.cancel()  # before its first step: its coroutine never runs
-        scheduler.submit(Job(), start)
+        scheduler.submit(MasterJob(), start)
         await scheduler.drain()
         await asyncio.sleep(0)
         await scheduler.drain()

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import pytest
 
-from pydisco.master.grouping import TaskInput
+from pydisco.master.grouping import AssignedInput
 from pydisco.master.processes import reap_all, unsettled
 from pydisco.master.taskrun import RunDone, RunError, TaskRun, Timers
 from pydisco.protocol import TaskInfo
@@ -24,7 +24,7 @@ from tests.master.helpers import WORKERS
 class FakeTaskInputs:
     """The inputs a run reads (what a master Task would hold)."""
 
-    inputs: list[TaskInput]
+    inputs: list[AssignedInput]
     inputs_done: bool = True
 
 
@@ -57,7 +57,7 @@ def make_run(
         home=home,
         env={**os.environ, "MODE": mode},
         info=info,
-        task=task or FakeTaskInputs([TaskInput((-1, 0), 0, ("raw://x",))]),
+        task=task or FakeTaskInputs([AssignedInput((-1, 0), 0, ("raw://x",))]),
         emit=lambda text, host: events.append(text),
         timers=timers or Timers(10.0, 10.0, 2.0),
     )
@@ -161,7 +161,7 @@ class BrokenTaskInputs:
     inputs_done = True
 
     @property
-    def inputs(self) -> list[TaskInput]:
+    def inputs(self) -> list[AssignedInput]:
         raise RuntimeError("bug in INPUT")
 
 
