@@ -15,14 +15,22 @@ import io
 import os
 import urllib.parse
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import IO, Any
 
 import attrs
 
 from pydisco import jsoncodec
 from pydisco.client._api import Call, Reply, Upload
-from pydisco.client.errors import BadReply, DdfsRequestError, InvalidTag
+from pydisco.client.errors import BadReply, DdfsRequestError, HTTPStatusError, InvalidTag
 from pydisco.ddfsnames import is_valid_name
 
 __all__ = [
@@ -315,21 +323,42 @@ def child_tags(sets: Iterable[Sequence[str]]) -> tuple[list[str], list[list[str]
 class TagWalk:
     """The blob sets reachable from one tag, breadth first, each tag once (cycles are fine).
 
-    Sans-IO: the caller fetches each tag :meth:`next` names (a missing linked tag
-    is skipped by not calling :meth:`found`) and hands its info to :meth:`found`,
-    which returns that tag's blob sets. The first tag's token (explicit or from
-    its URL) is used for it only.
+    Sans-IO: the caller fetches each tag :meth:`next` names and hands its info
+    to :meth:`found`, which returns that tag's blob sets; a tag that is missing
+    (404) is skipped when :meth:`skips_missing` says so, else the caller's error
+    stands. Missing tags are skipped with ``ignore_missing``, except the first
+    one with ``require_first``. The first tag's token (explicit or from its
+    URL) is used for it only.
     """
 
-    def __init__(self, first: TagRef, token: str | None) -> None:
+    def __init__(
+        self,
+        first: TagRef,
+        token: str | None,
+        *,
+        ignore_missing: bool = True,
+        require_first: bool = False,
+    ) -> None:
         self._queue: deque[tuple[TagRef, str | None]] = deque(
             [(first, choose_token(first, token, False))]
         )
         self._seen = {first.name}
+        self._ignore_missing = ignore_missing
+        self._require_first = require_first
+        self._named = 0
 
     def next(self) -> tuple[TagRef, str | None] | None:
         """The next tag to fetch and the token to send, or None when the walk is over."""
-        return self._queue.popleft() if self._queue else None
+        if not self._queue:
+            return None
+        self._named += 1
+        return self._queue.popleft()
+
+    def skips_missing(self) -> bool:
+        """Whether the tag :meth:`next` named last may be missing (the walk goes on)."""
+        if self._named == 1 and self._require_first:
+            return False
+        return self._ignore_missing
 
     def found(self, info: TagInfo) -> list[list[str]]:
         """Record a fetched tag; its blob sets."""
@@ -340,3 +369,32 @@ class TagWalk:
                 ref = TagRef(child)
                 self._queue.append((ref, choose_token(ref, None, False)))
         return blobs
+
+
+def walk_blobs(
+    walk: TagWalk, fetch: Callable[[TagRef, str | None], TagInfo]
+) -> Iterator[list[str]]:
+    """Drive ``walk`` with a blocking ``fetch(tag, token)``: every blob set it reaches."""
+    while (step := walk.next()) is not None:
+        try:
+            info = fetch(*step)
+        except HTTPStatusError as exc:
+            if exc.status == 404 and walk.skips_missing():
+                continue
+            raise
+        yield from walk.found(info)
+
+
+async def walk_blobs_async(
+    walk: TagWalk, fetch: Callable[[TagRef, str | None], Awaitable[TagInfo]]
+) -> AsyncIterator[list[str]]:
+    """:func:`walk_blobs` with a coroutine ``fetch``."""
+    while (step := walk.next()) is not None:
+        try:
+            info = await fetch(*step)
+        except HTTPStatusError as exc:
+            if exc.status == 404 and walk.skips_missing():
+                continue
+            raise
+        for blob in walk.found(info):
+            yield blob

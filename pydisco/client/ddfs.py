@@ -84,10 +84,6 @@ def _open_source(source: PushSource) -> tuple[IO[bytes], str, bool]:
     return data, name, False
 
 
-def _missing(exc: HTTPStatusError) -> bool:
-    return exc.status == 404
-
-
 class DDFS:
     """A blocking DDFS client for the master at ``url`` (default: ``DISCO_MASTER``)."""
 
@@ -259,20 +255,21 @@ class DDFS:
         return sets
 
     def walk_blobs(
-        self, tag: str | TagRef, *, ignore_missing: bool = True, token: str | None = None
+        self,
+        tag: str | TagRef,
+        *,
+        ignore_missing: bool = True,
+        token: str | None = None,
+        require_first: bool = False,
     ) -> Iterator[Strings]:
         """Every blob set reachable from ``tag``, breadth first, each tag once (cycles are
-        fine); the first tag's token (explicit or from its URL) is used for it only."""
-        walk = api.TagWalk(_ref(tag), token)
-        while (step := walk.next()) is not None:
-            ref, given = step
-            try:
-                info = self.execute(api.get(ref, given))
-            except HTTPStatusError as exc:
-                if ignore_missing and _missing(exc):
-                    continue
-                raise
-            yield from walk.found(info)
+        fine); the first tag's token (explicit or from its URL) is used for it only.
+        Missing tags are skipped with ``ignore_missing``, but ``tag`` itself must exist
+        with ``require_first``."""
+        walk = api.TagWalk(
+            _ref(tag), token, ignore_missing=ignore_missing, require_first=require_first
+        )
+        return api.walk_blobs(walk, lambda ref, given: self.execute(api.get(ref, given)))
 
     def blobs(
         self, tag: str | TagRef, *, ignore_missing: bool = True, token: str | None = None
@@ -284,8 +281,7 @@ class DDFS:
         """A ``tag://`` job input as Disco's client expands it: one replica set per blob
         reachable from the tag (linked tags that are missing are skipped; a missing ``tag``
         itself is a :class:`DdfsRequestError`)."""
-        self.get(tag, token)
-        return self.blobs(tag, token=token)
+        return list(self.walk_blobs(tag, token=token, require_first=True))
 
     def blob_url(self, url: str) -> str:
         """A ``disco://`` blob URL as the ``http://`` URL that serves it."""
@@ -472,20 +468,19 @@ class AsyncDDFS:
         await self.tag(tag, sets, update=update, delayed=delayed, token=token)
         return sets
 
-    async def walk_blobs(
-        self, tag: str | TagRef, *, ignore_missing: bool = True, token: str | None = None
+    def walk_blobs(
+        self,
+        tag: str | TagRef,
+        *,
+        ignore_missing: bool = True,
+        token: str | None = None,
+        require_first: bool = False,
     ) -> AsyncIterator[Strings]:
-        walk = api.TagWalk(_ref(tag), token)
-        while (step := walk.next()) is not None:
-            ref, given = step
-            try:
-                info = await self.execute(api.get(ref, given))
-            except HTTPStatusError as exc:
-                if ignore_missing and _missing(exc):
-                    continue
-                raise
-            for blob in walk.found(info):
-                yield blob
+        """See :meth:`DDFS.walk_blobs`."""
+        walk = api.TagWalk(
+            _ref(tag), token, ignore_missing=ignore_missing, require_first=require_first
+        )
+        return api.walk_blobs_async(walk, lambda ref, given: self.execute(api.get(ref, given)))
 
     async def blobs(
         self, tag: str | TagRef, *, ignore_missing: bool = True, token: str | None = None
@@ -494,8 +489,7 @@ class AsyncDDFS:
 
     async def expand(self, tag: str | TagRef, token: str | None = None) -> Sets:
         """See :meth:`DDFS.expand`."""
-        await self.get(tag, token)
-        return await self.blobs(tag, token=token)
+        return [b async for b in self.walk_blobs(tag, token=token, require_first=True)]
 
     def blob_url(self, url: str) -> str:
         return data_url(url, self.master.config.port)

@@ -24,7 +24,6 @@ from pydisco.client.config import ClientConfig
 from pydisco.client.errors import (
     BadReply,
     ClientError,
-    HTTPStatusError,
     JobFailed,
     JobUnknown,
     MasterUnreachable,
@@ -513,18 +512,12 @@ class Master(_Base):
             if tag is None:
                 expanded.append(entry)
                 continue
-            walk = _ddfs_api.TagWalk(_ddfs_api.tag_ref(tag), None)
-            first = True
-            while (step := walk.next()) is not None:
-                try:
-                    info = self.execute(_ddfs_api.get(*step))
-                except HTTPStatusError as exc:
-                    if first or exc.status != 404:  # the saved tag itself must exist
-                        raise
-                    continue
-                finally:
-                    first = False
-                expanded.extend(walk.found(info))
+            walk = _ddfs_api.TagWalk(_ddfs_api.tag_ref(tag), None, require_first=True)
+            expanded.extend(
+                _ddfs_api.walk_blobs(
+                    walk, lambda ref, token: self.execute(_ddfs_api.get(ref, token))
+                )
+            )
         return expanded
 
     def result_urls(
@@ -751,18 +744,11 @@ class AsyncMaster(_Base):
             if tag is None:
                 expanded.append(entry)
                 continue
-            walk = _ddfs_api.TagWalk(_ddfs_api.tag_ref(tag), None)
-            first = True
-            while (step := walk.next()) is not None:
-                try:
-                    info = await self.execute(_ddfs_api.get(*step))
-                except HTTPStatusError as exc:
-                    if first or exc.status != 404:  # the saved tag itself must exist
-                        raise
-                    continue
-                finally:
-                    first = False
-                expanded.extend(walk.found(info))
+            walk = _ddfs_api.TagWalk(_ddfs_api.tag_ref(tag), None, require_first=True)
+            fetch = _ddfs_api.walk_blobs_async(
+                walk, lambda ref, token: self.execute(_ddfs_api.get(ref, token))
+            )
+            expanded.extend([blobs async for blobs in fetch])
         return expanded
 
     def _reader(self) -> AsyncResultReader:
