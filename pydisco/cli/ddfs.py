@@ -37,6 +37,16 @@ _REPLICAS = click.option(
     help="Copies of each blob, on distinct nodes (default: the master's, 1).",
 )
 _TAGS = click.argument("tags", metavar="TAG...", nargs=-1, required=True)
+_FILES = click.argument(
+    "files",
+    metavar="FILE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+)
+_UPDATE = click.option(
+    "--update", is_flag=True, help="Skip blobs whose name the tag already holds."
+)
 
 
 def _connect() -> DDFS:
@@ -150,17 +160,11 @@ def xcat(fmt: str, items: tuple[str, ...]) -> None:
 
 
 @_command()
-@click.option("--update", is_flag=True, help="Skip blobs whose name the tag already holds.")
+@_UPDATE
 @click.option("--delayed", is_flag=True, help="Let the master batch the tag update.")
 @_REPLICAS
 @_TAG
-@click.argument(
-    "files",
-    metavar="FILE...",
-    nargs=-1,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-)
+@_FILES
 def push(
     update: bool, delayed: bool, replicas: int | None, tag: str, files: tuple[str, ...]
 ) -> None:
@@ -180,16 +184,10 @@ def push(
 @click.option(
     "--chunk-size", type=int, default=64 << 20, show_default=True, help="Bytes per blob (about)."
 )
-@click.option("--update", is_flag=True, help="Skip blobs whose name the tag already holds.")
+@_UPDATE
 @_REPLICAS
 @_TAG
-@click.argument(
-    "files",
-    metavar="FILE...",
-    nargs=-1,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-)
+@_FILES
 def chunk(
     chunk_size: int, update: bool, replicas: int | None, tag: str, files: tuple[str, ...]
 ) -> None:
