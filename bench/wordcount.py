@@ -16,9 +16,12 @@ contenders reversed every other round (so none always runs first or last):
   (``(word, 1)`` per word, the automatic combiner) with ``runner="local"``;
 - ``discotool in-mapper`` / ``discotool textbook``: the same jobs through
   ``discotool run`` (a fresh CLI process with its own master);
-- ``mrjob local``: mrjob's local runner on its textbook job (mapper
-  ``(word, 1)``, combiner and reducer ``sum``), when mrjob is installed
-  (``pip install -e '.[bench]'``).
+- ``mrjob local``: mrjob's local runner on the textbook job (mapper
+  ``(word, 1)`` over ``line.split()``, combiner and reducer ``sum``), and
+  ``mrjob example``: the same runner on mrjob's own example
+  ``mrjob.examples.mr_word_freq_count`` (``[\\w']+`` words, lower-cased, which on
+  this text gives the same counts), when mrjob is installed (``pip install -e
+  '.[bench]'``), at sizes up to ``--mrjob-max-mib``.
 
 Every contender runs in its own process tree, started from a small wrapper
 process that times only the work and reports, from ``getrusage``, the CPU
@@ -188,8 +191,14 @@ def _discotool(path: str, name: str) -> list[tuple[str, int]]:
     return pairs
 
 
+#: mrjob's own word count example (``[\\w']+`` words, lower-cased): on this text (lower-case
+#: words and spaces) its counts are the Counter's.
+MRJOB_EXAMPLE = "-m mrjob.examples.mr_word_freq_count"
+
+
 def _mrjob(path: str, script: str) -> list[tuple[str, int]]:
-    command = [sys.executable, script, "-r", "local", "--no-conf", path]
+    program = script.split() if script == MRJOB_EXAMPLE else [script]
+    command = [sys.executable, *program, "-r", "local", "--no-conf", path]
     out = subprocess.run(command, capture_output=True, check=True).stdout
     pairs = []
     for line in out.decode().splitlines():
@@ -283,6 +292,7 @@ def _contenders(with_mrjob: str | None, map_tasks: list[int]) -> dict[str, tuple
         found[f"local in-mapper, {tasks} tasks"] = ("local", f"wordcount:{tasks}")
     if with_mrjob is not None:
         found["mrjob local"] = ("mrjob", with_mrjob)
+        found["mrjob example"] = ("mrjob", MRJOB_EXAMPLE)
     return found
 
 
@@ -349,14 +359,15 @@ def bench_size(
             f" {cpu:7.2f} {cpu / base_cpu:7.2f}x {median(name, 'driver_rss_mib'):10.0f}"
             f" {median(name, 'children_rss_mib'):9.0f}"
         )
-    if "mrjob local" in results:
-        mrjob_time = median("mrjob local", "seconds")
-        speeds = ", ".join(
-            f"{name} {mrjob_time / median(name, 'seconds'):.1f}x"
-            for name in names
-            if contenders[name][0] in ("local", "discotool")
-        )
-        print(f"  against mrjob's local runner (its median over theirs): {speeds}")
+    for peer in ("mrjob local", "mrjob example"):
+        if peer in results:
+            peer_time = median(peer, "seconds")
+            speeds = ", ".join(
+                f"{name} {peer_time / median(name, 'seconds'):.1f}x"
+                for name in names
+                if contenders[name][0] in ("local", "discotool")
+            )
+            print(f"  against {peer} (its median over theirs): {speeds}")
 
 
 def main() -> None:
