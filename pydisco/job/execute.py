@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, islice, repeat
 from json.encoder import encode_basestring
-from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from zlib import crc32
 
@@ -47,9 +46,6 @@ COMBINE_EVERY: Final = 64
 COUNT_BATCH: Final = 512
 #: Value types a counted value may have (immutable, so repeating it is the same as emitting it).
 _PLAIN_VALUES: Final = frozenset({int, str, bytes, bool, float, type(None)})
-_PAIR_LENGTH: Final = {2}
-_first = itemgetter(0)
-_second = itemgetter(1)
 _ENTRY_OVERHEAD: Final = 200
 
 
@@ -265,6 +261,9 @@ class Combiner:
     :data:`COMBINE_EVERY`.
     """
 
+    #: Whether only ``str`` keys are counted (see :class:`RepeatCounter`).
+    _str_keys_only = False
+
     def __init__(
         self,
         combine: Callable[..., Iterable[tuple[Any, Any]]],
@@ -300,42 +299,53 @@ class Combiner:
 
     def _count(self, batch: list[Any]) -> bool:
         """Count ``batch`` if it qualifies for the counting path (see the class)."""
-        try:
-            if set(map(len, batch)) != _PAIR_LENGTH:
-                return False
-        except TypeError:  # not a sequence: the general path raises the unpacking error
-            return False
-        try:
-            value = batch[0][1]
-            if type(value) not in _PLAIN_VALUES or not all(
-                map(is_, map(_second, batch), repeat(value))
-            ):
-                return False
-        except LookupError:  # a mapping of two items: the general path unpacks its keys
+        keys = self._qualifying_keys(batch)
+        if keys is None:
             return False
         counts = self._counts
-        if counts and value is not self._value:
-            return False
-        self._value = value
         before = len(counts)
         try:
-            counts.update(map(_first, batch))
+            counts.update(keys)
         except TypeError:  # an unhashable key: what precedes it was counted, the rest is not
-            for index, pair in enumerate(batch):
+            for index, key in enumerate(keys):
                 try:
-                    hash(pair[0])
+                    hash(key)
                 except TypeError:
                     del batch[:index]
                     return False
             raise
         added = len(counts) - before
         if added:
-            key = batch[-1][0]
+            key = keys[-1]
             size = _value_size(key) if type(key) is not str else len(key) + 49
             self._used += added * (size + _ENTRY_OVERHEAD)
             if self._used >= self._memory:
                 self._flush_counts()
         return True
+
+    def _qualifying_keys(self, batch: list[Any]) -> list[Any] | None:
+        """The keys of ``batch`` if every pair carries the counted value object, else None.
+
+        One comprehension checks it all: unpacking a pair (as the general path
+        does) fails on anything but two items, and the value must be the very
+        object of the first pair, of a plain type, and of the pairs counted so far.
+        """
+        # (With _str_keys_only, str keys only: Counter merges equal keys of other types,
+        # 1, 1.0 and True.)
+        try:
+            value = batch[0][1]
+            if type(value) not in _PLAIN_VALUES or (self._counts and value is not self._value):
+                return None
+            if self._str_keys_only:
+                keys = [key for key, each in batch if each is value and type(key) is str]
+            else:
+                keys = [key for key, each in batch if each is value]
+        except (TypeError, ValueError, LookupError):  # the general path raises what applies
+            return None
+        if len(keys) != len(batch):
+            return None
+        self._value = value
+        return keys
 
     def _buffer(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         entries = self._entries
@@ -409,6 +419,8 @@ class RepeatCounter(Combiner):
     without a combiner. Nothing is ever folded by user code.
     """
 
+    _str_keys_only = True
+
     def __init__(self, out: Emitter, memory: int) -> None:
         super().__init__(_no_combine, (), out, memory)
 
@@ -424,14 +436,6 @@ class RepeatCounter(Combiner):
                 self._flush_counts()
                 self._out.emit_all(chain(batch, pairs))
                 return
-
-    def _count(self, batch: list[Any]) -> bool:
-        try:  # Counter would merge equal keys of other types (1, 1.0, True): str keys only
-            if not all(map(is_, map(type, map(_first, batch)), repeat(str))):
-                return False
-        except (TypeError, LookupError):
-            return False
-        return super()._count(batch)
 
     def _flush_counts(self) -> None:
         counts, self._counts = self._counts, Counter()
