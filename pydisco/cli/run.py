@@ -117,22 +117,29 @@ def local_master(data_dir: str | None = None, *, retries: int = 0) -> Iterator[L
     """A reference master on a free loopback port, in a child process, stopped on exit.
 
     It fails fast: the failure policy of ``runner="local"``
-    (:func:`pydisco.job.policy.local_master_settings`), ``retries`` failures per task.
+    (:func:`pydisco.localmaster.local_master_settings`), ``retries`` failures per task.
     Its :attr:`~pydisco.localmaster.LocalMaster.url` waits until it listens, so the
     caller goes on with its own work while it starts.
     """
     from pydisco.localmaster import LocalMaster
 
     with contextlib.ExitStack() as stack:
-        ddfs_data = None
+        ddfs_data = nodes = None
         if data_dir is None:
             # Data and DDFS data in one temporary directory (apart: the data directory is
             # served to anyone), removed together when the command ends.
             base = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-"))
             data_dir = os.path.join(base, "data")
             ddfs_data = os.path.join(base, "ddfs")
-        master = LocalMaster(os.path.abspath(data_dir), ddfs_data=ddfs_data, retries=retries)
+            nodes = f"localhost={FRESH_SLOTS}"  # a saved table in a given data dir stays
+        master = LocalMaster(
+            os.path.abspath(data_dir), ddfs_data=ddfs_data, nodes=nodes, retries=retries
+        )
         yield stack.enter_context(master)
+
+
+#: The slots of a local master started without ``--data-dir``: one per CPU, as Disco's default.
+FRESH_SLOTS = os.cpu_count() or 1
 
 
 @attrs.frozen
@@ -345,13 +352,18 @@ def _run_python_job(
 
         ddfs = ddfs_master()  # imports the client while a local master starts
         runner = MasterRunner(
-            where.url,
+            # The local master's URL is waited for at the submit: the job is packed while
+            # it starts (with its slots known when its data directory is fresh).
+            where if where.local else where.url,
             # A --master on this machine reads this machine's files (copies of the map
             # tasks' ranges, kept until the job ends: a real Disco reads file:// whole).
             local_files=where.local or is_loopback_url(where.url),
             byte_ranges=where.local,
+            slots=FRESH_SLOTS if where.local and data_dir is None else None,
             staging=staging,
             ddfs=ddfs,
+            # Our own master's workers import the runtime from this machine's template.
+            ship_runtime=not where.local,
         )
         pack = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-run-"))
         try:
