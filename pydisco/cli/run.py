@@ -43,8 +43,8 @@ from pydisco.cli._output import (
     handle_errors,
     note,
     options,
+    result_modes,
 )
-from pydisco.cli.jobs import _result_modes, print_results, watch
 from pydisco.dataurls import file_url
 from pydisco.errors import PydiscoError
 
@@ -336,20 +336,51 @@ def _run_python_job(
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    from pydisco.job.remote import MasterRunner
-
     if not inputs:
         raise CommandError(
             f"The Python job {spec} needs INPUTS (files, URLs or raw://text).", EXIT_USAGE
         )
     for text in inputs:
         input_url(text)  # a clear error for a path that does not exist
-    job = _load_python_job(spec)
-    with contextlib.ExitStack() as stack:
-        where = stack.enter_context(target_master(data_dir, retries, keep=keep))
-        staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
-        from pydisco.loopback import is_loopback_url
+    try:
+        with contextlib.ExitStack() as stack:
+            # The local master starts first: the job loads (and is packed) while it does.
+            where = stack.enter_context(target_master(data_dir, retries, keep=keep))
+            try:
+                job = _load_python_job(spec)
+            except CommandError as exc:
+                raise _NotLoaded(exc) from None  # stops the master, which --keep-master keeps
+            _run_loaded(
+                job, where, inputs, timeout=timeout, data_dir=data_dir, mode=mode, labels=labels
+            )
+    except _NotLoaded as failure:
+        raise failure.error from None
 
+
+class _NotLoaded(Exception):
+    """The Python job could not be loaded: not a job failure the local master should outlive."""
+
+    def __init__(self, error: CommandError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _run_loaded(
+    job: Any,
+    where: Where,
+    inputs: Sequence[str],
+    *,
+    timeout: float | None,
+    data_dir: str | None,
+    mode: str | None,
+    labels: tuple[int, ...],
+) -> None:
+    """Pack ``job`` over ``inputs``, submit it to ``where``, watch it and print its results."""
+    from pydisco.job.remote import MasterRunner
+    from pydisco.loopback import is_loopback_url
+
+    with contextlib.ExitStack() as stack:
+        staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
         ddfs = ddfs_master()  # imports the client while a local master starts
         runner = MasterRunner(
             # The local master's URL is waited for at the submit: the job is packed while
@@ -374,6 +405,8 @@ def _run_python_job(
         master = stack.enter_context(_connect(where))
         result = _submit_and_watch(master, pack, where, timeout)
         if mode is not None:
+            from pydisco.cli.jobs import print_results
+
             print_results(master, result, mode=mode, labels=labels or None)
             _urls_note(where, mode)
             return
@@ -413,7 +446,7 @@ def _connect(where: Where) -> Master:
     help="Let each task of the local master fail up to N times (retried at once), as Disco "
     "does. Default 0: the job stops at its first task failure.",
 )
-@_result_modes
+@result_modes
 @client_options
 @handle_errors
 def run(
@@ -479,6 +512,8 @@ def _submit_and_watch(
     master: Master, pack: str | IO[bytes], where: Where, timeout: float | None
 ) -> JobResults:
     """Submit ``pack`` to the master ``where`` and watch the job to its end."""
+    from pydisco.cli.jobs import watch
+
     name = master.submit(pack)
     if where.local:
         note(f"Submitted {name} to a local master at {where.url}")
@@ -521,6 +556,8 @@ def _run_pack(
             )
             _urls_note(where, "urls")
             return
+        from pydisco.cli.jobs import print_results
+
         print_results(master, result, mode=mode or "cat", labels=labels or None)
         _urls_note(where, mode or "cat")
 
