@@ -350,6 +350,8 @@ def write_job_home_zip(job: Job, target: str, out: IO[bytes], *, runtime: bool =
     if not runtime:
         from pydisco.jobpack.jobhome import zip_directory
 
+        with contextlib.suppress(OSError):
+            os.utime(template)  # its workers import from it: in use, kept by _prune
         with tempfile.TemporaryDirectory(prefix="pydisco-jobcode-") as code:
             _add_job_code(job, target, code, launcher_script(template))
             _compile_new(code, {})
