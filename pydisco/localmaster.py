@@ -6,7 +6,7 @@ the driver goes on loading the job and the client. The child:
 
 - gets its settings as one JSON argument and starts a
   :class:`~pydisco.master.ReferenceMaster` on a free loopback port with the
-  fail-fast policy of :func:`pydisco.job.policy.local_master_settings`;
+  fail-fast policy of :func:`local_master_settings`;
 - writes one JSON line to its standard output when it listens
   (``{"url": ...}``, or ``{"error": ...}`` if it cannot start);
 - stops (killing its workers) when its standard input reaches end of file,
@@ -24,11 +24,30 @@ import os
 import subprocess
 import sys
 import threading
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from pydisco.errors import PydiscoError
 
-__all__ = ["LocalMaster", "LocalMasterError"]
+__all__ = ["LOCAL_RETRIES", "LocalMaster", "LocalMasterError", "local_master_settings"]
+
+#: Failures per task a throw-away local master allows (``runner="local"`` and
+#: ``discotool run``): none. A job started from this machine fails at its first task
+#: failure and says why, as mrjob's local runner does, instead of Disco's up to
+#: 100 retries each after ``min(n, 60) s + 1..30 s``.
+LOCAL_RETRIES: Final = 0
+
+
+def local_master_settings(retries: int = LOCAL_RETRIES) -> dict[str, Any]:
+    """The settings of a master started for the occasion: ``retries`` failures, no delay.
+
+    The one failure policy of ``runner="local"`` and ``discotool run``
+    (``--retries N`` passes ``N``). It lives here, not in :mod:`pydisco.job`, so
+    that the master's process does not import the job API to start.
+    """
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, not {retries}.")
+    return {"retry_delay": 0.0, "max_failure_rate": retries}
+
 
 #: The child's program: ``ROOT SETTINGS``, ROOT being the directory that holds ``pydisco``.
 _CHILD = (
@@ -122,13 +141,36 @@ class LocalMaster:
         self.stop()
 
 
+def _import_server() -> None:
+    """Import the master's server without aiohttp's default client TLS contexts' trust store.
+
+    aiohttp builds two client TLS contexts when it is imported, each loading
+    the system's CA certificates (about 40 ms of this process's start). The
+    master never opens a TLS connection with aiohttp's client (it serves; its
+    own fetches use httpx), so those contexts are built with no CA paths
+    while this still single-threaded process imports it: the environment
+    is restored at once, before any thread, worker or other context exists.
+    """
+    names = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, os.devnull))
+    try:
+        import pydisco.master.server  # noqa: F401 - imported for the contexts, used below
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _serve(settings: dict[str, Any], out: IO[str]) -> None:
     """Run the master until standard input closes or SIGTERM; report readiness on ``out``."""
     import asyncio
     import signal
     from pathlib import Path
 
-    from pydisco.job.policy import local_master_settings
+    _import_server()
     from pydisco.master import MasterError, ReferenceMaster
 
     async def serve() -> None:

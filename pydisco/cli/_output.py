@@ -213,3 +213,29 @@ def interrupt_message(message: str) -> Iterator[None]:
     except KeyboardInterrupt:
         click.echo(message, err=True)
         sys.exit(EXIT_INTERRUPTED)
+
+
+_RESULT_MODES = [
+    click.option("--cat", "mode", flag_value="cat", help="Print the result data itself."),
+    click.option(
+        "--urls", "mode", flag_value="urls", help="Print plain data URLs (dir:// indexes read)."
+    ),
+    click.option(
+        "--label",
+        "labels",
+        type=int,
+        multiple=True,
+        help="Only results with this label (repeatable; with --cat or --urls).",
+    ),
+]
+
+
+def result_modes(func: Any) -> Any:
+    """The ``--cat``/``--urls``/``--label`` options of the commands that print results.
+
+    Here, not in :mod:`pydisco.cli.jobs`, so that ``discotool run`` can declare
+    them without importing the HTTP client before its local master starts.
+    """
+    for decorator in reversed(_RESULT_MODES):
+        func = decorator(func)
+    return func

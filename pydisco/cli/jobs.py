@@ -31,6 +31,7 @@ from pydisco.cli._output import (
     interrupt_message,
     note,
     options,
+    result_modes,
     table,
 )
 from pydisco.cli._progress import Progress
@@ -284,27 +285,6 @@ def _ready_results(master: Master, name: str) -> JobResults:
     return result
 
 
-_RESULT_MODES = [
-    click.option("--cat", "mode", flag_value="cat", help="Print the result data itself."),
-    click.option(
-        "--urls", "mode", flag_value="urls", help="Print plain data URLs (dir:// indexes read)."
-    ),
-    click.option(
-        "--label",
-        "labels",
-        type=int,
-        multiple=True,
-        help="Only results with this label (repeatable; with --cat or --urls).",
-    ),
-]
-
-
-def _result_modes(func: Any) -> Any:
-    for decorator in reversed(_RESULT_MODES):
-        func = decorator(func)
-    return func
-
-
 # -- commands ----------------------------------------------------------------------------
 
 
@@ -324,7 +304,7 @@ def _result_modes(func: Any) -> Any:
     help="With --results: print the result entries as the master lists them.",
 )
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after SECONDS.")
-@_result_modes
+@result_modes
 @client_options
 @handle_errors
 def submit(
@@ -476,7 +456,7 @@ def events(job: str, follow: bool, offset: int, poll: float) -> None:
 
 @click.command()
 @_JOB
-@_result_modes
+@result_modes
 @client_options
 @handle_errors
 def results(job: str, mode: str | None, labels: tuple[int, ...]) -> None:

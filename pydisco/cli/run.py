@@ -43,8 +43,8 @@ from pydisco.cli._output import (
     handle_errors,
     note,
     options,
+    result_modes,
 )
-from pydisco.cli.jobs import _result_modes, print_results, watch
 from pydisco.dataurls import file_url
 from pydisco.errors import PydiscoError
 
@@ -117,22 +117,29 @@ def local_master(data_dir: str | None = None, *, retries: int = 0) -> Iterator[L
     """A reference master on a free loopback port, in a child process, stopped on exit.
 
     It fails fast: the failure policy of ``runner="local"``
-    (:func:`pydisco.job.policy.local_master_settings`), ``retries`` failures per task.
+    (:func:`pydisco.localmaster.local_master_settings`), ``retries`` failures per task.
     Its :attr:`~pydisco.localmaster.LocalMaster.url` waits until it listens, so the
     caller goes on with its own work while it starts.
     """
     from pydisco.localmaster import LocalMaster
 
     with contextlib.ExitStack() as stack:
-        ddfs_data = None
+        ddfs_data = nodes = None
         if data_dir is None:
             # Data and DDFS data in one temporary directory (apart: the data directory is
             # served to anyone), removed together when the command ends.
             base = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-"))
             data_dir = os.path.join(base, "data")
             ddfs_data = os.path.join(base, "ddfs")
-        master = LocalMaster(os.path.abspath(data_dir), ddfs_data=ddfs_data, retries=retries)
+            nodes = f"localhost={FRESH_SLOTS}"  # a saved table in a given data dir stays
+        master = LocalMaster(
+            os.path.abspath(data_dir), ddfs_data=ddfs_data, nodes=nodes, retries=retries
+        )
         yield stack.enter_context(master)
+
+
+#: The slots of a local master started without ``--data-dir``: one per CPU, as Disco's default.
+FRESH_SLOTS = os.cpu_count() or 1
 
 
 @attrs.frozen
@@ -329,29 +336,65 @@ def _run_python_job(
     mode: str | None,
     labels: tuple[int, ...],
 ) -> None:
-    from pydisco.job.remote import MasterRunner
-
     if not inputs:
         raise CommandError(
             f"The Python job {spec} needs INPUTS (files, URLs or raw://text).", EXIT_USAGE
         )
     for text in inputs:
         input_url(text)  # a clear error for a path that does not exist
-    job = _load_python_job(spec)
-    with contextlib.ExitStack() as stack:
-        where = stack.enter_context(target_master(data_dir, retries, keep=keep))
-        staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
-        from pydisco.loopback import is_loopback_url
+    try:
+        with contextlib.ExitStack() as stack:
+            # The local master starts first: the job loads (and is packed) while it does.
+            where = stack.enter_context(target_master(data_dir, retries, keep=keep))
+            try:
+                job = _load_python_job(spec)
+            except CommandError as exc:
+                raise _NotLoaded(exc) from None  # stops the master, which --keep-master keeps
+            _run_loaded(
+                job, where, inputs, timeout=timeout, data_dir=data_dir, mode=mode, labels=labels
+            )
+    except _NotLoaded as failure:
+        raise failure.error from None
 
+
+class _NotLoaded(Exception):
+    """The Python job could not be loaded: not a job failure the local master should outlive."""
+
+    def __init__(self, error: CommandError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _run_loaded(
+    job: Any,
+    where: Where,
+    inputs: Sequence[str],
+    *,
+    timeout: float | None,
+    data_dir: str | None,
+    mode: str | None,
+    labels: tuple[int, ...],
+) -> None:
+    """Pack ``job`` over ``inputs``, submit it to ``where``, watch it and print its results."""
+    from pydisco.job.remote import MasterRunner
+    from pydisco.loopback import is_loopback_url
+
+    with contextlib.ExitStack() as stack:
+        staging = stack.enter_context(tempfile.TemporaryDirectory(prefix="pydisco-run-inputs-"))
         ddfs = ddfs_master()  # imports the client while a local master starts
         runner = MasterRunner(
-            where.url,
+            # The local master's URL is waited for at the submit: the job is packed while
+            # it starts (with its slots known when its data directory is fresh).
+            where if where.local else where.url,
             # A --master on this machine reads this machine's files (copies of the map
             # tasks' ranges, kept until the job ends: a real Disco reads file:// whole).
             local_files=where.local or is_loopback_url(where.url),
             byte_ranges=where.local,
+            slots=FRESH_SLOTS if where.local and data_dir is None else None,
             staging=staging,
             ddfs=ddfs,
+            # Our own master's workers import the runtime from this machine's template.
+            ship_runtime=not where.local,
         )
         pack = stack.enter_context(tempfile.TemporaryFile(prefix="pydisco-run-"))
         try:
@@ -362,6 +405,8 @@ def _run_python_job(
         master = stack.enter_context(_connect(where))
         result = _submit_and_watch(master, pack, where, timeout)
         if mode is not None:
+            from pydisco.cli.jobs import print_results
+
             print_results(master, result, mode=mode, labels=labels or None)
             _urls_note(where, mode)
             return
@@ -401,7 +446,7 @@ def _connect(where: Where) -> Master:
     help="Let each task of the local master fail up to N times (retried at once), as Disco "
     "does. Default 0: the job stops at its first task failure.",
 )
-@_result_modes
+@result_modes
 @client_options
 @handle_errors
 def run(
@@ -467,6 +512,8 @@ def _submit_and_watch(
     master: Master, pack: str | IO[bytes], where: Where, timeout: float | None
 ) -> JobResults:
     """Submit ``pack`` to the master ``where`` and watch the job to its end."""
+    from pydisco.cli.jobs import watch
+
     name = master.submit(pack)
     if where.local:
         note(f"Submitted {name} to a local master at {where.url}")
@@ -509,6 +556,8 @@ def _run_pack(
             )
             _urls_note(where, "urls")
             return
+        from pydisco.cli.jobs import print_results
+
         print_results(master, result, mode=mode or "cat", labels=labels or None)
         _urls_note(where, mode or "cat")
 

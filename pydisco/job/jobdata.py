@@ -35,6 +35,7 @@ __all__ = [
     "decode_params",
     "encode_jobdata",
     "encode_params",
+    "launcher_script",
 ]
 
 JOBDATA_VERSION: Final = 1
@@ -51,6 +52,20 @@ from pydisco.job.launcher import main
 
 main()
 '''
+
+
+def launcher_script(runtime: str | None = None) -> str:
+    """The worker script; with ``runtime``, one that imports pydisco from that directory.
+
+    ``runtime`` is a directory holding the worker runtime and ``pydisco/job``
+    (the byte-compiled template of :mod:`pydisco.job.packing`) on the machine
+    that runs the tasks: the bundled master's job homes leave the runtime out
+    and their workers import it from there, after the job home's own code.
+    """
+    if runtime is None:
+        return LAUNCHER_SCRIPT
+    head, sep, tail = LAUNCHER_SCRIPT.partition("\n\nfrom pydisco.job.launcher")
+    return f"{head}\nsys.path.insert(1, {runtime!r})  # the runtime, shared{sep}{tail}"
 
 
 def decode_jobdata(raw: bytes) -> dict[str, Any]:

@@ -13,6 +13,13 @@ The job home holds:
 
 The job data names the job (``module:attribute``) and carries the params
 (see :mod:`pydisco.job.launcher`).
+
+A job home for this machine's own workers (the bundled master's) can leave
+the runtime out (``runtime=False``): its launcher then imports pydisco from
+the byte-compiled runtime template in the user's cache, which every such job
+shares, so the master has a few files to check and extract instead of the
+whole runtime. A pack for any other master carries it, since a node of a
+real Disco has no pydisco.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import threading
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any
 
-from pydisco.job.jobdata import LAUNCHER_NAME, LAUNCHER_SCRIPT, encode_jobdata
+from pydisco.job.jobdata import LAUNCHER_NAME, LAUNCHER_SCRIPT, encode_jobdata, launcher_script
 from pydisco.job.sources import Source
 
 if TYPE_CHECKING:
@@ -276,7 +283,7 @@ def build_job_home(job: Job, target: str, dest: str) -> None:
     _compile_new(dest, copied)
 
 
-def _add_job_code(job: Job, target: str, dest: str) -> None:
+def _add_job_code(job: Job, target: str, dest: str, launcher_text: str = LAUNCHER_SCRIPT) -> None:
     """The user's module, ``Job.modules``, ``Job.files`` and the launcher, into ``dest``."""
     module_name = target.partition(":")[0]
     if module_name in sys.modules and getattr(sys.modules[module_name], "__file__", None):
@@ -293,7 +300,7 @@ def _add_job_code(job: Job, target: str, dest: str) -> None:
         shutil.copyfile(path, os.path.join(dest, os.path.basename(path)))
     launcher = os.path.join(dest, LAUNCHER_NAME)
     with open(launcher, "w", encoding="utf-8") as handle:
-        handle.write(LAUNCHER_SCRIPT)
+        handle.write(launcher_text)
     os.chmod(launcher, os.stat(launcher).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
@@ -327,17 +334,30 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-def write_job_home_zip(job: Job, target: str, out: IO[bytes]) -> None:
+def write_job_home_zip(job: Job, target: str, out: IO[bytes], *, runtime: bool = True) -> None:
     """Write to ``out`` the zip of the job home :func:`build_job_home` would fill.
 
     The runtime part comes zipped from the cache; only the job's own code is
     compressed per job. A name of the job's code that the runtime also has
     (a module called ``attr``, say) takes the slower way, whose copy wins.
+    Without ``runtime`` the zip holds the job's code only, and its launcher
+    imports the runtime from the template on this machine (a job home for
+    this machine's workers only).
     """
     import zipfile
 
     template = _runtime_template()
-    runtime = _runtime_zip(template)
+    if not runtime:
+        from pydisco.jobpack.jobhome import zip_directory
+
+        with contextlib.suppress(OSError):
+            os.utime(template)  # its workers import from it: in use, kept by _prune
+        with tempfile.TemporaryDirectory(prefix="pydisco-jobcode-") as code:
+            _add_job_code(job, target, code, launcher_script(template))
+            _compile_new(code, {})
+            zip_directory(code, out, executable=LAUNCHER_NAME)
+        return
+    runtime_zip = _runtime_zip(template)
     with tempfile.TemporaryDirectory(prefix="pydisco-jobcode-") as code:
         _add_job_code(job, target, code)
         _compile_new(code, {})
@@ -346,7 +366,7 @@ def write_job_home_zip(job: Job, target: str, out: IO[bytes]) -> None:
             for directory, _dirs, names in os.walk(code)
             for name in names
         )
-        with open(runtime, "rb") as source:
+        with open(runtime_zip, "rb") as source:
             shutil.copyfileobj(source, out)
         out.seek(0)
         with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -409,8 +429,12 @@ def write_job_pack(
     prefix: str | None = None,
     owner: str | None = None,
     jobenvs: dict[str, str] | None = None,
+    runtime: bool = True,
 ) -> None:
-    """Write a version 2 job pack running ``job`` (importable as ``target``) over ``sources``."""
+    """Write a version 2 job pack running ``job`` (importable as ``target``) over ``sources``.
+
+    ``runtime=False``: the job home leaves the runtime out (see :func:`write_job_home_zip`).
+    """
     from pydisco.jobpack import PipelineStage, make_jobdict_v2, write_jobpack
 
     inputs, formats = job_inputs(sources, job.input_format)
@@ -425,6 +449,6 @@ def write_job_pack(
     )
     jobdata = encode_jobdata(target, job.params, formats, job.input_format, input_ranges(sources))
     with tempfile.TemporaryFile(prefix="pydisco-jobhome-") as home:
-        write_job_home_zip(job, target, home)
+        write_job_home_zip(job, target, home, runtime=runtime)
         home.seek(0)
         write_jobpack(out, jobdict=jobdict, jobenvs=jobenvs or {}, jobhome=home, jobdata=jobdata)

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
@@ -46,7 +46,7 @@ from pydisco.job.sources import (
     read_source,
     splittable,
 )
-from pydisco.job.tags import expand_tags
+from pydisco.job.tags import expand_tags, is_tag_input
 from pydisco.loopback import is_loopback_url
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_RAW_BYTES",
     "LocalMasterRunner",
+    "MasterAddress",
     "MasterRunner",
     "bundled_master",
     "master_client",
@@ -80,12 +81,24 @@ def _raw_url(source: Source) -> str:
     return "raw://" + text
 
 
+class MasterAddress(Protocol):
+    """A master that may still be starting: its :attr:`url` waits until it listens."""
+
+    @property
+    def url(self) -> str: ...
+
+
 class MasterRunner:
-    """Runs jobs on the master at ``url``; ``local_files``: whether its nodes share this disk."""
+    """Runs jobs on the master at ``url``; ``local_files``: whether its nodes share this disk.
+
+    ``url`` may be a :class:`MasterAddress` (a local master still starting, on
+    this machine): the job is then packed while it starts, and its URL is
+    waited for when the job is submitted.
+    """
 
     def __init__(
         self,
-        url: str,
+        url: str | MasterAddress,
         *,
         local_files: bool | None = None,
         byte_ranges: bool = False,
@@ -96,14 +109,19 @@ class MasterRunner:
         jobenvs: dict[str, str] | None = None,
         ddfs: str | None = None,
         save_results: bool | None = None,
+        ship_runtime: bool = True,
     ) -> None:
-        self.url = url.rstrip("/")
+        self._address = url.rstrip("/") if isinstance(url, str) else url
+        #: Whether job homes carry pydisco's worker runtime; only this machine's own workers
+        #: (the bundled master's) can do without it (see :mod:`pydisco.job.packing`).
+        self.ship_runtime = ship_runtime
         #: Overrides the job's ``save_results`` (results saved to DDFS) when not None.
         self.save_results = save_results
-        #: The master whose DDFS holds the ``tag://`` inputs (default: this one).
-        self.ddfs = (ddfs or self.url).rstrip("/")
+        self._ddfs = ddfs.rstrip("/") if ddfs else None
+        # A master address that is not a URL yet is a local master on this machine.
+        loopback = is_loopback_url(url) if isinstance(url, str) else True
         #: Whether the nodes share this machine's files (default: the master is on loopback).
-        self.local_files = is_loopback_url(self.url) if local_files is None else local_files
+        self.local_files = loopback if local_files is None else local_files
         #: Whether map tasks read ranges of local files in place (a pydisco master only).
         self.byte_ranges = byte_ranges and self.local_files
         #: The master's slots, for planning map tasks (``None``: asked when needed).
@@ -113,10 +131,21 @@ class MasterRunner:
         #: Environment variables for the workers (the job pack's job envs). On loopback the
         #: workers' "#!/usr/bin/env python3" is made this interpreter (not whatever comes
         #: first on PATH: a slow shim, or a Python without this one's packages).
-        if jobenvs is None and is_loopback_url(self.url):
+        if jobenvs is None and loopback:
             jobenvs = {"PATH": _interpreter_path()}
         self.jobenvs = dict(jobenvs or {})
         self.timeout = timeout
+
+    @property
+    def url(self) -> str:
+        """The master's URL (a starting local master's once it listens)."""
+        address = self._address
+        return address if isinstance(address, str) else address.url.rstrip("/")
+
+    @property
+    def ddfs(self) -> str:
+        """The master whose DDFS holds the ``tag://`` inputs (default: this one)."""
+        return self._ddfs or self.url
 
     @property
     def client(self) -> Any:
@@ -134,9 +163,9 @@ class MasterRunner:
         return max(1, slots)
 
     def _plan(self, job: Job, inputs: Any) -> list[Source]:
-        sources = expand_tags(
-            as_sources(inputs, job.input_format), self.ddfs, keep_disco=self.ddfs == self.url
-        )
+        sources = as_sources(inputs, job.input_format)
+        if any(is_tag_input(s) for s in sources):
+            sources = expand_tags(sources, self.ddfs, keep_disco=self.ddfs == self.url)
         needs_slots = job.chunk_size is None and job.map_tasks is None
         if not any(splittable(s) for s in sources):
             return sources
@@ -194,7 +223,9 @@ class MasterRunner:
         if self.save_results is not None:
             job = attrs.evolve(job, save_results=self.save_results)
         sources = self._prepare(job, inputs)
-        write_job_pack(out, job, sources, target=target, jobenvs=self.jobenvs)
+        write_job_pack(
+            out, job, sources, target=target, jobenvs=self.jobenvs, runtime=self.ship_runtime
+        )
 
     def results_of(self, master: Any, result: Any, job: Job) -> Results:
         """The :class:`Results` of ``result`` (a ready job's ``JobResults`` from ``master``)."""
@@ -327,11 +358,14 @@ class LocalMasterRunner(MasterRunner):
         handle = master if master is not None else bundled_master(slots)
         if master is None:
             import pydisco.client  # noqa: F401 - imported while the bundled master starts
-        url = handle if isinstance(handle, str) else handle.url
         options.setdefault("jobenvs", {"PATH": _interpreter_path()})
         if master is None:
             options.setdefault("slots", _bundled_slots)  # what the bundled master offers
-        super().__init__(url, local_files=True, byte_ranges=True, **options)
+            # Its workers run on this machine as this user: they import the runtime from the
+            # cached template instead of a copy in every job home.
+            options.setdefault("ship_runtime", False)
+        # The handle's URL is waited for at the submit: the job is packed while it starts.
+        super().__init__(handle, local_files=True, byte_ranges=True, **options)
 
 
 def _interpreter_path() -> str:

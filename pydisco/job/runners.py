@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydisco.job.policy import LOCAL_RETRIES, local_master_settings
+from pydisco.localmaster import LOCAL_RETRIES, local_master_settings
 
 if TYPE_CHECKING:
     from pydisco.job.api import Job

@@ -21,55 +21,59 @@ Typical use::
 
 from __future__ import annotations
 
-from pydisco.jobpack.errors import (
-    BuildError,
-    CorruptJobHome,
-    ExtractionCancelled,
-    InvalidJobPack,
-    JobHomeError,
-    JobPackError,
-    JobPackTooLarge,
-    NotAJobPack,
-    UnsafeJobHome,
-)
-from pydisco.jobpack.jobhome import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_ENTRIES,
-    DEFAULT_MAX_RATIO,
-    HomeLimits,
-    JobHomeEntry,
-    zip_directory,
-)
-from pydisco.jobpack.linting import LintWarning, lint
-from pydisco.jobpack.parts import (
-    DEFAULT_MAX_CORES,
-    HEADER_SIZE,
-    MAGIC,
-    MASTER_MAX_BODY,
-    Grouping,
-    Header,
-    JobDict,
-    JobInput,
-    PipelineStage,
-)
-from pydisco.jobpack.reader import JobPack, extract_jobhome, validate
-from pydisco.jobpack.validation import check_jobdict
-from pydisco.jobpack.writer import (
-    build_jobpack,
-    default_owner,
-    jobpack_bytes,
-    make_jobdict_v1,
-    make_jobdict_v2,
-    parse_pipeline,
-    parse_stage,
-    write_jobpack,
-)
-from pydisco.jobpack.zipform import (
-    detect_form,
-    infer_version,
-    open_binary,
-    zip_form_to_binary,
-)
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from pydisco.jobpack.errors import (
+        BuildError,
+        CorruptJobHome,
+        ExtractionCancelled,
+        InvalidJobPack,
+        JobHomeError,
+        JobPackError,
+        JobPackTooLarge,
+        NotAJobPack,
+        UnsafeJobHome,
+    )
+    from pydisco.jobpack.jobhome import (
+        DEFAULT_MAX_BYTES,
+        DEFAULT_MAX_ENTRIES,
+        DEFAULT_MAX_RATIO,
+        HomeLimits,
+        JobHomeEntry,
+        zip_directory,
+    )
+    from pydisco.jobpack.linting import LintWarning, lint
+    from pydisco.jobpack.parts import (
+        DEFAULT_MAX_CORES,
+        HEADER_SIZE,
+        MAGIC,
+        MASTER_MAX_BODY,
+        Grouping,
+        Header,
+        JobDict,
+        JobInput,
+        PipelineStage,
+    )
+    from pydisco.jobpack.reader import JobPack, extract_jobhome, validate
+    from pydisco.jobpack.validation import check_jobdict
+    from pydisco.jobpack.writer import (
+        build_jobpack,
+        default_owner,
+        jobpack_bytes,
+        make_jobdict_v1,
+        make_jobdict_v2,
+        parse_pipeline,
+        parse_stage,
+        write_jobpack,
+    )
+    from pydisco.jobpack.zipform import (
+        detect_form,
+        infer_version,
+        open_binary,
+        zip_form_to_binary,
+    )
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -115,3 +119,76 @@ __all__ = [
     "zip_directory",
     "zip_form_to_binary",
 ]
+
+
+#: Where each public name is defined: a submodule is imported when one of its names is
+#: first used, so that a process needing the reader (the master) or the writer (a driver)
+#: does not import the linter, the converters and the rest.
+_WHERE: typing.Final = {
+    "errors": (
+        "BuildError",
+        "CorruptJobHome",
+        "ExtractionCancelled",
+        "InvalidJobPack",
+        "JobHomeError",
+        "JobPackError",
+        "JobPackTooLarge",
+        "NotAJobPack",
+        "UnsafeJobHome",
+    ),
+    "jobhome": (
+        "DEFAULT_MAX_BYTES",
+        "DEFAULT_MAX_ENTRIES",
+        "DEFAULT_MAX_RATIO",
+        "HomeLimits",
+        "JobHomeEntry",
+        "zip_directory",
+    ),
+    "linting": (
+        "LintWarning",
+        "lint",
+    ),
+    "parts": (
+        "DEFAULT_MAX_CORES",
+        "Grouping",
+        "HEADER_SIZE",
+        "Header",
+        "JobDict",
+        "JobInput",
+        "MAGIC",
+        "MASTER_MAX_BODY",
+        "PipelineStage",
+    ),
+    "reader": (
+        "JobPack",
+        "extract_jobhome",
+        "validate",
+    ),
+    "validation": ("check_jobdict",),
+    "writer": (
+        "build_jobpack",
+        "default_owner",
+        "jobpack_bytes",
+        "make_jobdict_v1",
+        "make_jobdict_v2",
+        "parse_pipeline",
+        "parse_stage",
+        "write_jobpack",
+    ),
+    "zipform": (
+        "detect_form",
+        "infer_version",
+        "open_binary",
+        "zip_form_to_binary",
+    ),
+}
+_MODULE_OF: typing.Final = {name: part for part, names in _WHERE.items() for name in names}
+
+
+def __getattr__(name: str) -> typing.Any:
+    part = _MODULE_OF.get(name)
+    if part is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{part}"), name)
+    globals()[name] = value
+    return value

@@ -78,3 +78,29 @@ def test_it_stops_when_its_driver_is_killed(tmp_path: Path) -> None:
     while not _gone(child):  # its standard input ended: it stops by itself
         assert time.monotonic() < deadline, "the local master outlived its driver"
         time.sleep(0.05)
+
+
+def test_importing_the_server_leaves_the_tls_environment_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydisco.localmaster import _import_server
+
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/users-own.pem")
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    _import_server()
+    assert os.environ["SSL_CERT_FILE"] == "/etc/ssl/users-own.pem"
+    assert "SSL_CERT_DIR" not in os.environ  # workers inherit exactly what the driver had
+
+
+def test_the_master_process_starts_without_the_job_api() -> None:
+    # The master's process imports what serving needs; the job API (54 ms) is the workers'.
+    probe = (
+        "import sys, pydisco.localmaster as m; m._import_server(); "
+        "from pydisco.master import ReferenceMaster; "
+        "print(sorted(n for n in sys.modules"
+        " if n == 'pydisco.job' or n.startswith('pydisco.job.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"

@@ -102,6 +102,16 @@ def test_a_module_that_fails_to_import_shows_its_traceback(
     assert "Traceback" in result.stderr and "RuntimeError: broken at import" in result.stderr
 
 
+def test_a_job_that_fails_to_load_stops_even_a_kept_local_master(tmp_path: Path) -> None:
+    # The local master starts while the job loads; a job that cannot load is a usage error,
+    # not a failed job to look into, so --keep-master does not hold the master for it.
+    (tmp_path / "in.txt").write_text("x\n")
+    result = discotool("run", "--keep-master", f"{WORDCOUNT}:no_such_name", "in.txt", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "does not name a pydisco Job" in result.stderr
+    assert "keeps running" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("target", "message"),
     [

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
+
+import pytest
 
 import pydisco.jobpack as jobpack
 from pydisco.errors import PydiscoError
 
 
 def test_all_lists_exactly_the_public_names() -> None:
+    assert set(jobpack.__all__) == set(jobpack._MODULE_OF)  # each one loads on first use
+    for name in jobpack.__all__:
+        getattr(jobpack, name)
     public = {
         name
         for name, value in vars(jobpack).items()
@@ -16,6 +23,21 @@ def test_all_lists_exactly_the_public_names() -> None:
     }
     assert set(jobpack.__all__) == public
     assert callable(jobpack.lint)
+
+
+def test_a_reader_does_not_load_the_linter_or_the_writer() -> None:
+    # The master's process reads packs; a driver writes them: neither pays for the rest.
+    probe = (
+        "import sys; from pydisco.jobpack import JobPack, JobPackError, InvalidJobPack; "
+        "print(sorted(m for m in ('linting', 'writer', 'zipform') if 'pydisco.jobpack.' + m "
+        "in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        _ = jobpack.no_such_name  # type: ignore[attr-defined]
 
 
 def test_error_family() -> None:
