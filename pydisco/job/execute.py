@@ -25,14 +25,15 @@ from pydisco.job.errors import StageFailed
 from pydisco.job.partition import partition_of
 from pydisco.job.records import (
     JsonFormat,
+    KeyedBlock,
     RecordFormat,
     Repeated,
+    blocks_of,
     get_format,
     json_key_bytes,
     json_value_bytes,
 )
-from pydisco.job.sort import _value_size, sorted_groups
-from pydisco.job.sources import read_file_range
+from pydisco.job.sort import _value_size, sorted_block_groups
 
 if TYPE_CHECKING:
     from pydisco.job.api import Job, Stage
@@ -480,6 +481,8 @@ def _chunks(entry: Any, spec: RunSpec, first: bool) -> Iterator[bytes]:
         for url in _urls_of(entry):
             found = spec.input_ranges.get(url)
             if found is not None:
+                from pydisco.job.sources import read_file_range
+
                 return read_file_range(*found)
     chunks: Iterator[bytes] = entry.chunks()
     return chunks
@@ -498,7 +501,7 @@ def _records(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where
     return chain.from_iterable(of_each())
 
 
-def _keyed(
+def _keyed_blocks(
     task: TaskLike,
     spec: RunSpec,
     first: bool,
@@ -506,19 +509,20 @@ def _keyed(
     where: _Where,
     *,
     readers: list[RecordFormat],
-) -> Iterator[Any]:
-    """Every ``(encoded key, value)`` of the task's inputs; ``readers`` gets each decoder."""
+) -> Iterator[KeyedBlock]:
+    """Every record of the task's inputs, in blocks; ``readers`` gets each decoder."""
     target = get_format(job.records)
     for entry in task.inputs():
         fmt = _format_of(entry, spec, first, job.records)
         readers.append(fmt)
         where.input = (_urls_of(entry) or [repr(entry)])[0]
         if fmt.name == target.name:
-            yield from fmt.keyed_records(_chunks(entry, spec, first))
+            yield from fmt.keyed_blocks(_chunks(entry, spec, first))
         else:
             key_bytes = target.key_bytes
-            for key, value in fmt.records(_chunks(entry, spec, first)):
-                yield key_bytes(key), value
+            yield from blocks_of(
+                (key_bytes(key), value) for key, value in fmt.records(_chunks(entry, spec, first))
+            )
     where.input = None
 
 
@@ -576,6 +580,28 @@ def _node_fault(exc: BaseException) -> bool:
     return os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PYDISCO_DIR)
 
 
+def _reduce_calls(
+    function: Callable[..., Iterable[tuple[Any, Any]]],
+    groups: Iterator[tuple[Any, Iterator[Any]]],
+    extra: tuple[Any, ...],
+    readers: list[RecordFormat],
+    where: _Where,
+) -> Iterator[Iterable[tuple[Any, Any]]]:
+    """The reduce function's output for each group, :attr:`_Where.key` naming its key.
+
+    The sink takes the outputs one after another (one ``emit_all`` for the
+    task, not one per key), so each is used up before the next group is taken.
+    """
+    first = next(groups, None)
+    if first is None:
+        return
+    # Every input was read (and sorted) before the first group.
+    repeated = any(getattr(reader, "repeated", False) for reader in readers)
+    for key, values in chain((first,), groups):
+        where.key = key
+        yield function(key, _expand(values) if repeated else values, *extra)
+
+
 def _run(job: Job, stage: Stage, task: TaskLike, spec: RunSpec, where: _Where) -> int:
     first = job.stages[0].name == stage.name
     fmt = get_format(job.records)
@@ -600,18 +626,13 @@ def _run(job: Job, stage: Stage, task: TaskLike, spec: RunSpec, where: _Where) -
         if tmpdir is not None:
             os.makedirs(tmpdir, exist_ok=True)
         readers: list[RecordFormat] = []
-        groups = sorted_groups(
-            _keyed(task, spec, first, job, where, readers=readers),
+        groups = sorted_block_groups(
+            _keyed_blocks(task, spec, first, job, where, readers=readers),
             fmt.decode_key,
             memory=job.sort_memory,
             tmpdir=tmpdir,
         )
-        repeated: bool | None = None
-        for key, values in groups:
-            if repeated is None:  # every input was read (and sorted) before the first group
-                repeated = any(getattr(reader, "repeated", False) for reader in readers)
-            where.key = key
-            sink.emit_all(function(key, _expand(values) if repeated else values, *extra))
+        sink.emit_all(chain.from_iterable(_reduce_calls(function, groups, extra, readers, where)))
         where.key = ...
     if isinstance(sink, Combiner):
         sink.flush()

@@ -15,17 +15,24 @@ which they were added.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import os
-import pickle
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import IO, Any, Final
 
-__all__ = ["DEFAULT_SORT_MEMORY", "ExternalSorter", "group_sorted", "sorted_groups"]
+__all__ = [
+    "DEFAULT_SORT_MEMORY",
+    "ExternalSorter",
+    "group_sorted",
+    "sorted_block_groups",
+    "sorted_groups",
+]
 
 Item = tuple[bytes, Any]
+#: ``(encoded keys, keys as read or None, values, size)``: a
+#: :class:`~pydisco.job.records.KeyedBlock` (this module imports no record format).
+Block = tuple[list[bytes], "list[Any] | None", list[Any], int]
 
 #: The default memory budget of a sort, in bytes.
 DEFAULT_SORT_MEMORY: Final = 64 * 1024 * 1024
@@ -35,6 +42,9 @@ MAX_FAN_IN: Final = 64
 BLOCK_ITEMS: Final = 2048
 #: Bytes assumed per item beyond its key and value (tuple, objects, list slot).
 ITEM_OVERHEAD: Final = 120
+#: Bytes assumed per item grouped in memory beyond the bytes it was read from (the
+#: encoded key and value objects, the key as read, a dict entry and list slot).
+GROUPED_ITEM_OVERHEAD: Final = 200
 
 _first = itemgetter(0)
 
@@ -98,6 +108,8 @@ class ExternalSorter:
         return tempfile.TemporaryFile(dir=self.tmpdir, prefix="sortrun-")
 
     def _write_run(self, items: Iterable[Item]) -> IO[bytes]:
+        import pickle  # only a sort that spills needs it
+
         run = self._new_run()
         iterator = iter(items)
         while True:
@@ -119,6 +131,8 @@ class ExternalSorter:
 
     @staticmethod
     def _read_run(run: IO[bytes]) -> Iterator[Item]:
+        import pickle
+
         try:
             while True:
                 try:
@@ -138,6 +152,8 @@ class ExternalSorter:
             buffer, self._buffer = self._buffer, []
             buffer.sort(key=_first)
             return iter(buffer)
+        import heapq
+
         if self._buffer:
             self._spill()
         while len(self._runs) > MAX_FAN_IN:
@@ -183,3 +199,65 @@ def sorted_groups(
             yield decode_key(key_bytes), values
     finally:
         sorter.close()
+
+
+def sorted_block_groups(
+    blocks: Iterable[Block],
+    decode_key: Callable[[bytes], Any],
+    *,
+    memory: int = DEFAULT_SORT_MEMORY,
+    tmpdir: str | None = None,
+) -> Iterator[tuple[Any, Iterator[Any]]]:
+    """:func:`sorted_groups` of the items of ``blocks``, grouped in memory while they fit.
+
+    Each item goes into a list per encoded key (a dict), and the distinct keys
+    are sorted once: the groups, their order and each key's values (in the
+    order read) are those of the sort, which a stable sort by key gives, at a
+    fraction of the cost. A ``str`` key as read stands for its decoded self.
+    Past ``memory`` (estimated from each block's size), what is held and the
+    rest go through :class:`ExternalSorter`, which spills.
+    """
+    groups: dict[bytes, list[Any]] = {}
+    used = 0
+    blocks = iter(blocks)
+    for key_bytes, keys, values, size in blocks:
+        get = groups.get
+        if keys is None:
+            for encoded, value in zip(key_bytes, values, strict=True):
+                entry = get(encoded)
+                if entry is None:
+                    groups[encoded] = [None, value]
+                else:
+                    entry.append(value)
+        else:
+            for encoded, key, value in zip(key_bytes, keys, values, strict=True):
+                entry = get(encoded)
+                if entry is None:
+                    groups[encoded] = [key, value]
+                else:
+                    entry.append(value)
+        used += size + GROUPED_ITEM_OVERHEAD * len(values)
+        if used >= memory:
+            yield from sorted_groups(
+                itertools.chain(_held_items(groups), _block_items(blocks)),
+                decode_key,
+                memory=memory,
+                tmpdir=tmpdir,
+            )
+            return
+    for encoded in sorted(groups):
+        held = iter(groups.pop(encoded))
+        key = next(held)
+        yield (key if type(key) is str else decode_key(encoded)), held
+
+
+def _held_items(groups: dict[bytes, list[Any]]) -> Iterator[Item]:
+    """The items held in ``groups``, each key's values in order, emptying it as they go."""
+    while groups:
+        encoded, entry = groups.popitem()
+        for value in itertools.islice(entry, 1, None):
+            yield encoded, value
+
+
+def _block_items(blocks: Iterable[Block]) -> Iterator[Item]:
+    return itertools.chain.from_iterable(zip(block[0], block[2], strict=True) for block in blocks)
