@@ -158,38 +158,46 @@ class Emitter:
                 self._flush(label)
         self.count += count
 
+    def _lanes(self) -> tuple[list[int], list[Callable[[bytes], None]], list[int]]:
+        """The labels this emitter writes, each label's buffer ``append`` and buffered size.
+
+        Partitioned, lane ``i`` is label ``i``; otherwise the one lane is the
+        fixed label. Buffers of labels that get no record stay empty, and
+        :meth:`close` opens no output for them.
+        """
+        labels = list(range(self._partitions)) if self._partitions else [self._label]
+        appends = [self._buffers.setdefault(label, []).append for label in labels]
+        return labels, appends, [self._sizes.get(label, 0) for label in labels]
+
     def _emit_json(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         """:meth:`emit_all` for the ``json`` format, strings and integers encoded inline."""
-        partitions, fixed = self._partitions, self._label
-        buffers, sizes = self._buffers, self._sizes
+        partitions = self._partitions
+        labels, appends, sizes = self._lanes()
         count = 0
         for key, value in pairs:
             key_bytes = encode_basestring(key).encode() if type(key) is str else json_key_bytes(key)
             kind = type(value)
             if kind is int:
-                value_bytes = str(value).encode()
+                record = b"[%b,%d]\n" % (key_bytes, value)
             elif kind is str:
-                value_bytes = encode_basestring(value).encode()
+                record = b"[%b,%b]\n" % (key_bytes, encode_basestring(value).encode())
             else:
-                value_bytes = json_value_bytes(value)
-            record = b"[%b,%b]\n" % (key_bytes, value_bytes)
-            label = crc32(key_bytes) % partitions if partitions else fixed
-            buffer = buffers.get(label)
-            if buffer is None:
-                buffer = buffers[label] = []
-                sizes[label] = 0
-            buffer.append(record)
-            sizes[label] += len(record)
+                record = b"[%b,%b]\n" % (key_bytes, json_value_bytes(value))
+            lane = crc32(key_bytes) % partitions if partitions else 0
+            appends[lane](record)
             count += 1
-            if sizes[label] >= WRITE_BUFFER:
-                self._flush(label)
+            size = sizes[lane] = sizes[lane] + len(record)
+            if size >= WRITE_BUFFER:
+                self._flush(labels[lane])
+                sizes[lane] = 0
+        self._sizes.update(zip(labels, sizes, strict=True))
         self.count += count
 
     def emit_counted(self, value: Any, counts: Iterable[tuple[Any, int]]) -> None:
         """Write ``(key, value)`` ``n`` times for each ``(key, n)``: one record per key."""
         fmt = self._fmt
-        partitions, fixed = self._partitions, self._label
-        buffers, sizes = self._buffers, self._sizes
+        partitions = self._partitions
+        labels, appends, sizes = self._lanes()
         is_json = type(fmt) is JsonFormat
         if is_json:
             value_bytes = json_value_bytes(value)
@@ -202,27 +210,25 @@ class Emitter:
             else:
                 key_bytes = fmt.key_bytes(key)
             if is_json:
-                tail = single if times == 1 else several % times
-                record = b"[" + key_bytes + tail
+                record = b"[" + key_bytes + (single if times == 1 else several % times)
             elif times == 1:
                 record = fmt.encode(key_bytes, value)
             else:
                 record = fmt.encode_repeated(key_bytes, value, times)
-            label = crc32(key_bytes) % partitions if partitions else fixed
-            buffer = buffers.get(label)
-            if buffer is None:
-                buffer = buffers[label] = []
-                sizes[label] = 0
-            buffer.append(record)
-            sizes[label] += len(record)
+            lane = crc32(key_bytes) % partitions if partitions else 0
+            appends[lane](record)
             written += 1
-            if sizes[label] >= WRITE_BUFFER:
-                self._flush(label)
+            size = sizes[lane] = sizes[lane] + len(record)
+            if size >= WRITE_BUFFER:
+                self._flush(labels[lane])
+                sizes[lane] = 0
+        self._sizes.update(zip(labels, sizes, strict=True))
         self.count += written
 
     def _flush(self, label: int) -> None:
-        self._task.output(label).write(b"".join(self._buffers[label]))
-        self._buffers[label] = []
+        buffer = self._buffers[label]
+        self._task.output(label).write(b"".join(buffer))
+        buffer.clear()  # in place: the lanes of a running emit keep appending to it
         self._sizes[label] = 0
 
     def close(self) -> None:
