@@ -5,16 +5,17 @@
 
 The data is what ``bench/wordcount.py`` counts: deterministic Zipf-like text
 (``--size-mib``, default 50), cut into ``--map-tasks`` (default 2) map tasks of
-``examples/jobs/wordcount.py:wordcount`` run inline once to make the map
-outputs; the reduce task measured is partition 0's (one of
-``wordcount.partitions``), over every map task's output, as the bundled master
-runs it. Each measurement is a fresh child process with ``PYTHONPATH`` set to
-the tree measured (so ``--before`` runs another checkout's pydisco, e.g.
-``git archive BASE | tar -x -C /tmp/before``); the child reports the CPU
-(``time.process_time``) of
+``examples/jobs/wordcount.py:wordcount`` (a copy written with
+``--partitions``, default 2, so every tree runs the same job) run inline once
+to make the map outputs; the reduce task measured is partition 0's, over
+every map task's output, as the bundled master runs it. Each measurement is
+a fresh child process with ``PYTHONPATH`` set to the tree measured (so
+``--before`` runs another checkout's pydisco, e.g. ``git archive BASE | tar
+-x -C /tmp/before``); the child reports the CPU (``time.process_time``) of
 
 - ``imports``: what a worker imports before it runs user code
-  (``pydisco.job.launcher``, ``pydisco.worker.run``, ``pydisco.job.execute``);
+  (``pydisco.job.launcher``, ``pydisco.worker.run``, ``pydisco.job.execute``),
+  and the decoding of a one-input INPUT reply (which may import a decoder);
 - ``reduce``: the reduce task (``run_task_stage``: read, sort, group, call
   ``total``, write);
 - ``map`` (with ``--map-mib N``): one map task over the first N MiB of the text;
@@ -43,11 +44,14 @@ CHILD = r"""
 import json, os, sys, time
 t0 = time.process_time()
 import pydisco.job.launcher, pydisco.worker.run, pydisco.job.execute
+from pydisco.protocol import Frame, decode_frame
+decode_frame(Frame("INPUT", b'["done",[[0,"ok",0,[[0,"file:///in"]]]]]'), "master")
 t1 = time.process_time()
 from pydisco.job.execute import RunSpec, run_task_stage
-sys.path.insert(0, os.getcwd())
-from examples.jobs.wordcount import wordcount
-kind, out_dir, fmt, paths = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+kind, job_dir, out_dir, fmt = sys.argv[1:5]
+paths = sys.argv[5:]
+sys.path.insert(0, job_dir)
+from wcjob import wordcount
 
 class Info:
     taskid = 0
@@ -91,17 +95,45 @@ print(json.dumps({"imports": t1 - t0, "task": t3 - t2}))
 """
 
 
-def _prepare(work: Path, size_mib: int, map_tasks: int, map_mib: int) -> tuple[list[str], str]:
-    """The map outputs of partition 0 and a text file of ``map_mib`` MiB for the map task."""
+JOB = """
+from collections import Counter
+from itertools import chain
+
+from pydisco.job import map_reduce
+
+
+def count_words(lines):
+    counts = Counter()
+    counts.update(chain.from_iterable(map(str.split, lines)))
+    return counts.items()
+
+
+def total(word, counts):
+    yield word, sum(counts)
+
+
+wordcount = map_reduce(task=count_words, reduce=total, partitions=PARTITIONS)
+"""
+
+
+def _prepare(
+    work: Path, size_mib: int, map_tasks: int, map_mib: int, partitions: int
+) -> tuple[str, list[str], str]:
+    """The job's directory, the map outputs of partition 0 and a text of ``map_mib`` MiB."""
     sys.path.insert(0, str(ROOT))
     import attrs
 
     from bench.wordcount import generate
-    from examples.jobs.wordcount import wordcount
     from pydisco.job.inline import InlineRunner
 
+    job_dir = work / f"job-{partitions}"
+    job_dir.mkdir(exist_ok=True)
+    (job_dir / "wcjob.py").write_text(JOB.replace("PARTITIONS", str(partitions)))
+    sys.path.insert(0, str(job_dir))
+    from wcjob import wordcount  # type: ignore[import-not-found]
+
     text = generate(work / "data", size_mib)
-    inline = work / f"inline-{size_mib}-{map_tasks}"
+    inline = work / f"inline-{size_mib}-{map_tasks}-{partitions}"
     if not inline.exists():
         job = attrs.evolve(wordcount, map_tasks=map_tasks)
         InlineRunner(str(inline)).run(job, [str(text)], original=wordcount)
@@ -110,16 +142,18 @@ def _prepare(work: Path, size_mib: int, map_tasks: int, map_mib: int) -> tuple[l
     piece = work / "data" / f"map-{map_mib}MiB.txt"
     with open(text, "rb") as src, open(piece, "wb") as dst:
         dst.write(src.read(map_mib << 20))
-    return inputs, str(piece)
+    return str(job_dir), inputs, str(piece)
 
 
-def _child(tree: str, kind: str, out: Path, fmt: str, paths: list[str]) -> dict[str, float]:
+def _child(
+    tree: str, kind: str, job_dir: str, out: Path, fmt: str, paths: list[str]
+) -> dict[str, float]:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     env = dict(os.environ, PYTHONPATH=tree)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, kind, str(out), fmt, *paths],
+        [sys.executable, "-c", CHILD, kind, job_dir, str(out), fmt, *paths],
         cwd=tree,
         env=env,
         stdout=subprocess.PIPE,
@@ -143,6 +177,7 @@ def main() -> None:
     parser.add_argument("--before", help="another checkout (a directory holding pydisco/)")
     parser.add_argument("--size-mib", type=int, default=50)
     parser.add_argument("--map-tasks", type=int, default=2)
+    parser.add_argument("--partitions", type=int, default=2, help="of the word count job")
     parser.add_argument("--map-mib", type=int, default=0, help="also a map task over N MiB")
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--keep", help="work in this directory and keep it (data is reused)")
@@ -153,7 +188,9 @@ def main() -> None:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-worker-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        inputs, piece = _prepare(work, args.size_mib, args.map_tasks, max(args.map_mib, 1))
+        job_dir, inputs, piece = _prepare(
+            work, args.size_mib, args.map_tasks, max(args.map_mib, 1), args.partitions
+        )
         records = sum(Path(p).read_bytes().count(b"\n") for p in inputs)
         print(f"reduce task: {len(inputs)} inputs, {records} records; rounds {args.rounds}")
         kinds = [("reduce", "json", inputs)]
@@ -167,7 +204,7 @@ def main() -> None:
             for name in order:
                 for kind, fmt, paths in kinds:
                     out = work / f"out-{name}-{kind}"
-                    figures = _child(trees[name], kind, out, fmt, paths)
+                    figures = _child(trees[name], kind, job_dir, out, fmt, paths)
                     results.setdefault((name, kind), []).append(figures)
                     produced = _outputs(out)
                     first = seen.setdefault(kind, produced)

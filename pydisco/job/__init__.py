@@ -11,7 +11,7 @@
     def total(word, counts):
         yield word, sum(counts)
 
-    wordcount = map_reduce(words, total, combine=total, partitions=4)
+    wordcount = map_reduce(words, total, combine=total, partitions=2)
 
     if __name__ == "__main__":  # workers import this module: never run a job on import
         for word, count in wordcount.run(["book.txt"]):          # inline
