@@ -15,6 +15,7 @@ which they were added.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -218,8 +219,33 @@ def sorted_block_groups(
     rest go through :class:`ExternalSorter`, which spills.
     """
     groups: dict[bytes, list[Any]] = {}
-    used = 0
     blocks = iter(blocks)
+    # The grouping makes only acyclic objects (lists, bytes, the decoded records); the
+    # cyclic collector would walk every one of them many times over, and find nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        grouped = _group_blocks(blocks, groups, memory)
+    finally:
+        if collecting:
+            gc.enable()
+    if not grouped:
+        yield from sorted_groups(
+            itertools.chain(_held_items(groups), _block_items(blocks)),
+            decode_key,
+            memory=memory,
+            tmpdir=tmpdir,
+        )
+        return
+    for encoded in sorted(groups):
+        held = iter(groups.pop(encoded))
+        key = next(held)
+        yield (key if type(key) is str else decode_key(encoded)), held
+
+
+def _group_blocks(blocks: Iterator[Block], groups: dict[bytes, list[Any]], memory: int) -> bool:
+    """Group the items of ``blocks`` into ``groups``; False once past ``memory`` (rest unread)."""
+    used = 0
     for key_bytes, keys, values, size in blocks:
         get = groups.get
         if keys is None:
@@ -238,17 +264,8 @@ def sorted_block_groups(
                     entry.append(value)
         used += size + GROUPED_ITEM_OVERHEAD * len(values)
         if used >= memory:
-            yield from sorted_groups(
-                itertools.chain(_held_items(groups), _block_items(blocks)),
-                decode_key,
-                memory=memory,
-                tmpdir=tmpdir,
-            )
-            return
-    for encoded in sorted(groups):
-        held = iter(groups.pop(encoded))
-        key = next(held)
-        yield (key if type(key) is str else decode_key(encoded)), held
+            return False
+    return True
 
 
 def _held_items(groups: dict[bytes, list[Any]]) -> Iterator[Item]:

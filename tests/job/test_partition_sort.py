@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import zlib
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -137,3 +139,26 @@ def test_block_groups_past_the_budget_spill(tmp_path: Any) -> None:
     seen = [(k, list(vs)) for k, vs in groups]
     assert [k for k, _ in seen] == sorted({k for k, _ in pairs})
     assert all(vs == [v for k2, v in pairs if k2 == k] for k, vs in seen)
+
+
+def test_block_grouping_leaves_the_collector_as_it_was() -> None:
+    """The cyclic collector is off only while blocks are grouped, also when reading fails."""
+
+    def failing() -> Any:
+        yield ([b'"a"'], ["a"], [1], 10)
+        assert not gc.isenabled()
+        raise ValueError("unreadable input")
+
+    assert gc.isenabled()
+    groups = sorted_block_groups(_blocks([("a", 1)], [], True), JsonFormat().decode_key)
+    assert [(k, list(v)) for k, v in groups] == [("a", [1])]
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="unreadable"):
+        list(sorted_block_groups(failing(), JsonFormat().decode_key))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        list(sorted_block_groups(_blocks([("a", 1)], [], True), JsonFormat().decode_key))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
