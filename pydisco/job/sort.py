@@ -43,10 +43,12 @@ MAX_FAN_IN: Final = 64
 BLOCK_ITEMS: Final = 2048
 #: Bytes assumed per item beyond its key and value (tuple, objects, list slot).
 ITEM_OVERHEAD: Final = 120
-#: Bytes assumed per item grouped in memory beyond the bytes it was read from (the
-#: encoded key and value objects, the key as read, a dict entry, the key's list; measured
-#: on short keys with 80-byte values, whose peak RSS then stays near the external sort's).
-GROUPED_ITEM_OVERHEAD: Final = 320
+#: Bytes assumed, beyond the bytes a block was read from, per distinct key grouped in
+#: memory (the encoded key and the key as read, a dict entry, the key's list) and per
+#: value (its object and list slot). Measured on 80-byte values under distinct keys,
+#: whose peak RSS then stays near the external sort's.
+GROUPED_KEY_OVERHEAD: Final = 280
+GROUPED_VALUE_OVERHEAD: Final = 40
 
 _first = itemgetter(0)
 
@@ -265,6 +267,7 @@ def _group_blocks(blocks: Iterator[Block], groups: dict[bytes, list[Any]], memor
     """Group the items of ``blocks`` into ``groups``; False once past ``memory`` (rest unread)."""
     used = 0
     for key_bytes, keys, values, size in blocks:
+        known = len(groups)
         get = groups.get
         if keys is None:
             for encoded, value in zip(key_bytes, values, strict=True):
@@ -280,7 +283,11 @@ def _group_blocks(blocks: Iterator[Block], groups: dict[bytes, list[Any]], memor
                     groups[encoded] = [key, value]
                 else:
                     entry.append(value)
-        used += size + GROUPED_ITEM_OVERHEAD * len(values)
+        used += (
+            size
+            + GROUPED_KEY_OVERHEAD * (len(groups) - known)
+            + GROUPED_VALUE_OVERHEAD * len(values)
+        )
         if used >= memory:
             return False
     return True
