@@ -174,24 +174,29 @@ class Emitter:
         partitions = self._partitions
         labels, appends, sizes = self._lanes()
         count = 0
-        for key, value in pairs:
-            key_bytes = encode_basestring(key).encode() if type(key) is str else json_key_bytes(key)
-            kind = type(value)
-            if kind is int:
-                record = b"[%b,%d]\n" % (key_bytes, value)
-            elif kind is str:
-                record = b"[%b,%b]\n" % (key_bytes, encode_basestring(value).encode())
-            else:
-                record = b"[%b,%b]\n" % (key_bytes, json_value_bytes(value))
-            lane = crc32(key_bytes) % partitions if partitions else 0
-            appends[lane](record)
-            count += 1
-            size = sizes[lane] = sizes[lane] + len(record)
-            if size >= WRITE_BUFFER:
-                self._flush(labels[lane])
-                sizes[lane] = 0
-        self._sizes.update(zip(labels, sizes, strict=True))
-        self.count += count
+        try:
+            for key, value in pairs:
+                if type(key) is str:
+                    key_bytes = encode_basestring(key).encode()
+                else:
+                    key_bytes = json_key_bytes(key)
+                kind = type(value)
+                if kind is int:
+                    record = b"[%b,%d]\n" % (key_bytes, value)
+                elif kind is str:
+                    record = b"[%b,%b]\n" % (key_bytes, encode_basestring(value).encode())
+                else:
+                    record = b"[%b,%b]\n" % (key_bytes, json_value_bytes(value))
+                lane = crc32(key_bytes) % partitions if partitions else 0
+                appends[lane](record)
+                count += 1
+                size = sizes[lane] = sizes[lane] + len(record)
+                if size >= WRITE_BUFFER:
+                    self._flush(labels[lane])
+                    sizes[lane] = 0
+        finally:  # what was buffered stays accounted for, whatever stopped the loop
+            self._sizes.update(zip(labels, sizes, strict=True))
+            self.count += count
 
     def emit_counted(self, value: Any, counts: Iterable[tuple[Any, int]]) -> None:
         """Write ``(key, value)`` ``n`` times for each ``(key, n)``: one record per key."""
@@ -204,26 +209,28 @@ class Emitter:
             single = b",%b]\n" % value_bytes
             several = b",%b,%%d]\n" % value_bytes
         written = 0
-        for key, times in counts:
-            if is_json and type(key) is str:
-                key_bytes = encode_basestring(key).encode()
-            else:
-                key_bytes = fmt.key_bytes(key)
-            if is_json:
-                record = b"[" + key_bytes + (single if times == 1 else several % times)
-            elif times == 1:
-                record = fmt.encode(key_bytes, value)
-            else:
-                record = fmt.encode_repeated(key_bytes, value, times)
-            lane = crc32(key_bytes) % partitions if partitions else 0
-            appends[lane](record)
-            written += 1
-            size = sizes[lane] = sizes[lane] + len(record)
-            if size >= WRITE_BUFFER:
-                self._flush(labels[lane])
-                sizes[lane] = 0
-        self._sizes.update(zip(labels, sizes, strict=True))
-        self.count += written
+        try:
+            for key, times in counts:
+                if is_json and type(key) is str:
+                    key_bytes = encode_basestring(key).encode()
+                else:
+                    key_bytes = fmt.key_bytes(key)
+                if is_json:
+                    record = b"[" + key_bytes + (single if times == 1 else several % times)
+                elif times == 1:
+                    record = fmt.encode(key_bytes, value)
+                else:
+                    record = fmt.encode_repeated(key_bytes, value, times)
+                lane = crc32(key_bytes) % partitions if partitions else 0
+                appends[lane](record)
+                written += 1
+                size = sizes[lane] = sizes[lane] + len(record)
+                if size >= WRITE_BUFFER:
+                    self._flush(labels[lane])
+                    sizes[lane] = 0
+        finally:
+            self._sizes.update(zip(labels, sizes, strict=True))
+            self.count += written
 
     def _flush(self, label: int) -> None:
         buffer = self._buffers[label]
