@@ -32,7 +32,7 @@ def total(word: str, counts: Iterator[int]) -> Iterator[tuple[str, int]]:
     yield word, sum(counts)
 
 
-wordcount = map_reduce(task=count_words, reduce=total, partitions=4)
+wordcount = map_reduce(task=count_words, reduce=total, partitions=2)
 
 
 def words(line: str) -> Iterator[tuple[str, int]]:
@@ -40,11 +40,11 @@ def words(line: str) -> Iterator[tuple[str, int]]:
         yield word, 1
 
 
-wordcount_by_word = map_reduce(words, total, combine=total, partitions=4)
+wordcount_by_word = map_reduce(words, total, combine=total, partitions=2)
 
 #: The same without ``combine``: pydisco's automatic combiner sends each map task's words
 #: once with their counts, and ``total`` still sees every 1 (the results are identical).
-wordcount_textbook = map_reduce(words, total, partitions=4)
+wordcount_textbook = map_reduce(words, total, partitions=2)
 
 if __name__ == "__main__":
     import argparse

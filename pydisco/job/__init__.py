@@ -11,7 +11,7 @@
     def total(word, counts):
         yield word, sum(counts)
 
-    wordcount = map_reduce(words, total, combine=total, partitions=4)
+    wordcount = map_reduce(words, total, combine=total, partitions=2)
 
     if __name__ == "__main__":  # workers import this module: never run a job on import
         for word, count in wordcount.run(["book.txt"]):          # inline
@@ -20,8 +20,12 @@
         wordcount.run(["http://host/book.txt"], runner="http://master:8989")
 
 This package is also shipped into job homes, so importing it needs only the
-standard library, ``attrs`` and :mod:`pydisco.protocol`.
+standard library, ``attrs`` and :mod:`pydisco.protocol`. ``Results`` and
+``Source`` load on first use: a task imports this package (the user's module
+does) but never reads results.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from pydisco.job.api import (
     GROUPINGS,
@@ -42,8 +46,10 @@ from pydisco.job.errors import (
 )
 from pydisco.job.oob import oob
 from pydisco.job.records import get_format
-from pydisco.job.results import Results
-from pydisco.job.sources import Source
+
+if TYPE_CHECKING:
+    from pydisco.job.results import Results
+    from pydisco.job.sources import Source
 
 __all__ = [
     "GROUPINGS",
@@ -64,3 +70,15 @@ __all__ = [
     "map_reduce",
     "oob",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Results":
+        from pydisco.job.results import Results
+
+        return Results
+    if name == "Source":
+        from pydisco.job.sources import Source
+
+        return Source
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

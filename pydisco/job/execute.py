@@ -24,14 +24,15 @@ from pydisco.job.errors import StageFailed
 from pydisco.job.partition import partition_of
 from pydisco.job.records import (
     JsonFormat,
+    KeyedBlock,
     RecordFormat,
     Repeated,
+    blocks_of,
     get_format,
     json_key_bytes,
     json_value_bytes,
 )
-from pydisco.job.sort import _value_size, sorted_groups
-from pydisco.job.sources import read_file_range
+from pydisco.job.sort import _value_size, sorted_block_groups
 
 if TYPE_CHECKING:
     from pydisco.job.api import Job, Stage
@@ -153,71 +154,84 @@ class Emitter:
                 self._flush(label)
         self.count += count
 
+    def _lanes(self) -> tuple[list[int], list[Callable[[bytes], None]], list[int]]:
+        """The labels this emitter writes, each label's buffer ``append`` and buffered size.
+
+        Partitioned, lane ``i`` is label ``i``; otherwise the one lane is the
+        fixed label. Buffers of labels that get no record stay empty, and
+        :meth:`close` opens no output for them.
+        """
+        labels = list(range(self._partitions)) if self._partitions else [self._label]
+        appends = [self._buffers.setdefault(label, []).append for label in labels]
+        return labels, appends, [self._sizes.get(label, 0) for label in labels]
+
     def _emit_json(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         """:meth:`emit_all` for the ``json`` format, strings and integers encoded inline."""
-        partitions, fixed = self._partitions, self._label
-        buffers, sizes = self._buffers, self._sizes
+        partitions = self._partitions
+        labels, appends, sizes = self._lanes()
         count = 0
-        for key, value in pairs:
-            key_bytes = encode_basestring(key).encode() if type(key) is str else json_key_bytes(key)
-            kind = type(value)
-            if kind is int:
-                value_bytes = str(value).encode()
-            elif kind is str:
-                value_bytes = encode_basestring(value).encode()
-            else:
-                value_bytes = json_value_bytes(value)
-            record = b"[%b,%b]\n" % (key_bytes, value_bytes)
-            label = crc32(key_bytes) % partitions if partitions else fixed
-            buffer = buffers.get(label)
-            if buffer is None:
-                buffer = buffers[label] = []
-                sizes[label] = 0
-            buffer.append(record)
-            sizes[label] += len(record)
-            count += 1
-            if sizes[label] >= WRITE_BUFFER:
-                self._flush(label)
-        self.count += count
+        try:
+            for key, value in pairs:
+                if type(key) is str:
+                    key_bytes = encode_basestring(key).encode()
+                else:
+                    key_bytes = json_key_bytes(key)
+                kind = type(value)
+                if kind is int:
+                    record = b"[%b,%d]\n" % (key_bytes, value)
+                elif kind is str:
+                    record = b"[%b,%b]\n" % (key_bytes, encode_basestring(value).encode())
+                else:
+                    record = b"[%b,%b]\n" % (key_bytes, json_value_bytes(value))
+                lane = crc32(key_bytes) % partitions if partitions else 0
+                appends[lane](record)
+                count += 1
+                size = sizes[lane] = sizes[lane] + len(record)
+                if size >= WRITE_BUFFER:
+                    self._flush(labels[lane])
+                    sizes[lane] = 0
+        finally:  # what was buffered stays accounted for, whatever stopped the loop
+            self._sizes.update(zip(labels, sizes, strict=True))
+            self.count += count
 
     def emit_counted(self, value: Any, counts: Iterable[tuple[Any, int]]) -> None:
         """Write ``(key, value)`` ``n`` times for each ``(key, n)``: one record per key."""
         fmt = self._fmt
-        partitions, fixed = self._partitions, self._label
-        buffers, sizes = self._buffers, self._sizes
+        partitions = self._partitions
+        labels, appends, sizes = self._lanes()
         is_json = type(fmt) is JsonFormat
         if is_json:
             value_bytes = json_value_bytes(value)
             single = b",%b]\n" % value_bytes
             several = b",%b,%%d]\n" % value_bytes
         written = 0
-        for key, times in counts:
-            if is_json and type(key) is str:
-                key_bytes = encode_basestring(key).encode()
-            else:
-                key_bytes = fmt.key_bytes(key)
-            if is_json:
-                tail = single if times == 1 else several % times
-                record = b"[" + key_bytes + tail
-            elif times == 1:
-                record = fmt.encode(key_bytes, value)
-            else:
-                record = fmt.encode_repeated(key_bytes, value, times)
-            label = crc32(key_bytes) % partitions if partitions else fixed
-            buffer = buffers.get(label)
-            if buffer is None:
-                buffer = buffers[label] = []
-                sizes[label] = 0
-            buffer.append(record)
-            sizes[label] += len(record)
-            written += 1
-            if sizes[label] >= WRITE_BUFFER:
-                self._flush(label)
-        self.count += written
+        try:
+            for key, times in counts:
+                if is_json and type(key) is str:
+                    key_bytes = encode_basestring(key).encode()
+                else:
+                    key_bytes = fmt.key_bytes(key)
+                if is_json:
+                    record = b"[" + key_bytes + (single if times == 1 else several % times)
+                elif times == 1:
+                    record = fmt.encode(key_bytes, value)
+                else:
+                    record = fmt.encode_repeated(key_bytes, value, times)
+                lane = crc32(key_bytes) % partitions if partitions else 0
+                appends[lane](record)
+                written += 1
+                size = sizes[lane] = sizes[lane] + len(record)
+                if size >= WRITE_BUFFER:
+                    self._flush(labels[lane])
+                    sizes[lane] = 0
+        finally:
+            self._sizes.update(zip(labels, sizes, strict=True))
+            self.count += written
 
     def _flush(self, label: int) -> None:
-        self._task.output(label).write(b"".join(self._buffers[label]))
-        self._buffers[label] = []
+        buffer = self._buffers[label]
+        self._task.output(label).write(b"".join(buffer))
+        buffer.clear()  # in place: the lanes of a running emit keep appending to it
         self._sizes[label] = 0
 
     def close(self) -> None:
@@ -484,6 +498,8 @@ def _chunks(entry: Any, spec: RunSpec, first: bool) -> Iterator[bytes]:
         for url in _urls_of(entry):
             found = spec.input_ranges.get(url)
             if found is not None:
+                from pydisco.job.sources import read_file_range
+
                 return read_file_range(*found)
     chunks: Iterator[bytes] = entry.chunks()
     return chunks
@@ -502,7 +518,7 @@ def _records(task: TaskLike, spec: RunSpec, first: bool, job: Job, where: _Where
     return chain.from_iterable(of_each())
 
 
-def _keyed(
+def _keyed_blocks(
     task: TaskLike,
     spec: RunSpec,
     first: bool,
@@ -510,19 +526,20 @@ def _keyed(
     where: _Where,
     *,
     readers: list[RecordFormat],
-) -> Iterator[Any]:
-    """Every ``(encoded key, value)`` of the task's inputs; ``readers`` gets each decoder."""
+) -> Iterator[KeyedBlock]:
+    """Every record of the task's inputs, in blocks; ``readers`` gets each decoder."""
     target = get_format(job.records)
     for entry in task.inputs():
         fmt = _format_of(entry, spec, first, job.records)
         readers.append(fmt)
         where.input = (_urls_of(entry) or [repr(entry)])[0]
         if fmt.name == target.name:
-            yield from fmt.keyed_records(_chunks(entry, spec, first))
+            yield from fmt.keyed_blocks(_chunks(entry, spec, first))
         else:
             key_bytes = target.key_bytes
-            for key, value in fmt.records(_chunks(entry, spec, first)):
-                yield key_bytes(key), value
+            yield from blocks_of(
+                (key_bytes(key), value) for key, value in fmt.records(_chunks(entry, spec, first))
+            )
     where.input = None
 
 
@@ -580,6 +597,28 @@ def _node_fault(exc: BaseException) -> bool:
     return os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_PYDISCO_DIR)
 
 
+def _reduce_calls(
+    function: Callable[..., Iterable[tuple[Any, Any]]],
+    groups: Iterator[tuple[Any, Iterator[Any]]],
+    extra: tuple[Any, ...],
+    readers: list[RecordFormat],
+    where: _Where,
+) -> Iterator[Iterable[tuple[Any, Any]]]:
+    """The reduce function's output for each group, :attr:`_Where.key` naming its key.
+
+    The sink takes the outputs one after another (one ``emit_all`` for the
+    task, not one per key), so each is used up before the next group is taken.
+    """
+    first = next(groups, None)
+    if first is None:
+        return
+    # Every input was read (and sorted) before the first group.
+    repeated = any(getattr(reader, "repeated", False) for reader in readers)
+    for key, values in chain((first,), groups):
+        where.key = key
+        yield function(key, _expand(values) if repeated else values, *extra)
+
+
 def _run(job: Job, stage: Stage, task: TaskLike, spec: RunSpec, where: _Where) -> int:
     first = job.stages[0].name == stage.name
     fmt = get_format(job.records)
@@ -604,18 +643,13 @@ def _run(job: Job, stage: Stage, task: TaskLike, spec: RunSpec, where: _Where) -
         if tmpdir is not None:
             os.makedirs(tmpdir, exist_ok=True)
         readers: list[RecordFormat] = []
-        groups = sorted_groups(
-            _keyed(task, spec, first, job, where, readers=readers),
+        groups = sorted_block_groups(
+            _keyed_blocks(task, spec, first, job, where, readers=readers),
             fmt.decode_key,
             memory=job.sort_memory,
             tmpdir=tmpdir,
         )
-        repeated: bool | None = None
-        for key, values in groups:
-            if repeated is None:  # every input was read (and sorted) before the first group
-                repeated = any(getattr(reader, "repeated", False) for reader in readers)
-            where.key = key
-            sink.emit_all(function(key, _expand(values) if repeated else values, *extra))
+        sink.emit_all(chain.from_iterable(_reduce_calls(function, groups, extra, readers, where)))
         where.key = ...
     if isinstance(sink, Combiner):
         sink.flush()

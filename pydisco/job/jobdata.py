@@ -22,9 +22,7 @@ runners and the packer use it without depending on :mod:`pydisco.job.api`.
 
 from __future__ import annotations
 
-import base64
 import json
-import pickle
 from typing import Any, Final
 
 __all__ = [
@@ -84,17 +82,25 @@ def encode_params(params: Any) -> dict[str, Any]:
     try:
         text = json.dumps(params, allow_nan=False)
     except (TypeError, ValueError):
-        blob = pickle.dumps(params, pickle.HIGHEST_PROTOCOL)
-        return {"params_pickle": base64.b64encode(blob).decode("ascii")}
+        return {"params_pickle": _pickled(params)}
     if json.loads(text) != params:  # tuples, non-string dict keys: keep them exactly
-        blob = pickle.dumps(params, pickle.HIGHEST_PROTOCOL)
-        return {"params_pickle": base64.b64encode(blob).decode("ascii")}
+        return {"params_pickle": _pickled(params)}
     return {"params": params}
+
+
+def _pickled(params: Any) -> str:
+    import base64  # only params that are not JSON need these; a task starts without them
+    import pickle
+
+    return base64.b64encode(pickle.dumps(params, pickle.HIGHEST_PROTOCOL)).decode("ascii")
 
 
 def decode_params(data: dict[str, Any]) -> Any:
     """The params from what :func:`encode_params` produced."""
     if "params_pickle" in data:
+        import base64
+        import pickle
+
         return pickle.loads(base64.b64decode(data["params_pickle"]))
     return data.get("params")
 

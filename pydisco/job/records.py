@@ -26,12 +26,12 @@ them, in constant memory.
 from __future__ import annotations
 
 import json
-import pickle
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import Any, Final, NamedTuple, Protocol
 
 from pydisco import jsoncodec
@@ -43,6 +43,7 @@ __all__ = [
     "ClassicFormat",
     "CorruptRecords",
     "JsonFormat",
+    "KeyedBlock",
     "LinesFormat",
     "PickleFormat",
     "RecordFormat",
@@ -54,6 +55,10 @@ __all__ = [
 ]
 
 Pair = tuple[Any, Any]
+_first = itemgetter(0)
+_second = itemgetter(1)
+#: Records per block of :meth:`RecordFormat.keyed_blocks` for formats read record by record.
+BLOCK_RECORDS: Final = 2048
 
 #: Pickle protocol of the ``pickle`` format (readable by every Python 3 since 3.4).
 PICKLE_PROTOCOL: Final = 4
@@ -73,6 +78,24 @@ class Repeated(NamedTuple):
 
     value: Any
     times: int
+
+
+class KeyedBlock(NamedTuple):
+    """Consecutive records of an input, for sorting: three lists of one length.
+
+    ``key_bytes[i]`` is record ``i``'s encoded key and ``values[i]`` its value
+    (a :class:`Repeated` for a repeated record). ``keys[i]`` is the key as
+    read, or ``keys`` is ``None`` when the reader does not decode keys; a
+    ``str`` key as read is what :meth:`RecordFormat.decode_key` gives back
+    from its encoding, so a reduce may use it instead of decoding (keys of
+    other types are decoded: an object's members may come in another order).
+    ``size`` is the bytes the block was read from (an estimate of its memory).
+    """
+
+    key_bytes: list[bytes]
+    keys: list[Any] | None
+    values: list[Any]
+    size: int
 
 
 def _check_count(count: Any, record: Any) -> int:
@@ -114,6 +137,19 @@ class RecordFormat(Protocol):
     def keyed_records(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
         """The ``(encoded key, value)`` of every record in ``chunks`` (for sorting)."""
         ...
+
+    def keyed_blocks(self, chunks: Iterable[bytes]) -> Iterator[KeyedBlock]:
+        """What :meth:`keyed_records` yields, a block of records at a time."""
+        ...
+
+
+def blocks_of(keyed: Iterable[tuple[bytes, Any]]) -> Iterator[KeyedBlock]:
+    """:data:`BLOCK_RECORDS` ``(encoded key, value)`` pairs at a time, as blocks without keys."""
+    keyed = iter(keyed)
+    while batch := list(islice(keyed, BLOCK_RECORDS)):
+        key_bytes = list(map(_first, batch))
+        size = sum(map(len, key_bytes)) + 64 * len(batch)
+        yield KeyedBlock(key_bytes, None, list(map(_second, batch)), size)
 
 
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -198,6 +234,7 @@ def json_value_bytes(value: Any) -> bytes:
 
 _ARITY: Final = frozenset({2, 3})
 _PAIR_ONLY: Final = frozenset({2})
+_LIST_ONLY: Final = frozenset({list})
 
 
 def _repeated_pair(record: list[Any]) -> list[Any]:
@@ -237,6 +274,8 @@ class JsonFormat:
             raise CorruptRecords(
                 f"A json record is not valid JSON ({exc}): {exc.line[:200]!r}"
             ) from None
+        if _LIST_ONLY.issuperset(map(type, pairs)) and _ARITY.issuperset(map(len, pairs)):
+            return pairs  # checked in C; the loop below finds the record that is not
         for pair in pairs:
             if type(pair) is not list or len(pair) not in _ARITY:
                 line = jsoncodec.dumps(pair)
@@ -244,18 +283,7 @@ class JsonFormat:
         return pairs
 
     def _blocks(self, chunks: Iterable[bytes]) -> Iterator[list[Any]]:
-        pending = b""
-        for chunk in chunks:
-            cut = chunk.rfind(b"\n")
-            if cut < 0:
-                pending += chunk
-                continue
-            block = pending + chunk[:cut]
-            pending = chunk[cut + 1 :]
-            if block.strip():
-                yield self._block(block)
-        if pending.strip():
-            yield self._block(pending)
+        return map(_second, self._sized_blocks(chunks))
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[Pair]:
         """Every ``(key, value)``; blank lines are skipped, a repeated record repeated."""
@@ -286,6 +314,40 @@ class JsonFormat:
                     yield encode(key).encode("utf-8"), value
                 else:
                     yield json_key_bytes(key), value
+
+    def keyed_blocks(self, chunks: Iterable[bytes]) -> Iterator[KeyedBlock]:
+        """:meth:`keyed_records` a block at a time, keys encoded in bulk (one join, one split).
+
+        The JSON of a string has no raw line end and UTF-8 never puts a
+        ``\\n`` byte inside a character, so the joined encodings split back
+        into exactly the per-key encodings. Blocks with other keys encode
+        key by key.
+        """
+        for block, records in self._sized_blocks(chunks):
+            pairs = records
+            if not _PAIR_ONLY.issuperset(map(len, records)):
+                self.repeated = True
+                pairs = [_repeated_pair(record) for record in records]
+            keys = list(map(_first, pairs))
+            try:
+                key_bytes = "\n".join(map(encode_basestring, keys)).encode("utf-8").split(b"\n")
+            except (TypeError, UnicodeEncodeError):  # not all str; or a lone surrogate
+                key_bytes = list(map(json_key_bytes, keys))
+            yield KeyedBlock(key_bytes, keys, list(map(_second, pairs)), len(block))
+
+    def _sized_blocks(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, list[Any]]]:
+        pending = b""
+        for chunk in chunks:
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                pending += chunk
+                continue
+            block = pending + chunk[:cut]
+            pending = chunk[cut + 1 :]
+            if not block.isspace() and block:  # blank blocks (all whitespace) are skipped
+                yield block, self._block(block)
+        if not pending.isspace() and pending:
+            yield pending, self._block(pending)
 
     #: Whether :meth:`keyed_records` has yielded a :class:`Repeated` value.
     repeated = False
@@ -320,11 +382,15 @@ def _frames(chunks: Iterable[bytes]) -> Iterator[tuple[bytes, bytes]]:
 
 def _pickle_key(key: Any) -> bytes:
     """The protocol 4 pickle of ``key``: the encoded key of the pickle-keyed formats."""
+    import pickle  # only the pickle-keyed formats need it: a json task does not import it
+
     return pickle.dumps(key, PICKLE_PROTOCOL)
 
 
 def _unpickle_key(key_bytes: bytes) -> Any:
     """The key unpickled."""
+    import pickle
+
     return pickle.loads(key_bytes)
 
 
@@ -339,6 +405,8 @@ class PickleFormat:
 
     def encode(self, key_bytes: bytes, value: Any) -> bytes:
         """``<u32 klen><u32 vlen><key pickle><value pickle>``."""
+        import pickle
+
         data = pickle.dumps(value, PICKLE_PROTOCOL)
         return _FRAME.pack(len(key_bytes), len(data)) + key_bytes + data
 
@@ -348,6 +416,8 @@ class PickleFormat:
 
     def records(self, chunks: Iterable[bytes]) -> Iterator[Pair]:
         """Every ``(key, value)``; a repeated record repeated."""
+        import pickle
+
         loads = pickle.loads
         for key, value in _frames(chunks):
             decoded = loads(value)
@@ -358,12 +428,18 @@ class PickleFormat:
 
     def keyed_records(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, Any]]:
         """Every ``(key pickle, value)``; a repeated record's value is a :class:`Repeated`."""
+        import pickle
+
         loads = pickle.loads
         for key, value in _frames(chunks):
             decoded = loads(value)
             if type(decoded) is Repeated:
                 self.repeated = True
             yield key, decoded
+
+    def keyed_blocks(self, chunks: Iterable[bytes]) -> Iterator[KeyedBlock]:
+        """:meth:`keyed_records` in blocks."""
+        return blocks_of(self.keyed_records(chunks))
 
     #: Whether :meth:`keyed_records` has yielded a :class:`Repeated` value.
     repeated = False
@@ -402,6 +478,10 @@ class LinesFormat:
         """Every line, under the empty key."""
         for line in iter_text_lines(chunks):
             yield b"", line
+
+    def keyed_blocks(self, chunks: Iterable[bytes]) -> Iterator[KeyedBlock]:
+        """:meth:`keyed_records` in blocks."""
+        return blocks_of(self.keyed_records(chunks))
 
 
 # --- Disco's classic format (read only) ---------------------------------------------------------
@@ -443,6 +523,7 @@ class _ByteReader:
 
 def _classic_hunk_records(hunk: bytes) -> Iterator[Pair]:
     import io
+    import pickle
 
     stream = io.BytesIO(hunk)
     unpickler = pickle.Unpickler(stream, encoding="utf-8", errors="surrogateescape")
@@ -541,6 +622,10 @@ class ClassicFormat:
         """Every ``(key pickle, value)``."""
         for key, value in self.records(chunks):
             yield self.key_bytes(key), value
+
+    def keyed_blocks(self, chunks: Iterable[bytes]) -> Iterator[KeyedBlock]:
+        """:meth:`keyed_records` in blocks."""
+        return blocks_of(self.keyed_records(chunks))
 
 
 FORMATS: Final[dict[str, Callable[[], RecordFormat]]] = {

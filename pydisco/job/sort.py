@@ -15,17 +15,25 @@ which they were added.
 
 from __future__ import annotations
 
-import heapq
+import gc
 import itertools
 import os
-import pickle
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import IO, Any, Final
 
-__all__ = ["DEFAULT_SORT_MEMORY", "ExternalSorter", "group_sorted", "sorted_groups"]
+__all__ = [
+    "DEFAULT_SORT_MEMORY",
+    "ExternalSorter",
+    "group_sorted",
+    "sorted_block_groups",
+    "sorted_groups",
+]
 
 Item = tuple[bytes, Any]
+#: ``(encoded keys, keys as read or None, values, size)``: a
+#: :class:`~pydisco.job.records.KeyedBlock` (this module imports no record format).
+Block = tuple[list[bytes], "list[Any] | None", list[Any], int]
 
 #: The default memory budget of a sort, in bytes.
 DEFAULT_SORT_MEMORY: Final = 64 * 1024 * 1024
@@ -35,6 +43,12 @@ MAX_FAN_IN: Final = 64
 BLOCK_ITEMS: Final = 2048
 #: Bytes assumed per item beyond its key and value (tuple, objects, list slot).
 ITEM_OVERHEAD: Final = 120
+#: Bytes assumed, beyond the bytes a block was read from, per distinct key grouped in
+#: memory (the encoded key and the key as read, a dict entry, the key's list) and per
+#: value (its object and list slot). Measured on 80-byte values under distinct keys,
+#: whose peak RSS then stays near the external sort's.
+GROUPED_KEY_OVERHEAD: Final = 280
+GROUPED_VALUE_OVERHEAD: Final = 40
 
 _first = itemgetter(0)
 
@@ -98,6 +112,8 @@ class ExternalSorter:
         return tempfile.TemporaryFile(dir=self.tmpdir, prefix="sortrun-")
 
     def _write_run(self, items: Iterable[Item]) -> IO[bytes]:
+        import pickle  # only a sort that spills needs it
+
         run = self._new_run()
         iterator = iter(items)
         while True:
@@ -111,6 +127,15 @@ class ExternalSorter:
         self.spilled += 1
         return run
 
+    def spill_sorted(self, items: Iterable[Item]) -> None:
+        """Write ``items``, already in key order and each key's in the order added, as a run.
+
+        They count as added before everything added after (the merge is stable).
+        """
+        if self._buffer:
+            self._spill()
+        self._runs.append(self._write_run(items))
+
     def _spill(self) -> None:
         self._buffer.sort(key=_first)
         self._runs.append(self._write_run(self._buffer))
@@ -119,6 +144,8 @@ class ExternalSorter:
 
     @staticmethod
     def _read_run(run: IO[bytes]) -> Iterator[Item]:
+        import pickle
+
         try:
             while True:
                 try:
@@ -138,6 +165,8 @@ class ExternalSorter:
             buffer, self._buffer = self._buffer, []
             buffer.sort(key=_first)
             return iter(buffer)
+        import heapq
+
         if self._buffer:
             self._spill()
         while len(self._runs) > MAX_FAN_IN:
@@ -176,10 +205,100 @@ def sorted_groups(
     tmpdir: str | None = None,
 ) -> Iterator[tuple[Any, Iterator[Any]]]:
     """Each distinct key once, decoded, with all its values, in encoded-key order."""
-    sorter = ExternalSorter(memory, tmpdir)
+    return _sorted_groups(ExternalSorter(memory, tmpdir), items, decode_key)
+
+
+def _sorted_groups(
+    sorter: ExternalSorter, items: Iterable[Item], decode_key: Callable[[bytes], Any]
+) -> Iterator[tuple[Any, Iterator[Any]]]:
     try:
         sorter.extend(items)
         for key_bytes, values in group_sorted(sorter.sorted()):
             yield decode_key(key_bytes), values
     finally:
         sorter.close()
+
+
+def sorted_block_groups(
+    blocks: Iterable[Block],
+    decode_key: Callable[[bytes], Any],
+    *,
+    memory: int = DEFAULT_SORT_MEMORY,
+    tmpdir: str | None = None,
+) -> Iterator[tuple[Any, Iterator[Any]]]:
+    """:func:`sorted_groups` of the items of ``blocks``, grouped in memory while they fit.
+
+    Each item goes into a list per encoded key (a dict), and the distinct keys
+    are sorted once: the groups, their order and each key's values (in the
+    order read) are those of the sort, which a stable sort by key gives, at a
+    fraction of the cost. A ``str`` key as read stands for its decoded self.
+    Past ``memory`` (estimated from each block's size), what is held is
+    written as a sorted run of an :class:`ExternalSorter`, which takes the rest.
+    """
+    groups: dict[bytes, list[Any]] = {}
+    blocks = iter(blocks)
+    # The grouping makes only acyclic objects (lists, bytes, the decoded records); the
+    # cyclic collector would walk every one of them many times over, and find nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        grouped = _group_blocks(blocks, groups, memory)
+    finally:
+        if collecting:
+            gc.enable()
+    if not grouped:
+        # What is held becomes the first run (sorted already; freed as it is written),
+        # the rest goes through the external sort after it.
+        sorter = ExternalSorter(memory, tmpdir)
+        try:
+            sorter.spill_sorted(_held_items(groups))
+        except BaseException:
+            sorter.close()
+            raise
+        yield from _sorted_groups(sorter, _block_items(blocks), decode_key)
+        return
+    for encoded in sorted(groups):
+        held = iter(groups.pop(encoded))
+        key = next(held)
+        yield (key if type(key) is str else decode_key(encoded)), held
+
+
+def _group_blocks(blocks: Iterator[Block], groups: dict[bytes, list[Any]], memory: int) -> bool:
+    """Group the items of ``blocks`` into ``groups``; False once past ``memory`` (rest unread)."""
+    used = 0
+    for key_bytes, keys, values, size in blocks:
+        known = len(groups)
+        get = groups.get
+        if keys is None:
+            for encoded, value in zip(key_bytes, values, strict=True):
+                entry = get(encoded)
+                if entry is None:
+                    groups[encoded] = [None, value]
+                else:
+                    entry.append(value)
+        else:
+            for encoded, key, value in zip(key_bytes, keys, values, strict=True):
+                entry = get(encoded)
+                if entry is None:
+                    groups[encoded] = [key, value]
+                else:
+                    entry.append(value)
+        used += (
+            size
+            + GROUPED_KEY_OVERHEAD * (len(groups) - known)
+            + GROUPED_VALUE_OVERHEAD * len(values)
+        )
+        if used >= memory:
+            return False
+    return True
+
+
+def _held_items(groups: dict[bytes, list[Any]]) -> Iterator[Item]:
+    """The items held in ``groups`` in key order, each key's values in order, emptying it."""
+    for encoded in sorted(groups):
+        for value in itertools.islice(groups.pop(encoded), 1, None):
+            yield encoded, value
+
+
+def _block_items(blocks: Iterable[Block]) -> Iterator[Item]:
+    return itertools.chain.from_iterable(zip(block[0], block[2], strict=True) for block in blocks)

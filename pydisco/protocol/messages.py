@@ -814,6 +814,11 @@ class InputReply:
 
 _InputDecode: TypeAlias = Callable[[bytes], tuple[str, list[Any]]]
 
+#: INPUT replies at least this long are decoded by msgspec (when it is there). Importing
+#: msgspec costs a worker more CPU than the JSON path spends on a reply of a few thousand
+#: inputs, so a task with a handful of inputs never imports it for its INPUT reply.
+MSGSPEC_INPUT_MIN: Final = 64 * 1024
+
 
 @functools.cache
 def msgspec_input_decoder() -> _InputDecode | None:
@@ -972,11 +977,12 @@ def decode_frame(frame: Frame, sender: Role) -> Message:
     Raises :class:`LocalProtocolError` (kinds ``invalid_json``,
     ``unknown_message``, ``invalid_payload``); sessions convert it.
 
-    An INPUT reply is decoded by msgspec in one pass when msgspec is there
-    (:func:`msgspec_input_decoder`); whatever msgspec refuses, and every
-    frame on a node without msgspec, goes through :func:`decode_json_frame`.
+    An INPUT reply of :data:`MSGSPEC_INPUT_MIN` bytes or more is decoded by
+    msgspec in one pass when msgspec is there (:func:`msgspec_input_decoder`);
+    whatever msgspec refuses, every shorter frame and every frame on a node
+    without msgspec go through :func:`decode_json_frame` (the same messages).
     """
-    if frame.name == "INPUT" and sender == "master":
+    if frame.name == "INPUT" and sender == "master" and len(frame.payload) >= MSGSPEC_INPUT_MIN:
         decode = msgspec_input_decoder()
         if decode is not None:
             reply = _input_reply_via_msgspec(frame.payload, decode)

@@ -83,7 +83,7 @@ def test_labels_and_urls_for_a_python_job(tmp_path: Path) -> None:
     assert first.exit_code == 0 and rest.exit_code == 0
     labelled = [set(first.stdout.splitlines()), set(rest.stdout.splitlines())]
     assert labelled[0] | labelled[1] == rows and not labelled[0] & labelled[1]
-    assert labelled[0] and labelled[1]  # 10 words over 4 partitions: both sides hold some
+    assert labelled[0] and labelled[1]  # 10 words over 2 partitions: both sides hold some
     urls = dt("run", f"{WORDCOUNT}:wordcount", str(data), "--urls")
     assert urls.exit_code == 0
     shown = urls.stdout.splitlines()

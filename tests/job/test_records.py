@@ -9,7 +9,7 @@ import zlib
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pydisco.job.records import (
@@ -192,3 +192,58 @@ def test_python2_byte_strings_become_text() -> None:
     data = struct.pack("<BBIQ", 0x81, 0, zlib.crc32(py2), len(py2)) + py2
     data += struct.pack("<BBIQ", 0x81, 0, 0, 0)
     assert list(get_format("disco").records([data])) == [("word", 3)]
+
+
+repeat_counts = st.none() | st.integers(1, 3)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.tuples(json_keys | text, json_values, repeat_counts), max_size=30),
+    st.lists(st.integers(0, 60), max_size=4),
+)
+def test_json_keyed_blocks_are_keyed_records(
+    records: list[tuple[Any, Any, int | None]], sizes: list[int]
+) -> None:
+    """The bulk reader gives the per-record reader's keys and values, whatever the chunking."""
+    fmt = JsonFormat()
+    data = b"".join(
+        fmt.encode(fmt.key_bytes(k), v)
+        if n is None
+        else fmt.encode_repeated(fmt.key_bytes(k), v, n)
+        for k, v, n in records
+    )
+    per_record = list(JsonFormat().keyed_records(_rechunk(data, sizes)))
+    bulk = JsonFormat()
+    blocks = list(bulk.keyed_blocks(_rechunk(data, sizes)))
+    assert [(kb, v) for b in blocks for kb, v in zip(b.key_bytes, b.values, strict=True)] == (
+        per_record
+    )
+    assert bulk.repeated == any(n is not None for _k, _v, n in records)
+    for block in blocks:
+        assert block.keys is not None
+        for encoded, key in zip(block.key_bytes, block.keys, strict=True):
+            assert fmt.key_bytes(key) == encoded
+            if type(key) is str:
+                assert fmt.decode_key(encoded) == key
+
+
+@settings(max_examples=30)
+@given(st.lists(st.tuples(picklable, picklable), max_size=20))
+def test_other_formats_keyed_blocks_are_keyed_records(pairs: list[tuple[Any, Any]]) -> None:
+    fmt = PickleFormat()
+    data = b"".join(fmt.encode(fmt.key_bytes(k), v) for k, v in pairs)
+    blocks = list(fmt.keyed_blocks([data]))
+    assert all(b.keys is None for b in blocks)
+    flat = [(kb, v) for b in blocks for kb, v in zip(b.key_bytes, b.values, strict=True)]
+    assert flat == list(fmt.keyed_records([data]))
+    lines = get_format("lines")
+    text = b"a\nb\r\n\nc"
+    assert [v for b in lines.keyed_blocks([text]) for v in b.values] == ["a", "b", "", "c"]
+
+
+def test_a_json_block_that_is_not_records_names_the_line() -> None:
+    with pytest.raises(CorruptRecords, match="not a \\[key, value\\] array: b'\\[1\\]'"):
+        list(JsonFormat().keyed_blocks([b'["a",1]\n[1]\n["b",2]\n']))
+    with pytest.raises(CorruptRecords, match="not a \\[key, value\\] array"):
+        list(JsonFormat().keyed_blocks([b'["a",1]\n{"x":1}\n']))

@@ -207,7 +207,9 @@ def frame_outcome(payload: bytes, *, use_msgspec: bool) -> tuple[str, Any]:
     """``decode_frame`` (msgspec first), or the JSON path a node without msgspec takes."""
     if use_msgspec:
         _msgspec_decode()
-        return outcome(lambda data: decode_frame(Frame("INPUT", data), "master"), payload)
+        with pytest.MonkeyPatch.context() as patch:  # every length: msgspec first
+            patch.setattr(m, "MSGSPEC_INPUT_MIN", 0)
+            return outcome(lambda data: decode_frame(Frame("INPUT", data), "master"), payload)
     return outcome(lambda data: m.decode_json_frame(Frame("INPUT", data), "master"), payload)
 
 
@@ -353,13 +355,16 @@ small = b'["more",[[0,"ok","all",[[0,"dir://h/x"]]]]]'
 """
 
 
-def test_msgspec_is_imported_with_the_first_input_reply() -> None:
+def test_msgspec_is_imported_with_the_first_long_input_reply() -> None:
+    """A task with a few inputs never pays for importing msgspec; a long reply uses it."""
     code = _BIG_REPLY + (
         "import pydisco.worker\n"
         "assert 'msgspec' not in sys.modules\n"
         "reply = decode_frame(Frame('INPUT', small), 'master')\n"
-        "assert reply.inputs[0].label == 'all' and 'msgspec' in sys.modules\n"
-        "assert m.msgspec_input_decoder() is not None\n"
+        "assert reply.inputs[0].label == 'all' and 'msgspec' not in sys.modules\n"
+        "assert len(big) >= m.MSGSPEC_INPUT_MIN > len(small)\n"
+        "reply = decode_frame(Frame('INPUT', big), 'master')\n"
+        "assert 'msgspec' in sys.modules and m.msgspec_input_decoder() is not None\n"
         "reply = decode_frame(Frame('INPUT', big), 'master')\n"
         "assert len(reply.inputs) == 1700 and reply.inputs[-1].input_id == 1699\n"
         "print('ok')\n"
