@@ -209,7 +209,8 @@ def test_the_next_worker_starts_before_the_last_index_goes_to_the_writer(tmp_pat
         name = submit(master.url, pack)
         status, results = wait(master.url, name)
     assert status == "ready" and len(results) == 2
-    assert starts_at_submit == [2, 2]  # the first index waited for the second start
+    # The first index waited for the second start (an ETXTBSY retry may count twice).
+    assert len(starts_at_submit) == 2 and min(starts_at_submit) >= 2, starts_at_submit
 
 
 #: Timers of a run whose start waits for a busy worker file, however late it is freed.
