@@ -470,6 +470,7 @@ class MasterJob:
             emit=self.emit,
             timers=launch.timers,
             records=self.ctx.worker_records if self.ctx is not None else None,
+            nice=launch.nice,
         )
         task.run = run
         return run
