@@ -182,11 +182,16 @@ async def interactive(worker: Path, tasks: int, slots: int, workdir: Path) -> fl
 
 
 def via_master(
-    tmp: Path, home: Path, tasks: int, slots: int, threads: dict[str, float] | None = None
+    tmp: Path,
+    home: Path,
+    tasks: int,
+    slots: int,
+    threads: dict[str, float] | None = None,
+    nice: int = 0,
 ) -> float:
     """One job of ``tasks`` tasks; ``threads`` gets the CPU seconds each group of threads used."""
     before = _thread_cpu()
-    with ReferenceMaster.start_in_thread(tmp, nodes=f"localhost={slots}") as master:
+    with ReferenceMaster.start_in_thread(tmp, nodes=f"localhost={slots}", nice=nice) as master:
         client = httpx.Client()
         body = pack(home, [[0, 0, [f"raw://{i}"]] for i in range(tasks)])
         start = time.perf_counter()
@@ -239,7 +244,7 @@ def _cpu() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def bench_tasks(tmp: Path, tasks: int, slots: int, repeat: int) -> None:
+def bench_tasks(tmp: Path, tasks: int, slots: int, repeat: int, nice: int = 0) -> None:
     home = tmp / "home"
     worker = write_worker(home)
 
@@ -257,7 +262,7 @@ def bench_tasks(tmp: Path, tasks: int, slots: int, repeat: int) -> None:
 
     def master_round(r: int) -> float:
         threads.append({})
-        return via_master(tmp / f"master-{r}", home, tasks, slots, threads[-1])
+        return via_master(tmp / f"master-{r}", home, tasks, slots, threads[-1], nice)
 
     runs = {
         "direct": lambda r: asyncio.run(direct(worker, tasks, slots, fresh("direct", r))),
@@ -284,6 +289,7 @@ def bench_tasks(tmp: Path, tasks: int, slots: int, repeat: int) -> None:
     print(
         f"[tasks] {tasks} tiny map tasks, {slots} slots, {repeat} interleaved rounds "
         f"(1-minute load {load:.2f} before, {os.getloadavg()[0]:.2f} after)"
+        + (f"; the master's workers at nice +{nice} (a probe, not the verdict)" if nice else "")
     )
     labels = (("direct", "direct"), ("chatty", "reply/request"), ("master", "via master"))
     for key, label in labels:
@@ -408,12 +414,15 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the task benchmark")
     parser.add_argument("--only", choices=["tasks", "jobs", "data"], default=None)
+    parser.add_argument(
+        "--nice", type=int, default=0, help="the master's nice setting (a probe; default 0)"
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="pydisco-bench-") as name:
         tmp = Path(name)
         if args.only in (None, "tasks"):
-            bench_tasks(tmp / "t", args.tasks, args.slots, args.repeat)
+            bench_tasks(tmp / "t", args.tasks, args.slots, args.repeat, args.nice)
         if args.only in (None, "jobs"):
             bench_jobs(tmp / "j", args.jobs, args.slots)
         if args.only in (None, "data"):
