@@ -100,7 +100,8 @@ class MasterSettings:
     pid_timeout: float = PID_TIMEOUT_SECONDS
     partial_timeout: float = PARTIAL_FRAME_TIMEOUT_SECONDS
     drain_timeout: float = DRAIN_TIMEOUT_SECONDS
-    #: Run workers under ``nice -n <nice>`` (Disco uses 19); 0 runs them as they are.
+    #: Workers run this much nicer than the master, as under ``nice -n <nice>`` (Disco
+    #: uses 19; set on each worker once started, without a ``nice`` process); 0: as is.
     nice: int = 0
     #: Also listen on each node's loopback address (127.x.y.z) at the same port.
     listen_on_nodes: bool = True

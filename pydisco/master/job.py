@@ -48,7 +48,7 @@ from pydisco.master.jobstore import save_record
 from pydisco.master.launch import Launch
 from pydisco.master.layout import format_duration, job_home, node_file, url_host
 from pydisco.master.saveresults import sort_outputs
-from pydisco.master.scheduler import Scheduler
+from pydisco.master.scheduler import AfterRun, Scheduler
 from pydisco.master.taskrun import (
     Outcome,
     Records,
@@ -367,9 +367,10 @@ class MasterJob:
         task.state = TaskState.QUEUED
         self.ctx.scheduler.submit(task, self._run_task)
 
-    async def _run_task(self, task: Task, host: str) -> None:
+    async def _run_task(self, task: Task, host: str) -> AfterRun | None:
+        """Run ``task`` on ``host``; what is left to do once the slot is free is returned."""
         if not self.active or task.state is not TaskState.QUEUED:
-            return
+            return None
         task.state = TaskState.RUNNING
         task.host = host
         task.runs += 1
@@ -385,7 +386,7 @@ class MasterJob:
             else:
                 outcome = launch
         except asyncio.CancelledError:
-            return
+            return None
         except Exception as exc:  # a bug here must end the job, not leave it running forever
             outcome = RunFatal(f"Internal error while running the task: {exc!r}")
         finally:
@@ -393,11 +394,15 @@ class MasterJob:
             task.run = None
         if isinstance(outcome, RunDone) and outcome.index is not None:
             # The slot is free once the worker is gone; the index is written and fsynced
-            # off the event loop (batched with other tasks') before the task counts as done.
+            # off the event loop (batched with other tasks') before the task counts as
+            # done. It is handed over after the next task's worker is started: the
+            # writer thread, once woken, competes with the loop for the GIL.
             self._syncing += 1
-            INDEX_WRITER.submit(outcome.index, functools.partial(self._synced, task, host, outcome))
-        elif self.active:
+            synced = functools.partial(self._synced, task, host, outcome)
+            return functools.partial(INDEX_WRITER.submit, outcome.index, synced)
+        if self.active:
             self._on_outcome(task, host, outcome)
+        return None
 
     def _synced(self, task: Task, host: str, outcome: RunDone, exc: Exception | None) -> None:
         """The index of a task that sent DONE is on disk and fsynced (or could not be)."""
@@ -465,6 +470,7 @@ class MasterJob:
             emit=self.emit,
             timers=launch.timers,
             records=self.ctx.worker_records if self.ctx is not None else None,
+            nice=launch.nice,
         )
         task.run = run
         return run

@@ -33,6 +33,8 @@ class Launch:
     #: TASK fields other than the task's own (id, stage, grouping, group).
     info: dict[str, Any]
     timers: Timers
+    #: Added to each worker's niceness once started (the master's ``nice`` setting).
+    nice: int = 0
 
     @classmethod
     def make(
@@ -54,7 +56,7 @@ class Launch:
         ``environ`` is the master's environment, ``envs`` the job's own variables
         and ``job_task_timeout`` the job dict's ``scheduler.task_timeout``.
         """
-        argv = [worker] if settings.nice == 0 else ["nice", "-n", str(settings.nice), worker]
+        argv = [worker]
         env = worker_environment(environ)
         env.update(envs)
         info = {
@@ -74,7 +76,7 @@ class Launch:
             task_timeout(job_task_timeout, settings.task_timeout),
             clock=settings.msg_clock,
         )
-        return cls(argv, home, env, info, timers)
+        return cls(argv, home, env, info, timers, settings.nice)
 
 
 def task_timeout(job: object, master: float | None) -> float | None:

@@ -71,8 +71,11 @@ class WorkerProcess:
         deliver: Callable[[bytes], None],
         *,
         busy_patience: float = TEXT_BUSY_PATIENCE,
+        nice: int = 0,
     ) -> None:
         self.argv = list(argv)
+        #: Added to the worker's niceness once it is started (Disco runs ``nice -n 19``).
+        self.nice = nice
         self.home = home
         self.env = env
         #: Called with every chunk the worker writes; ``b""`` once, at the end of its stream.
@@ -97,6 +100,8 @@ class WorkerProcess:
             if exc.errno != errno.ETXTBSY:
                 raise
             proc = await self._start_in_thread(loop)
+        if self.nice:
+            _renice(proc.pid, self.nice)
         self._proc = proc
         self.pid = proc.pid
         assert proc.stdout is not None and proc.stdin is not None
@@ -232,6 +237,20 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+def _renice(pid: int, nice: int) -> None:
+    """Make the just started worker ``nice`` nicer than the thread that started it.
+
+    The same as starting it under ``nice -n <nice>``, without a ``nice`` process
+    per task. It happens before the worker is answered anything, so what the
+    worker starts for its task inherits it. A niceness this user may not set
+    (below its own) leaves the worker as it is, where the ``nice`` command would
+    have written a warning into the protocol stream.
+    """
+    with contextlib.suppress(OSError):
+        base = os.getpriority(os.PRIO_PROCESS, 0)  # this thread's (Linux: per thread)
+        os.setpriority(os.PRIO_PROCESS, pid, max(-20, min(19, base + nice)))
 
 
 class _Spawner:

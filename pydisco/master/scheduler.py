@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import attrs
 
-__all__ = ["NodeState", "Placeable", "Scheduler"]
+__all__ = ["AfterRun", "NodeState", "Placeable", "Scheduler"]
 
 
 @attrs.define
@@ -72,7 +72,9 @@ class Placeable(Protocol):
         """Hosts this run must not use (its failed hosts)."""
 
 
-Starter = Callable[[Any, str], Coroutine[Any, Any, None]]
+#: What a run may leave to do once its slot is given back (and the next task started).
+AfterRun = Callable[[], None]
+Starter = Callable[[Any, str], Coroutine[Any, Any, AfterRun | None]]
 #: A node's connection state by name: ``(connected, reason)``.
 LinkLookup = Callable[[str], tuple[bool, str]]
 #: Told the names of jobs whose queued tasks no node can take, and why.
@@ -245,15 +247,21 @@ class Scheduler:
         async def running() -> None:
             # The slot is given back in the run's last step, so the next task starts
             # one loop iteration sooner than from a done callback.
+            after = None
             try:
                 if not node.usable:
                     # The table changed (or the node was blacklisted or lost) between
                     # placing the task and its first step: place it again.
                     self.queue.insert(0, (task, start))
                     return
-                await start(task, host)
+                after = await start(task, host)
             finally:
                 release()
+            if after is not None:
+                # Queued behind the first step of the task that took the slot, so the
+                # next worker is started before this run's leftover work (such as
+                # waking the results-index thread, which then wants the GIL).
+                asyncio.get_running_loop().call_soon(after)
 
         def finished(done: asyncio.Task[None]) -> None:
             self._running.discard(done)

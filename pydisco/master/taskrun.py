@@ -206,6 +206,7 @@ class TaskRun:
         emit: Callable[[str, str], None],
         timers: Timers,
         records: Records | None = None,
+        nice: int = 0,
     ) -> None:
         self.records = records
         self.home = home
@@ -217,7 +218,9 @@ class TaskRun:
         self.session = MasterSession(Profile.DISCO_054)
         self.throttle = MsgThrottle()
         self._inbox = _Inbox()
-        self._process = WorkerProcess(argv, home, env, self._inbox.put, busy_patience=timers.busy)
+        self._process = WorkerProcess(
+            argv, home, env, self._inbox.put, busy_patience=timers.busy, nice=nice
+        )
         self._withheld: InputRequest | None = None
         self._eof = False
         self._failed_replicas: dict[int, dict[int, float]] = {}

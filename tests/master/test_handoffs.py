@@ -183,6 +183,36 @@ def test_a_failed_index_write_is_a_task_error(tmp_path):
     assert not any(m.startswith("SYS: [map:0] Received results") for m in log)
 
 
+def test_the_next_worker_starts_before_the_last_index_goes_to_the_writer(tmp_path, monkeypatch):
+    """One slot, two tasks: the first task's results index is handed to the writer
+    thread only after the second task's worker was started on the freed slot (the
+    woken writer competes with the loop for the GIL), and both tasks still end done."""
+    from pydisco.master import ReferenceMaster, processes
+
+    starts: list[int] = []
+    starts_at_submit: list[int] = []
+    real_popen = processes.WorkerProcess._popen_once
+    real_submit = indexwriter.INDEX_WRITER.submit
+
+    def popen(self: processes.WorkerProcess) -> Any:
+        starts.append(1)
+        return real_popen(self)
+
+    def submit_index(index: IndexFile, done: Any) -> None:
+        starts_at_submit.append(len(starts))
+        real_submit(index, done)
+
+    monkeypatch.setattr(processes.WorkerProcess, "_popen_once", popen)
+    monkeypatch.setattr(indexwriter.INDEX_WRITER, "submit", submit_index)
+    pack = make_pack(tmp_path, inputs=[[0, 0, ["raw://a"]], [1, 0, ["raw://b"]]])
+    with ReferenceMaster.start_in_thread(tmp_path / "data", nodes="localhost=1") as master:
+        name = submit(master.url, pack)
+        status, results = wait(master.url, name)
+    assert status == "ready" and len(results) == 2
+    # The first index waited for the second start (an ETXTBSY retry may count twice).
+    assert len(starts_at_submit) == 2 and min(starts_at_submit) >= 2, starts_at_submit
+
+
 #: Timers of a run whose start waits for a busy worker file, however late it is freed.
 PATIENT = Timers(10.0, 10.0, 2.0, busy=60.0)
 

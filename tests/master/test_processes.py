@@ -57,6 +57,17 @@ def test_workers_never_see_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "other-secret-456" not in text
 
 
+def test_the_nice_setting_makes_workers_and_their_children_nicer(tmp_path: Path) -> None:
+    """``nice=N``: the worker, and what it starts, run N nicer than the master, as under
+    ``nice -n N`` (Disco: 19), without a ``nice`` process in between."""
+    expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 5)  # the master's thread inherits
+    with ReferenceMaster.start_in_thread(tmp_path / "data", nice=5, **FAST) as master:
+        name = submit(master.url, make_pack(tmp_path, "behave.sh", envs={"MODE": "nice"}))
+        assert wait(master.url, name)[0] == "ready", events(master.url, name)
+        log = events(master.url, name)
+    assert f"MSG: [map:0] nice {expected} {expected}" in log, log
+
+
 def test_token_file_and_help(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("from-a-file\n")

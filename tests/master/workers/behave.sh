@@ -51,6 +51,8 @@ showtask) hello; task; send MSG "\"$(printf '%s' "$TASK" | sed 's/"/\\"/g')\""; 
       send INPUT '""'; recv; send DONE '""' ;;
 firstonly) hello; task; if mkdir "$PWD/first-done" 2>/dev/null; then send INPUT '""'; recv
       send DONE '""'; else sleep 300; fi ;;
+nice) hello; task; mine=$(cut -d' ' -f19 "/proc/$$/stat"); child=$(cut -d' ' -f19 /proc/self/stat)
+      send MSG "\"nice $mine $child\""; recv; send INPUT '""'; recv; send DONE '""' ;;
 ok) hello; task; send INPUT '""'; recv; send DONE '""' ;;
 *) exit 99 ;;
 esac
