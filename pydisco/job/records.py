@@ -167,26 +167,29 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield pending
 
 
-def _text_blocks(chunks: Iterable[bytes]) -> Iterator[list[str]]:
-    """The lines of ``chunks`` as lists, one list per run of whole lines."""
+def _line_runs(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Runs of whole lines of the byte stream (without the last ``\\n``), one per chunk that
+    ends a line, then the unterminated rest if there is one."""
     pending = b""
     for chunk in chunks:
-        if not chunk:
-            continue
         cut = chunk.rfind(b"\n")
         if cut < 0:
             pending += chunk
             continue
-        block = pending + chunk[:cut]
+        yield pending + chunk[:cut]
         pending = chunk[cut + 1 :]
+    if pending:
+        yield pending
+
+
+def _text_blocks(chunks: Iterable[bytes]) -> Iterator[list[str]]:
+    """The lines of ``chunks`` as lists, one list per run of whole lines."""
+    for block in _line_runs(chunks):
         text = block.decode("utf-8", "replace")
         lines = text.split("\n")
         if "\r" in text:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
         yield lines
-    if pending:
-        line = pending.decode("utf-8", "replace")
-        yield [line[:-1] if line.endswith("\r") else line]
 
 
 def iter_text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
@@ -336,18 +339,9 @@ class JsonFormat:
             yield KeyedBlock(key_bytes, keys, list(map(_second, pairs)), len(block))
 
     def _sized_blocks(self, chunks: Iterable[bytes]) -> Iterator[tuple[bytes, list[Any]]]:
-        pending = b""
-        for chunk in chunks:
-            cut = chunk.rfind(b"\n")
-            if cut < 0:
-                pending += chunk
-                continue
-            block = pending + chunk[:cut]
-            pending = chunk[cut + 1 :]
-            if not block.isspace() and block:  # blank blocks (all whitespace) are skipped
+        for block in _line_runs(chunks):
+            if block and not block.isspace():  # blank blocks (all whitespace) are skipped
                 yield block, self._block(block)
-        if not pending.isspace() and pending:
-            yield pending, self._block(pending)
 
     #: Whether :meth:`keyed_records` has yielded a :class:`Repeated` value.
     repeated = False
