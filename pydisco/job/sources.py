@@ -244,7 +244,10 @@ def line_chunks(path: str, chunk_size: int) -> list[tuple[int, int]]:
     return line_ranges(path, -(-os.path.getsize(path) // chunk_size))
 
 
-_READ: Final = 1 << 20
+#: Bytes read at a time from a local file, a response or a gzip stream. A map task
+#: splitting its text 256 KiB at a time counted 25 MiB 6 % faster than 1 MiB at a time
+#: (bench/README.md, "Word count"): the block, its text and its lines stay in the cache.
+_READ: Final = 256 * 1024
 
 
 def range_url(path: str, start: int, end: int) -> str:
