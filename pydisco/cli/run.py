@@ -305,12 +305,18 @@ def _load_python_job(spec: str) -> Any:
         raise CommandError(f"Loading the job {spec!r} failed:\n{trace.rstrip()}") from None
 
 
+#: One encoder for every record printed (``json.dumps`` with options builds one per call).
+_TEXT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _text(value: Any) -> str:
     """A key or value for a line of output: strings as they are, anything else as JSON."""
     if isinstance(value, str):
         return value
+    if type(value) is int:  # its JSON (bool and int subclasses take the encoder)
+        return str(value)
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _TEXT_JSON.encode(value)
     except (TypeError, ValueError):
         return repr(value)
 

@@ -8,8 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pydisco.cli.run import classify_target
+from pydisco.cli.run import _text, classify_target
 from tests.processes import discotool  # its master is never used: run starts its own
 
 from .conftest import InProcess, support
@@ -160,3 +162,22 @@ def test_job_packs_are_told_by_their_first_bytes(
     assert classify_target(str(archive)) == "pack"
     assert classify_target(f"{WORDCOUNT}:wordcount") == "python"
     assert classify_target("examples.jobs.wordcount:wordcount") == "python"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_VALUES)
+def test_a_printed_key_or_value_is_the_string_or_its_compact_json(value: object) -> None:
+    # The int fast path and the shared encoder print exactly what json.dumps would.
+    expected = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    )
+    assert _text(value) == expected
