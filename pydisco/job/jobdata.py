@@ -39,17 +39,18 @@ __all__ = [
 JOBDATA_VERSION: Final = 1
 #: The worker script's name in the job home (the job dict's ``worker``).
 LAUNCHER_NAME: Final = "pydisco_job_worker.py"
-LAUNCHER_SCRIPT: Final = '''#!/usr/bin/env python3
+_LAUNCHER_HEAD = '''#!/usr/bin/env python3
 """Runs one task of a pydisco job; the job home holds the code it imports."""
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
+'''
+_LAUNCHER_TAIL = """
 from pydisco.job.launcher import main
 
 main()
-'''
+"""
 
 
 def launcher_script(runtime: str | None = None) -> str:
@@ -60,10 +61,12 @@ def launcher_script(runtime: str | None = None) -> str:
     that runs the tasks: the bundled master's job homes leave the runtime out
     and their workers import it from there, after the job home's own code.
     """
-    if runtime is None:
-        return LAUNCHER_SCRIPT
-    head, sep, tail = LAUNCHER_SCRIPT.partition("\n\nfrom pydisco.job.launcher")
-    return f"{head}\nsys.path.insert(1, {runtime!r})  # the runtime, shared{sep}{tail}"
+    shared = "" if runtime is None else f"sys.path.insert(1, {runtime!r})  # the runtime, shared\n"
+    return _LAUNCHER_HEAD + shared + _LAUNCHER_TAIL
+
+
+#: The worker script of a job home that carries the runtime.
+LAUNCHER_SCRIPT: Final = launcher_script()
 
 
 def decode_jobdata(raw: bytes) -> dict[str, Any]:
