@@ -269,20 +269,13 @@ def _group_blocks(blocks: Iterator[Block], groups: dict[bytes, list[Any]], memor
     for key_bytes, keys, values, size in blocks:
         known = len(groups)
         get = groups.get
-        if keys is None:
-            for encoded, value in zip(key_bytes, values, strict=True):
-                entry = get(encoded)
-                if entry is None:
-                    groups[encoded] = [None, value]
-                else:
-                    entry.append(value)
-        else:
-            for encoded, key, value in zip(key_bytes, keys, values, strict=True):
-                entry = get(encoded)
-                if entry is None:
-                    groups[encoded] = [key, value]
-                else:
-                    entry.append(value)
+        as_read = itertools.repeat(None, len(values)) if keys is None else keys
+        for encoded, key, value in zip(key_bytes, as_read, values, strict=True):
+            entry = get(encoded)
+            if entry is None:
+                groups[encoded] = [key, value]
+            else:
+                entry.append(value)
         used += (
             size
             + GROUPED_KEY_OVERHEAD * (len(groups) - known)
