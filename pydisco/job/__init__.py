@@ -25,7 +25,7 @@ standard library, ``attrs`` and :mod:`pydisco.protocol`. ``Results`` and
 does) but never reads results.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydisco.job.api import (
     GROUPINGS,
@@ -46,6 +46,7 @@ from pydisco.job.errors import (
 )
 from pydisco.job.oob import oob
 from pydisco.job.records import get_format
+from pydisco.lazy import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from pydisco.job.results import Results
@@ -71,14 +72,4 @@ __all__ = [
     "oob",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "Results":
-        from pydisco.job.results import Results
-
-        return Results
-    if name == "Source":
-        from pydisco.job.sources import Source
-
-        return Source
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = _lazy_names(__name__, {"Results": "results", "Source": "sources"})

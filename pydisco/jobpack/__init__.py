@@ -21,8 +21,9 @@ Typical use::
 
 from __future__ import annotations
 
-import importlib
 import typing
+
+from pydisco.lazy import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
     from pydisco.jobpack.errors import (
@@ -184,11 +185,4 @@ _WHERE: typing.Final = {
 }
 _MODULE_OF: typing.Final = {name: part for part, names in _WHERE.items() for name in names}
 
-
-def __getattr__(name: str) -> typing.Any:
-    part = _MODULE_OF.get(name)
-    if part is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{part}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_names(__name__, _MODULE_OF)

@@ -14,6 +14,7 @@ or ``await ReferenceMaster(data_dir).start()`` inside an event loop, or run
 
 import typing
 
+from pydisco.lazy import lazy_names as _lazy_names
 from pydisco.master.config import DISCO_VERSION, MasterSettings, NodeTable
 from pydisco.master.errors import ConfigError, MasterError
 
@@ -31,11 +32,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> typing.Any:
-    # The server (and aiohttp) load on first use: the inline job runner imports the
-    # master's pure grouping code and should not pay for an HTTP server it never starts.
-    if name in ("MasterHandle", "ReferenceMaster"):
-        from pydisco.master import server
-
-        return getattr(server, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The server (and aiohttp) load on first use: the inline job runner imports the
+# master's pure grouping code and should not pay for an HTTP server it never starts.
+__getattr__ = _lazy_names(__name__, {"MasterHandle": "server", "ReferenceMaster": "server"})

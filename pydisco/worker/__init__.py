@@ -22,8 +22,9 @@ Importing this package is kept light (no HTTP or compression modules until a
 URL needs them) so that a worker starts fast on a node with only Python.
 """
 
-import importlib
 import typing
+
+from pydisco.lazy import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
     from pydisco.worker.errors import (
@@ -71,11 +72,4 @@ _HOMES = {
     "run_worker": "run",
 }
 
-
-def __getattr__(name: str) -> typing.Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_names(__name__, _HOMES)

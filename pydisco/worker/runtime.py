@@ -2,7 +2,7 @@
 
 :func:`install_runtime` copies the pure-Python code a worker needs into a
 directory: ``pydisco/__init__.py``, ``pydisco/errors.py``, the bottom-layer
-helpers (``dataurls``, ``integers``, ``jsoncodec``, ``resultsindex``),
+helpers (``dataurls``, ``integers``, ``jsoncodec``, ``lazy``, ``resultsindex``),
 ``pydisco/protocol``, ``pydisco/worker`` and the ``attrs`` and ``attr`` packages. A worker script
 in that directory then starts with::
 
@@ -30,6 +30,7 @@ PYDISCO_PARTS: Final = (
     "pydisco/dataurls.py",
     "pydisco/integers.py",
     "pydisco/jsoncodec.py",
+    "pydisco/lazy.py",
     "pydisco/resultsindex.py",
     "pydisco/py.typed",
     "pydisco/protocol",
