@@ -29,7 +29,6 @@ from pydisco.job.location import locate_job
 from pydisco.job.results import Results
 from pydisco.job.sources import Source, as_sources, plan_map_tasks, read_source
 from pydisco.job.tags import expand_tags
-from pydisco.master.grouping import DataOutput, OutputRef, group_outputs
 from pydisco.protocol.messages import TaskInfo
 
 if TYPE_CHECKING:
@@ -125,6 +124,10 @@ def group_items(
     The master's grouping (:func:`pydisco.master.grouping.group_outputs`) decides;
     each item stands for a data output with one replica on this host.
     """
+    # Imported here: a worker imports this module (with the rest of the job API) from the
+    # shipped runtime, which has no master.
+    from pydisco.master.grouping import DataOutput, OutputRef, group_outputs
+
     refs = [
         OutputRef((-1, n), DataOutput(label, 0, (f"disco://{HOST}/{n}",)))
         for n, (label, _item) in enumerate(items)

@@ -31,6 +31,8 @@ PYDISCO_PARTS: Final = (
     "pydisco/integers.py",
     "pydisco/jsoncodec.py",
     "pydisco/lazy.py",
+    "pydisco/localmaster.py",
+    "pydisco/loopback.py",
     "pydisco/resultsindex.py",
     "pydisco/py.typed",
     "pydisco/protocol",

@@ -111,3 +111,37 @@ def test_job_pack_is_valid_and_names_the_launcher(tmp_path: Path) -> None:
     names = zipfile.ZipFile(io.BytesIO(data[home_offset:offset])).namelist()
     assert LAUNCHER_NAME in names and "examples/jobs/wordcount.py" in names
     assert "attr/__init__.py" in names and "pydisco/worker/run.py" in names
+
+
+def test_every_module_of_the_job_api_imports_from_the_shipped_runtime(tmp_path: Path) -> None:
+    """A job module may import any part of ``pydisco.job`` (``remote``, ``runners``...) at
+    its top: in a task that import comes from the job home's runtime alone."""
+    import subprocess
+
+    import pydisco.job
+
+    home = _home(tmp_path, wordcount, "examples.jobs.wordcount:wordcount")
+    names = sorted(
+        f"pydisco.job.{path.stem}"
+        for path in Path(pydisco.job.__file__).parent.glob("*.py")
+        if path.stem != "__init__"
+    )
+    program = (
+        "import importlib, sys\n"
+        f"sys.path.insert(0, {home!r})\n"
+        f"for name in {names!r}:\n"
+        "    module = importlib.import_module(name)\n"
+        f"    assert module.__file__.startswith({home!r}), module.__file__\n"
+        "print('imported all')\n"
+    )
+    done = subprocess.run(
+        [*BARE, "-c", program],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "imported all\n"
+    assert len(names) > 10
