@@ -33,8 +33,9 @@ result is checked against the Counter's (words and counts, exactly).
 
 Printed per size: medians over the rounds of wall time, throughput,
 speed-up against the Counter (its median time over the contender's), CPU
-seconds (and against the Counter's), the peak RSS figures, and the load
-average before and after each round. The machine's load shows in wall
+seconds (and against the Counter's), the speed-up that CPU allows at best
+(``x limit``: all of it spread over every CPU with nothing serial), the peak
+RSS figures, and the load average before and after each round. The machine's load shows in wall
 times; CPU seconds are what a contender costs whatever the load.
 """
 
@@ -348,17 +349,21 @@ def bench_size(
 
     base_time, base_cpu = median("counter", "seconds"), median("counter", "cpu")
     print(f" medians of {rounds} rounds (load average now {_load()}):")
+    # A tree that uses ``cpu`` CPU seconds cannot end sooner than cpu / CPUs: that caps its
+    # speed against the Counter at CPUs x the Counter's wall / cpu, however well it overlaps.
+    cpus = os.cpu_count() or 1
     print(
         f"  {'':<22} {'wall s':>7} {'MB/s':>6} {'x Counter':>9} {'CPU s':>7} {'CPU/Cntr':>8}"
-        f" {'driver MiB':>10} {'child MiB':>9}"
+        f" {'x limit':>8} {'driver MiB':>10} {'child MiB':>9}"
     )
     for name in names:
         seconds, cpu = median(name, "seconds"), median(name, "cpu")
         print(
             f"  {name:<22} {seconds:7.2f} {size / 1e6 / seconds:6.1f} {base_time / seconds:8.2f}x"
-            f" {cpu:7.2f} {cpu / base_cpu:7.2f}x {median(name, 'driver_rss_mib'):10.0f}"
-            f" {median(name, 'children_rss_mib'):9.0f}"
+            f" {cpu:7.2f} {cpu / base_cpu:7.2f}x {cpus * base_time / cpu:7.2f}x"
+            f" {median(name, 'driver_rss_mib'):10.0f} {median(name, 'children_rss_mib'):9.0f}"
         )
+    print(f"  (x limit: {cpus} CPUs x the Counter's wall / the contender's CPU, its best possible)")
     for peer in ("mrjob local", "mrjob example"):
         if peer in results:
             peer_time = median(peer, "seconds")
