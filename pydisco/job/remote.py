@@ -35,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 import attrs
 
 from pydisco.dataurls import file_url
+from pydisco.job.errors import JobError
 from pydisco.job.location import locate_job
 from pydisco.job.packing import write_job_pack
 from pydisco.job.results import Results
@@ -357,6 +358,14 @@ class LocalMasterRunner(MasterRunner):
     def __init__(self, *, slots: int | None = None, master: Any = None, **options: Any) -> None:
         handle = master if master is not None else bundled_master(slots)
         if master is None:
+            if slots is not None and slots != _bundled_slots:
+                raise JobError(
+                    f"This process's bundled master was started with slots={_bundled_slots}; "
+                    f"slots={slots} cannot change that. Give every "
+                    '`runner="local"` run of a process the same slots (or none), or start a '
+                    "master with `discotool master --nodes localhost=N` and pass its URL "
+                    "as master=."
+                )
             import pydisco.client  # noqa: F401 - imported while the bundled master starts
         options.setdefault("jobenvs", {"PATH": _interpreter_path()})
         if master is None:
@@ -364,6 +373,8 @@ class LocalMasterRunner(MasterRunner):
             # Its workers run on this machine as this user: they import the runtime from the
             # cached template instead of a copy in every job home.
             options.setdefault("ship_runtime", False)
+        elif slots is not None:
+            options.setdefault("slots", slots)  # the given master's: plan map tasks for them
         # The handle's URL is waited for at the submit: the job is packed while it starts.
         super().__init__(handle, local_files=True, byte_ranges=True, **options)
 

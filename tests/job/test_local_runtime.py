@@ -148,3 +148,36 @@ def test_the_bundled_masters_workers_import_the_cached_runtime(tmp_path: Path) -
     for paths in report["results"].values():
         assert [str(Path(p).parent.parent) for p in paths] == [report["template"]]
     assert report["pack_bytes"] < 64 * 1024  # the job's code only, not the runtime
+
+
+def test_slots_given_with_a_master_plan_its_map_tasks(tmp_path: Path) -> None:
+    runner = LocalMasterRunner(master="http://127.0.0.1:8989", slots=3, staging=str(tmp_path))
+    assert runner.slots == 3
+    assert LocalMasterRunner(master="http://127.0.0.1:8989").slots is None  # asked when needed
+
+
+def test_the_bundled_master_refuses_other_slots_once_it_runs(tmp_path: Path) -> None:
+    """Its slots are fixed when it starts: a later runner asking for others is told so."""
+    script = tmp_path / "slots.py"
+    script.write_text(
+        "from pydisco.job.errors import JobError\n"
+        "from pydisco.job.remote import LocalMasterRunner\n"
+        "assert LocalMasterRunner(slots=1).slots == 1\n"
+        "assert LocalMasterRunner().slots == 1\n"
+        "assert LocalMasterRunner(slots=1).slots == 1\n"
+        "try:\n"
+        "    LocalMasterRunner(slots=2)\n"
+        "except JobError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "was started with slots=1; slots=2 cannot change that" in done.stdout
+    assert "discotool master --nodes localhost=N" in done.stdout
