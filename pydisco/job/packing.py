@@ -157,6 +157,9 @@ def _fingerprint() -> tuple[Any, ...]:
 CACHE_ENV = "PYDISCO_CACHE_DIR"
 #: Cached templates unused for this long are removed when a new one is built.
 _CACHE_MAX_AGE = 7 * 24 * 3600
+#: At most this many cached templates are kept, the most recently used (each is about
+#: 1 MB; a checkout whose sources keep changing would otherwise pile up a week of them).
+_CACHE_MAX_KEPT = 8
 #: Changes when what a template holds changes, so older cached ones are not used.
 _TEMPLATE_FORMAT = 2
 
@@ -215,22 +218,38 @@ def _cached_template(key: tuple[Any, ...]) -> str | None:
 
 
 def _prune(base: str, keep: str) -> None:
-    """Remove cached templates (and abandoned builds) unused for :data:`_CACHE_MAX_AGE`."""
+    """Remove cached templates (and abandoned builds) unused for :data:`_CACHE_MAX_AGE`,
+    and all but the :data:`_CACHE_MAX_KEPT` most recently used ones (``keep`` among them)."""
     import time
 
     limit = time.time() - _CACHE_MAX_AGE
+    used: list[tuple[float, str]] = []
     for name in os.listdir(base):
         path = os.path.join(base, name)
         if path in (keep, keep + ".zip") or not name.startswith(("runtime-", "building-")):
             continue
         try:
-            if os.stat(path).st_mtime < limit:
-                if os.path.isdir(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    os.remove(path)
+            mtime = os.stat(path).st_mtime
         except OSError:
             continue
+        if mtime < limit:
+            _remove(path)
+        elif name.startswith("runtime-") and not name.endswith(".zip"):
+            used.append((mtime, path))
+    for _mtime, path in sorted(used, reverse=True)[_CACHE_MAX_KEPT - 1 :]:
+        _remove(path)
+        _remove(path + ".zip")
+
+
+def _remove(path: str) -> None:
+    """Remove a template (a directory) or a zip of one, if it is still there."""
+    try:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
+    except OSError:
+        pass
 
 
 def _runtime_template() -> str:
@@ -327,11 +346,6 @@ def _runtime_zip(template: str) -> str:
                 atexit.register(_remove, path)
         _zips[template] = path
         return path
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.remove(path)
 
 
 def write_job_home_zip(job: Job, target: str, out: IO[bytes], *, runtime: bool = True) -> None:

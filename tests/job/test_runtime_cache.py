@@ -71,3 +71,30 @@ def test_the_zipped_job_home_holds_the_runtime_and_the_job(cache: Path) -> None:
     mode = archive.getinfo(LAUNCHER_NAME).external_attr >> 16
     assert mode & stat.S_IXUSR
     assert len(names) == len(archive.namelist())  # no name twice
+
+
+def test_only_the_most_recently_used_templates_are_kept(cache: Path) -> None:
+    import time
+
+    cache.mkdir(mode=0o700)
+    now = time.time()
+    made = []
+    for n in range(12):  # older first; each with the zip of its job-home files
+        path = cache / f"runtime-{n:02d}"
+        path.mkdir()
+        zipped = cache / f"runtime-{n:02d}.zip"
+        zipped.write_bytes(b"")
+        for each in (path, zipped):
+            os.utime(each, (now - 3600 + n, now - 3600 + n))
+        made.append(path)
+    building = cache / "building-abc"  # another process's build in progress
+    building.mkdir()
+    stale = cache / "runtime-stale"
+    stale.mkdir()
+    os.utime(stale, (now - packing._CACHE_MAX_AGE - 60,) * 2)
+    packing._prune(str(cache), keep=str(made[0]))  # the one in use now, however old
+    kept = sorted(p.name for p in cache.iterdir())
+    newest = [p.name for p in made[-(packing._CACHE_MAX_KEPT - 1) :]]
+    assert kept == sorted(
+        ["building-abc", "runtime-00", "runtime-00.zip", *newest, *(n + ".zip" for n in newest)]
+    )
