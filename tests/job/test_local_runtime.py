@@ -25,6 +25,7 @@ from pydisco.job.jobdata import LAUNCHER_NAME, LAUNCHER_SCRIPT, launcher_script
 from pydisco.job.remote import LocalMasterRunner, MasterRunner
 from pydisco.jobpack import JobPack
 from tests.job.where_job import where_from
+from tests.processes import environment, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -170,14 +171,7 @@ def test_the_bundled_master_refuses_other_slots_once_it_runs(tmp_path: Path) -> 
         "except JobError as exc:\n"
         "    print(exc)\n"
     )
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run([sys.executable, script], env=environment(), cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "was started with slots=1; slots=2 cannot change that" in done.stdout
     assert "discotool master --nodes localhost=N" in done.stdout

@@ -18,6 +18,7 @@ from pydisco.job.packing import build_job_home, write_job_pack
 from pydisco.job.records import JsonFormat
 from pydisco.job.sources import Source
 from tests.job.failing_job import failing
+from tests.processes import environment, run
 from tests.worker.scripted_master import ScriptedMaster, data_input, make_task, write_jobfile
 
 BARE = [sys.executable, "-I", "-S"]
@@ -116,8 +117,6 @@ def test_job_pack_is_valid_and_names_the_launcher(tmp_path: Path) -> None:
 def test_every_module_of_the_job_api_imports_from_the_shipped_runtime(tmp_path: Path) -> None:
     """A job module may import any part of ``pydisco.job`` (``remote``, ``runners``...) at
     its top: in a task that import comes from the job home's runtime alone."""
-    import subprocess
-
     import pydisco.job
 
     home = _home(tmp_path, wordcount, "examples.jobs.wordcount:wordcount")
@@ -134,14 +133,7 @@ def test_every_module_of_the_job_api_imports_from_the_shipped_runtime(tmp_path: 
         f"    assert module.__file__.startswith({home!r}), module.__file__\n"
         "print('imported all')\n"
     )
-    done = subprocess.run(
-        [*BARE, "-c", program],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run([*BARE, "-c", program], env=environment(), cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "imported all\n"
     assert len(names) > 10
