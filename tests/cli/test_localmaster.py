@@ -15,6 +15,7 @@ import pytest
 
 from pydisco.errors import PydiscoError
 from pydisco.localmaster import LocalMaster, LocalMasterError
+from tests.processes import environment, run
 
 
 def _gone(pid: int) -> bool:
@@ -100,7 +101,6 @@ def test_the_master_process_starts_without_the_job_api() -> None:
         "print(sorted(n for n in sys.modules"
         " if n == 'pydisco.job' or n.startswith('pydisco.job.')))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
+    done = run([sys.executable, "-c", probe], env=environment(), timeout=60)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

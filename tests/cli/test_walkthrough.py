@@ -8,9 +8,7 @@ a file larger than ``raw://`` carries works there.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pydisco.dataurls import SHOWN_RAW_CHARS, shown_url
+from tests.processes import discotool_argv, environment, run
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "examples" / "book.txt"
@@ -44,16 +43,7 @@ def test_other_urls_are_shown_as_they_are() -> None:
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCO_", "PYDISCO_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "pydisco", "run", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run(discotool_argv("run", *args), env=environment(), cwd=cwd)
 
 
 def test_a_worker_failure_names_a_long_raw_input_briefly() -> None:

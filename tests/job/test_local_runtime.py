@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -131,18 +130,8 @@ if __name__ == "__main__":
 @pytest.mark.slow
 def test_the_bundled_masters_workers_import_the_cached_runtime(tmp_path: Path) -> None:
     (tmp_path / "script.py").write_text(SCRIPT)
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    )
-    done = subprocess.run(
-        [sys.executable, str(tmp_path / "script.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    env = environment(PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = run([sys.executable, tmp_path / "script.py"], env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["results"].keys() == {"x", "y"}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import subprocess
 import sys
 
 import pytest
 
 import pydisco.jobpack as jobpack
 from pydisco.errors import PydiscoError
+from tests.processes import environment, run
 
 
 def test_all_lists_exactly_the_public_names() -> None:
@@ -32,9 +32,8 @@ def test_a_reader_does_not_load_the_linter_or_the_writer() -> None:
         "print(sorted(m for m in ('linting', 'writer', 'zipform') if 'pydisco.jobpack.' + m "
         "in sys.modules))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
+    done = run([sys.executable, "-c", probe], env=environment(), timeout=60)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         _ = jobpack.no_such_name  # type: ignore[attr-defined]
